@@ -1,0 +1,124 @@
+"""Input serializers only validate; output serializers only shape responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from ..models import DeviceSession, User
+
+
+def _check_password(value: str, *, user: Any = None) -> str:
+    try:
+        validate_password(value, user=user)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(list(exc.messages)) from None
+    return value
+
+
+class RegisterInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=256, write_only=True, trim_whitespace=False)
+    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        probe = User(email=attrs["email"], display_name=attrs.get("display_name", ""))
+        try:
+            validate_password(attrs["password"], user=probe)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+
+class LoginInput(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    device_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class RefreshInput(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class TokenPairOutput(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class PasswordChangeInput(serializers.Serializer):
+    current_password = serializers.CharField(max_length=256, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    def validate_new_password(self, value: str) -> str:
+        return _check_password(value)
+
+
+class PasswordResetInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmInput(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    def validate_new_password(self, value: str) -> str:
+        return _check_password(value)
+
+
+class UserOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "display_name", "is_staff", "date_joined", "version", "updated_at"]
+        read_only_fields = fields
+
+
+class MeUpdateInput(serializers.Serializer):
+    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+
+class StaffUserOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "display_name",
+            "is_active",
+            "is_staff",
+            "date_joined",
+            "last_login",
+            "version",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class StaffUserUpdateInput(serializers.Serializer):
+    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False)
+    is_staff = serializers.BooleanField(required=False)
+
+
+class SessionOutput(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeviceSession
+        fields = [
+            "id",
+            "device_name",
+            "user_agent",
+            "ip_address",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "current",
+        ]
+        read_only_fields = fields
+
+    def get_current(self, obj: DeviceSession) -> bool:
+        return str(obj.id) == str(self.context.get("current_session_id"))

@@ -1,0 +1,250 @@
+"""Identity endpoints: thin views over services.py and selectors.py."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.errors import NotFound
+from apps.common.schema import PROBLEM_RESPONSES
+from apps.common.versioning import ETagMixin, expected_version
+
+from .. import selectors, services
+from ..models import DeviceSession, User
+from ..throttling import AuthRateThrottle, client_ip
+from . import serializers as s
+
+
+def _user_id(request: Request) -> uuid.UUID:
+    user_id = getattr(request.user, "id", None)
+    assert isinstance(user_id, uuid.UUID)  # views below all require authentication
+    return user_id
+
+
+class _AnonymousAuthView(APIView):
+    """Identity endpoints that take credentials in the body, not a bearer token."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [AuthRateThrottle]
+
+
+class RegisterView(_AnonymousAuthView):
+    @extend_schema(
+        request=s.RegisterInput,
+        responses={201: s.UserOutput, **PROBLEM_RESPONSES},
+        summary="Create an account",
+        description="Answers the same way whether or not the address is already registered; "
+        "the owner of a taken address receives an e-mail instead.",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.RegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        if user is None:
+            # Same shape as a fresh account, so the answer reveals nothing.
+            user = User(
+                email=data.validated_data["email"].strip().lower(),
+                display_name=data.validated_data["display_name"],
+            )
+        return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(_AnonymousAuthView):
+    @extend_schema(
+        request=s.LoginInput,
+        responses={200: s.TokenPairOutput, **PROBLEM_RESPONSES},
+        summary="Sign in (opens a session for this device)",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = services.session_login(
+            **data.validated_data,
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return Response({"access": pair.access, "refresh": pair.refresh})
+
+
+class RefreshView(_AnonymousAuthView):
+    @extend_schema(
+        request=s.RefreshInput,
+        responses={200: s.TokenPairOutput, **PROBLEM_RESPONSES},
+        summary="Exchange a refresh token for a new pair (rotation)",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.RefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = services.session_refresh(raw_refresh=data.validated_data["refresh"])
+        return Response({"access": pair.access, "refresh": pair.refresh})
+
+
+class LogoutView(_AnonymousAuthView):
+    @extend_schema(
+        request=s.RefreshInput,
+        responses={204: None, **PROBLEM_RESPONSES},
+        summary="End the session the refresh token belongs to",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.RefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.session_logout(raw_refresh=data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    @extend_schema(
+        request=s.PasswordChangeInput,
+        responses={204: None, **PROBLEM_RESPONSES},
+        summary="Change the password; every other session is ended",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_change(
+            user_id=_user_id(request),
+            current_session=request.user.session_id,  # type: ignore[union-attr]
+            **data.validated_data,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetView(_AnonymousAuthView):
+    @extend_schema(
+        request=s.PasswordResetInput,
+        responses={202: None, **PROBLEM_RESPONSES},
+        summary="Mail a password-reset link (answers 202 whether or not the account exists)",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordResetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(email=data.validated_data["email"])
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(_AnonymousAuthView):
+    @extend_schema(
+        request=s.PasswordResetConfirmInput,
+        responses={204: None, **PROBLEM_RESPONSES},
+        summary="Set a new password with the mailed uid and token; ends every session",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PasswordResetConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(ETagMixin, APIView):
+    @extend_schema(responses={200: s.UserOutput, **PROBLEM_RESPONSES}, summary="The signed-in account")
+    def get(self, request: Request) -> Response:
+        return Response(s.UserOutput(selectors.user_get(user_id=_user_id(request))).data)
+
+    @extend_schema(
+        request=s.MeUpdateInput,
+        responses={200: s.UserOutput, **PROBLEM_RESPONSES},
+        summary="Update the signed-in account (If-Match honoured)",
+    )
+    def patch(self, request: Request) -> Response:
+        data = s.MeUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_update(
+            user_id=_user_id(request),
+            fields=dict(data.validated_data),
+            expected_version=expected_version(request),
+        )
+        return Response(s.UserOutput(user).data)
+
+    @extend_schema(
+        responses={204: None, **PROBLEM_RESPONSES}, summary="Delete the account and everything it owns"
+    )
+    def delete(self, request: Request) -> Response:
+        services.user_delete(user_id=_user_id(request), expected_version=expected_version(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionListView(generics.ListAPIView):
+    serializer_class = s.SessionOutput
+    cursor_ordering = ("-last_used_at", "-id")
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return DeviceSession.objects.none()
+        return selectors.session_list(user_id=_user_id(self.request))
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {
+            **super().get_serializer_context(),
+            "current_session_id": getattr(self.request.user, "session_id", None),
+        }
+
+    @extend_schema(summary="Signed-in devices of this account")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class SessionDetailView(APIView):
+    @extend_schema(responses={204: None, **PROBLEM_RESPONSES}, summary="Sign a device out")
+    def delete(self, request: Request, session_id: uuid.UUID) -> Response:
+        if not services.session_revoke(user_id=_user_id(request), session_id=session_id):
+            raise NotFound("No such session.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IsStaff(permissions.BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and getattr(request.user, "is_staff", False))
+
+
+class StaffUserListView(generics.ListAPIView):
+    permission_classes = [permissions.IsAuthenticated, IsStaff]
+    serializer_class = s.StaffUserOutput
+    cursor_ordering = ("-date_joined", "-id")
+
+    def get_queryset(self) -> Any:
+        qs = selectors.user_list()
+        q = self.request.query_params.get("q")
+        if q:
+            qs = qs.filter(Q(email__icontains=q) | Q(display_name__icontains=q))
+        return qs
+
+    @extend_schema(
+        summary="All accounts (staff only)",
+        parameters=[OpenApiParameter("q", str, description="Search e-mail and display name")],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class StaffUserDetailView(ETagMixin, APIView):
+    permission_classes = [permissions.IsAuthenticated, IsStaff]
+
+    @extend_schema(
+        responses={200: s.StaffUserOutput, **PROBLEM_RESPONSES}, summary="One account (staff only)"
+    )
+    def get(self, request: Request, user_id: uuid.UUID) -> Response:
+        return Response(s.StaffUserOutput(selectors.user_get_for_staff(user_id=user_id)).data)
+
+    @extend_schema(
+        request=s.StaffUserUpdateInput,
+        responses={200: s.StaffUserOutput, **PROBLEM_RESPONSES},
+        summary="Update an account (staff only); deactivating ends its sessions",
+    )
+    def patch(self, request: Request, user_id: uuid.UUID) -> Response:
+        data = s.StaffUserUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        selectors.user_get_for_staff(user_id=user_id)
+        user = services.user_update(
+            user_id=user_id,
+            fields=dict(data.validated_data),
+            expected_version=expected_version(request),
+        )
+        return Response(s.StaffUserOutput(user).data)

@@ -1,0 +1,84 @@
+"""Bearer access-token authentication that costs no database query in the common case.
+
+simplejwt validates the token (signature with the configured algorithm only, so `alg: none`
+and foreign keys fail; expiry; token type, so a refresh token is no access token). The session
+named by the token must still be live (see sessions.py). The request's user is a light
+`AuthenticatedUser` carrying the id and staff flag: views that need the full account load it
+through the identity selectors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import AccessToken, Token
+
+from apps.common import context
+
+from .sessions import session_state
+
+
+@dataclass(frozen=True)
+class AuthenticatedUser:
+    id: uuid.UUID
+    is_staff: bool
+    session_id: uuid.UUID
+    is_active: bool = True
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def pk(self) -> uuid.UUID:
+        return self.id
+
+
+class AccessTokenAuthentication(JWTAuthentication):
+    www_authenticate_realm = "api"
+
+    def authenticate(self, request: Request) -> tuple[AuthenticatedUser, Token] | None:  # type: ignore[override]
+        header = self.get_header(request)
+        if header is None:
+            return None
+        raw = self.get_raw_token(header)
+        if raw is None:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        try:
+            token = AccessToken(raw)  # type: ignore[arg-type]
+        except TokenError:
+            raise InvalidToken("The access token is invalid or expired.") from None
+        return self.user_for(token), token
+
+    def user_for(self, token: Token) -> AuthenticatedUser:
+        user_id = token.get("user_id")
+        session_id = token.get("sid")
+        if not isinstance(user_id, str) or not isinstance(session_id, str):
+            raise InvalidToken("The access token lacks its claims.")
+        state = session_state(session_id)
+        if state is None or state.user_id != user_id:
+            raise exceptions.AuthenticationFailed("This session has ended; sign in again.")
+        ctx = context.current()
+        if ctx is not None:
+            ctx.user_id = user_id
+        return AuthenticatedUser(
+            id=uuid.UUID(user_id), is_staff=state.is_staff, session_id=uuid.UUID(session_id)
+        )
+
+    def get_user(self, validated_token: Any) -> Any:  # pragma: no cover - not used
+        return self.user_for(validated_token)
+
+
+class AccessTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the bearer scheme in the OpenAPI schema."""
+
+    target_class = "apps.identity.authentication.AccessTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

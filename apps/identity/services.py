@@ -1,0 +1,276 @@
+"""Writes of the identity app: accounts, sign-in sessions and their tokens, password flows."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import IntegrityError, router, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.common import context
+from apps.common.errors import ApplicationError
+from apps.common.versioning import require_version
+
+from . import sessions, throttling
+from .models import DeviceSession, User, normalize_email
+from .selectors import user_for_login
+
+logger = logging.getLogger(__name__)
+
+
+class AuthError(ApplicationError):
+    status = 401
+    code = "authentication_failed"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+    session_id: uuid.UUID
+
+
+def _db() -> str:
+    return router.db_for_write(User)
+
+
+def _now() -> Any:
+    return timezone.now()
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+def user_register(*, email: str, password: str, display_name: str = "") -> User | None:
+    """Create an account. Returns None when the address is taken: the caller answers exactly as
+    for a new account (no enumeration) and the owner of the address gets a notice instead."""
+    email = normalize_email(email)
+    try:
+        with transaction.atomic(using=_db()):
+            user = User.objects.create_user(email, password, display_name=display_name)
+    except IntegrityError:
+        send_mail(
+            "Someone tried to register with your address",
+            "An account already exists for this e-mail address. If this was you, sign in or "
+            "reset your password. If not, you can ignore this message.",
+            None,
+            [email],
+        )
+        return None
+    return user
+
+
+def user_update(*, user_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None = None) -> User:
+    """Apply `fields` (already validated) to an account, bumping its version."""
+    with transaction.atomic(using=_db()):
+        user = User.objects.select_for_update().get(id=user_id)
+        require_version(user.version, expected_version)
+        changed = [name for name, value in fields.items() if getattr(user, name) != value]
+        if not changed:
+            return user
+        for name in changed:
+            setattr(user, name, fields[name])
+        user.version = F("version") + 1
+        user.save(update_fields=[*changed, "version", "updated_at"])
+        user.refresh_from_db(fields=["version"])
+        if "is_active" in changed and not user.is_active:
+            _revoke_sessions(user_id=user.id, reason=DeviceSession.RevokeReason.STAFF)
+    # Staff flag and activity are part of the cached session state.
+    sessions.forget(DeviceSession.objects.using(_db()).filter(user_id=user_id).values_list("id", flat=True))
+    return user
+
+
+def user_delete(*, user_id: uuid.UUID, expected_version: int | None = None) -> None:
+    """Delete an account and, through cascading foreign keys, everything it owns."""
+    with transaction.atomic(using=_db()):
+        user = User.objects.select_for_update().get(id=user_id)
+        require_version(user.version, expected_version)
+        session_ids = list(user.sessions.values_list("id", flat=True))
+        user.delete()
+    sessions.mark_revoked(session_ids)
+
+
+# --- sessions and tokens ---------------------------------------------------------------------
+
+
+def _issue(session: DeviceSession) -> tuple[str, str]:
+    refresh = RefreshToken()
+    refresh["user_id"] = str(session.user_id)
+    refresh["sid"] = str(session.id)
+    session.refresh_jti = refresh["jti"]
+    return str(refresh.access_token), str(refresh)
+
+
+def session_login(
+    *, email: str, password: str, ip: str, device_name: str = "", user_agent: str = ""
+) -> TokenPair:
+    """Check credentials (with lockout) and open a new session for the device."""
+    throttling.check_login_allowed(email=normalize_email(email), ip=ip)
+    user = user_for_login(email=email)
+    if user is None:
+        make_password(password)  # spend the same time as a real check: no timing oracle
+        ok = False
+    else:
+        ok = user.check_password(password) and user.is_active
+    if not ok or user is None:
+        throttling.record_login_failure(email=normalize_email(email), ip=ip)
+        raise AuthError("E-mail or password is incorrect.", code="invalid_credentials")
+    throttling.record_login_success(email=user.email)
+    now = _now()
+    session = DeviceSession(
+        user=user,
+        device_name=device_name[:100],
+        user_agent=user_agent[:300],
+        ip_address=ip or None,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+    )
+    access, refresh = _issue(session)
+    with transaction.atomic(using=_db()):
+        session.save(force_insert=True)
+        User.objects.filter(id=user.id).update(last_login=now)
+    ctx = context.current()
+    if ctx is not None:
+        ctx.user_id = str(user.id)  # the new user's next reads see this session
+    return TokenPair(access=access, refresh=refresh, session_id=session.id)
+
+
+def _decode_refresh(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)  # type: ignore[arg-type]
+    except TokenError:
+        raise AuthError("The refresh token is invalid or expired.", code="token_invalid") from None
+
+
+def session_refresh(*, raw_refresh: str) -> TokenPair:
+    """Rotate: the presented refresh token must be the session's newest one. An older token
+    means it leaked; the whole session (every token descended from its login) is revoked."""
+    token = _decode_refresh(raw_refresh)
+    sid, jti = token.get("sid"), token.get("jti")
+    reused = False
+    with transaction.atomic(using=_db()):
+        session = (
+            DeviceSession.objects.select_for_update()
+            .select_related("user")
+            .filter(id=sid, user_id=token.get("user_id"))
+            .first()
+        )
+        if session is None or not session.is_active or not session.user.is_active:
+            raise AuthError("This session has ended; sign in again.", code="session_revoked")
+        if session.refresh_jti != jti:
+            reused = True
+            session.revoked_at = _now()
+            session.revoke_reason = DeviceSession.RevokeReason.REFRESH_REUSE
+            session.save(update_fields=["revoked_at", "revoke_reason"])
+        else:
+            access, refresh = _issue(session)
+            session.last_used_at = _now()
+            session.save(update_fields=["refresh_jti", "last_used_at"])
+    if reused:
+        sessions.mark_revoked([session.id])
+        logger.warning("refresh token reuse: session %s revoked", session.id)
+        raise AuthError(
+            "This refresh token was already used; the session has been ended for safety.",
+            code="token_reused",
+        )
+    return TokenPair(access=access, refresh=refresh, session_id=session.id)
+
+
+def session_logout(*, raw_refresh: str) -> None:
+    token = _decode_refresh(raw_refresh)
+    revoked = DeviceSession.objects.filter(
+        id=token.get("sid"), user_id=token.get("user_id"), revoked_at__isnull=True
+    ).update(revoked_at=_now(), revoke_reason=DeviceSession.RevokeReason.LOGOUT)
+    if revoked:
+        sessions.mark_revoked([token.get("sid")])
+
+
+def session_revoke(*, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    """Revoke one of the user's own sessions; False when it is not theirs or already over."""
+    revoked = DeviceSession.objects.filter(id=session_id, user_id=user_id, revoked_at__isnull=True).update(
+        revoked_at=_now(), revoke_reason=DeviceSession.RevokeReason.USER
+    )
+    if revoked:
+        sessions.mark_revoked([session_id])
+    return bool(revoked)
+
+
+def _revoke_sessions(*, user_id: uuid.UUID, reason: str, keep: uuid.UUID | None = None) -> list[uuid.UUID]:
+    live = DeviceSession.objects.filter(user_id=user_id, revoked_at__isnull=True)
+    if keep is not None:
+        live = live.exclude(id=keep)
+    ids = list(live.values_list("id", flat=True))
+    DeviceSession.objects.filter(id__in=ids).update(revoked_at=_now(), revoke_reason=reason)
+    transaction.on_commit(lambda: sessions.mark_revoked(ids), using=_db())
+    return ids
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+
+def password_change(
+    *, user_id: uuid.UUID, current_password: str, new_password: str, current_session: uuid.UUID
+) -> None:
+    """Change the password and end every other session (the caller stays signed in)."""
+    with transaction.atomic(using=_db()):
+        user = User.objects.select_for_update().get(id=user_id)
+        if not user.check_password(current_password):
+            raise ApplicationError(
+                "The current password is not correct.",
+                code="validation_error",
+                errors={"current_password": ["The current password is not correct."]},
+            )
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        _revoke_sessions(
+            user_id=user.id, reason=DeviceSession.RevokeReason.PASSWORD_CHANGE, keep=current_session
+        )
+
+
+def password_reset_request(*, email: str) -> None:
+    """Mail a single-use reset link if the account exists; say nothing either way."""
+    user = user_for_login(email=email)
+    if user is None or not user.is_active:
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    link = settings.PASSWORD_RESET_URL.format(uid=uid, token=token)
+    send_mail(
+        "Reset your ExampleApp password",
+        "Use this link to choose a new password. It works once and expires in "
+        f"{settings.PASSWORD_RESET_TIMEOUT // 60} minutes:\n\n{link}\n\n"
+        f"uid: {uid}\ntoken: {token}\n\nIf you did not ask for this, ignore this message.",
+        None,
+        [user.email],
+    )
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
+    """Set a new password with a mailed token and end every session of the account.
+
+    The token is single-use because it is derived from the password hash, which it changes."""
+    invalid = ApplicationError("The reset link is invalid or has expired.", code="invalid_token")
+    try:
+        user_id = uuid.UUID(force_str(urlsafe_base64_decode(uid)))
+    except (ValueError, TypeError):
+        raise invalid from None
+    with transaction.atomic(using=_db()):
+        user = User.objects.select_for_update().filter(id=user_id, is_active=True).first()
+        if user is None or not default_token_generator.check_token(user, token):
+            raise invalid
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        _revoke_sessions(user_id=user.id, reason=DeviceSession.RevokeReason.PASSWORD_RESET)

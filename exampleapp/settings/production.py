@@ -1,0 +1,44 @@
+"""Production: everything from the environment, and refuse to start when it is insecure."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import ALLOWED_HOSTS, DEBUG, SECRET_KEY, STORAGES, env_bool, env_int
+
+_WEAK_PREFIXES = ("django-insecure", "changeme", "local-development-key", "test-secret-key")
+
+
+def _require_secure_configuration() -> None:
+    problems = []
+    if not SECRET_KEY:
+        problems.append("SECRET_KEY is not set")
+    elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith(_WEAK_PREFIXES):
+        problems.append("SECRET_KEY is weak: use at least 50 random characters")
+    if DEBUG:
+        problems.append("DEBUG must be off in production")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS is empty: list the host names this API answers to")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start: " + "; ".join(problems) + ".")
+
+
+_require_secure_configuration()
+
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# TLS ends at the ingress, which sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+# Probes and the metrics scraper talk plain HTTP to the pod.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+X_FRAME_OPTIONS = "DENY"

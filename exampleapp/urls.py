@@ -1,0 +1,25 @@
+"""The gateway: one line per route prefix, each handed to the app that owns it."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from apps.common import health
+from apps.identity.api.urls import auth_urlpatterns, users_urlpatterns
+
+urlpatterns = [
+    path("v1/auth", include(auth_urlpatterns)),
+    path("v1/users", include(users_urlpatterns)),
+    path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("v1/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "apps.common.errors.handler400"
+handler403 = "apps.common.errors.handler403"
+handler404 = "apps.common.errors.handler404"
+handler500 = "apps.common.errors.handler500"

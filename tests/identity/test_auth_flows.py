@@ -1,0 +1,132 @@
+"""Register, sign in, rotate, sign out — through the public API like a client."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from apps.identity.models import DeviceSession, User
+from tests.conftest import PASSWORD, assert_problem, bearer
+
+pytestmark = pytest.mark.django_db
+
+
+def test_register_returns_user_and_hashes_password(api):
+    response = api.post(
+        "/v1/auth/register",
+        {"email": "Ann@Example.org", "password": PASSWORD, "display_name": "Ann"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["email"] == "ann@example.org"
+    assert body["display_name"] == "Ann"
+    assert {"id", "version", "date_joined"} <= body.keys()
+    assert "password" not in body
+    user = User.objects.get(email="ann@example.org")
+    assert str(user.id) == body["id"]
+    assert user.password != PASSWORD
+    assert user.check_password(PASSWORD)
+
+
+def test_register_existing_email_looks_identical_and_mails_owner(api, account):
+    mail.outbox.clear()
+    response = api.post("/v1/auth/register", {"email": account.email.upper(), "password": PASSWORD})
+    assert response.status_code == 201
+    assert response.json().keys() == {
+        "id",
+        "email",
+        "display_name",
+        "is_staff",
+        "date_joined",
+        "version",
+        "updated_at",
+    }
+    assert User.objects.filter(email=account.email).count() == 1
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [account.email]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"email": "a@example.org", "password": "short"}, "password"),
+        ({"email": "a@example.org", "password": "12345678901234"}, "password"),
+        ({"password": PASSWORD}, "email"),
+    ],
+)
+def test_register_validation_errors_are_problem_json(api, payload, field):
+    body = assert_problem(api.post("/v1/auth/register", payload), 400, "validation_error")
+    assert field in body["errors"]
+    assert isinstance(body["errors"][field], list)
+    assert not User.objects.exists()
+
+
+def test_login_returns_pair_and_access_works(account):
+    me = account.client.get("/v1/users/me")
+    assert me.status_code == 200
+    assert me.json()["id"] == account.id
+    assert me.json()["email"] == account.email
+    assert me["ETag"] == f'"{me.json()["version"]}"'
+
+
+def test_login_records_device_session(api, account):
+    api.post(
+        "/v1/auth/token",
+        {"email": account.email, "password": PASSWORD, "device_name": "Kobo"},
+        HTTP_USER_AGENT="KOReader/2024",
+    )
+    session = DeviceSession.objects.get(user_id=account.id, device_name="Kobo")
+    assert session.user_agent == "KOReader/2024"
+    assert session.revoked_at is None
+
+
+def test_unknown_email_and_wrong_password_answer_identically(api, account):
+    wrong = api.post("/v1/auth/token", {"email": account.email, "password": "wrong password 1"})
+    unknown = api.post("/v1/auth/token", {"email": "nobody@example.org", "password": "wrong password 1"})
+    assert_problem(wrong, 401, "invalid_credentials")
+    assert_problem(unknown, 401, "invalid_credentials")
+    strip = lambda r: {k: v for k, v in r.json().items()}  # noqa: E731
+    assert strip(wrong) == strip(unknown)
+    assert set(wrong.headers) - {"X-Request-ID"} == set(unknown.headers) - {"X-Request-ID"}
+
+
+def test_password_reset_request_answers_the_same_for_unknown_email(api, account):
+    mail.outbox.clear()
+    known = api.post("/v1/auth/password/reset", {"email": account.email})
+    unknown = api.post("/v1/auth/password/reset", {"email": "ghost@example.org"})
+    assert known.status_code == unknown.status_code == 202
+    assert known.content == unknown.content
+    assert len(mail.outbox) == 1
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(api, account):
+    first = api.post("/v1/auth/token/refresh", {"refresh": account.refresh})
+    assert first.status_code == 200
+    pair = first.json()
+    assert pair["refresh"] != account.refresh
+    # The new access token works.
+    assert bearer(pair["access"]).get("/v1/users/me").status_code == 200
+    # Replaying the old refresh token is refused and ends the whole session ...
+    assert_problem(api.post("/v1/auth/token/refresh", {"refresh": account.refresh}), 401, "token_reused")
+    # ... so the newest refresh token and its access token are dead too.
+    assert_problem(api.post("/v1/auth/token/refresh", {"refresh": pair["refresh"]}), 401, "session_revoked")
+    assert_problem(bearer(pair["access"]).get("/v1/users/me"), 401)
+    assert_problem(account.client.get("/v1/users/me"), 401)
+
+
+def test_logout_then_refresh_refused_and_access_dead(api, account):
+    assert api.post("/v1/auth/logout", {"refresh": account.refresh}).status_code == 204
+    assert_problem(api.post("/v1/auth/token/refresh", {"refresh": account.refresh}), 401)
+    assert_problem(account.client.get("/v1/users/me"), 401)
+
+
+def test_logout_with_garbage_token_is_401(api):
+    assert_problem(api.post("/v1/auth/logout", {"refresh": "garbage"}), 401, "token_invalid")
+
+
+def test_other_sessions_survive_logout_of_one(api, account):
+    second = api.post("/v1/auth/token", {"email": account.email, "password": PASSWORD}).json()
+    assert api.post("/v1/auth/logout", {"refresh": account.refresh}).status_code == 204
+    assert bearer(second["access"]).get("/v1/users/me").status_code == 200
+    assert api.post("/v1/auth/token/refresh", {"refresh": second["refresh"]}).status_code == 200
