@@ -10,6 +10,8 @@ from apps.identity.api.urls import auth_urlpatterns, users_urlpatterns
 urlpatterns = [
     path("v1/auth", include(auth_urlpatterns)),
     path("v1/users", include(users_urlpatterns)),
+    path("v1/todos", include("apps.todos.api.urls")),
+    path("v1/notes", include("apps.notes.api.urls")),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("v1/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

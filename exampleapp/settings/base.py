@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "storages",
     "apps.common",
     "apps.identity",
+    "apps.todos",
+    "apps.notes",
 ]
 
 MIDDLEWARE = [
