@@ -298,3 +298,24 @@ LOGGING = {
 # Request bodies: JSON is small; uploads stream through their own handlers later.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+
+# --- Todos and notes -------------------------------------------------------------------------
+# Deleted objects stay as tombstones (for the sync feed) this long; `purge_tombstones` removes
+# older ones, and a sync cursor older than this must resync.
+TOMBSTONE_RETENTION_DAYS = env_int("TOMBSTONE_RETENTION_DAYS", 30, minimum=1)
+NOTE_BODY_MAX_BYTES = env_int("NOTE_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
+NOTE_REVISIONS_KEPT = env_int("NOTE_REVISIONS_KEPT", 50, minimum=1)
+
+# --- Library ---------------------------------------------------------------------------------
+FILE_UPLOAD_MAX_BYTES = env_int("FILE_UPLOAD_MAX_BYTES", 2 * 1024**3, minimum=1024)
+USER_STORAGE_QUOTA_BYTES = env_int("USER_STORAGE_QUOTA_BYTES", 10 * 1024**3, minimum=0)
+DIRECT_UPLOAD_PART_BYTES = env_int("DIRECT_UPLOAD_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
+DIRECT_UPLOAD_URL_EXPIRE_SECONDS = env_int("DIRECT_UPLOAD_URL_EXPIRE_SECONDS", 900, minimum=60)
+UPLOAD_STALE_HOURS = env_int("UPLOAD_STALE_HOURS", 24, minimum=1)
+EPUB_MAX_ENTRIES = env_int("EPUB_MAX_ENTRIES", 10000, minimum=1)
+EPUB_MAX_UNCOMPRESSED_BYTES = env_int("EPUB_MAX_UNCOMPRESSED_BYTES", 1024**3, minimum=1024)
+EPUB_MAX_COMPRESSION_RATIO = env_int("EPUB_MAX_COMPRESSION_RATIO", 100, minimum=1)
+VIEWER_STATE_HISTORY_KEPT = env_int("VIEWER_STATE_HISTORY_KEPT", 20, minimum=1)
+# Streamed uploads spool to temporary files above this size instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None

@@ -1,0 +1,164 @@
+"""The reusable CRUD + permissions contract every versioned resource of the API must meet.
+
+Subclass `CrudContract` in a test module, name the collection URL, and say how to build a
+valid create body and a PATCH body; pytest then runs every check below for that resource:
+
+    class TestTasks(CrudContract):
+        url = "/v1/todos"
+
+        def create_body(self, account):
+            return {"title": "Buy milk"}
+
+        def patch_body(self):
+            return {"title": "Buy oat milk"}
+
+The checks follow DESIGN.md §3: another user's object is 404 for every verb, anonymous is 401,
+a stale If-Match is 412 and changes nothing, server-owned fields in a body are ignored, creating
+twice with the same client id does not duplicate, deletes disappear from lists, and the number
+of SQL queries of a list does not grow with its length.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import Account, assert_problem
+
+SERVER_OWNED = {
+    "owner": "00000000-0000-4000-8000-000000000001",
+    "user": "00000000-0000-4000-8000-000000000001",
+    "version": 999,
+    "created_at": "2001-01-01T00:00:00Z",
+    "updated_at": "2001-01-01T00:00:00Z",
+}
+
+
+@pytest.mark.django_db
+class CrudContract:
+    url: str = ""
+
+    # --- what a subclass provides --------------------------------------------------------------
+
+    def create_body(self, account: Account) -> dict[str, Any]:
+        raise AssertionError("subclasses return a valid create body")
+
+    def patch_body(self) -> dict[str, Any]:
+        raise AssertionError("subclasses return a valid PATCH body")
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def detail(self, obj_id: str) -> str:
+        return f"{self.url}/{obj_id}"
+
+    def create(self, account: Account, **extra: Any) -> dict[str, Any]:
+        response = account.client.post(self.url, {**self.create_body(account), **extra}, format="json")
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    # --- the contract ----------------------------------------------------------------------------
+
+    def test_create_read_update_delete(self, account: Account) -> None:
+        created = self.create(account)
+        assert created["version"] == 1
+        read = account.client.get(self.detail(created["id"]))
+        assert read.status_code == 200
+        assert read["ETag"] == '"1"'
+        assert read.json() == created
+
+        patched = account.client.patch(self.detail(created["id"]), self.patch_body(), format="json")
+        assert patched.status_code == 200, patched.content
+        assert patched.json()["version"] == 2
+        assert patched["ETag"] == '"2"'
+        for key, value in self.patch_body().items():
+            assert patched.json()[key] == value
+
+        deleted = account.client.delete(self.detail(created["id"]))
+        assert deleted.status_code == 204
+        assert_problem(account.client.get(self.detail(created["id"])), 404, "not_found")
+
+    def test_another_users_object_is_404_for_every_verb(
+        self, account: Account, other_account: Account
+    ) -> None:
+        created = self.create(account)
+        url = self.detail(created["id"])
+        thief = other_account.client
+        assert_problem(thief.get(url), 404, "not_found")
+        assert_problem(thief.patch(url, self.patch_body(), format="json"), 404, "not_found")
+        assert_problem(thief.put(url, self.create_body(other_account), format="json"), 404)
+        assert_problem(thief.delete(url), 404, "not_found")
+        listed = thief.get(self.url).json()["results"]
+        assert created["id"] not in {item["id"] for item in listed}
+        # Nothing changed for the owner.
+        assert account.client.get(url).json() == created
+
+    def test_anonymous_is_401(self, api: Any, account: Account) -> None:
+        created = self.create(account)
+        assert_problem(api.get(self.url), 401)
+        assert_problem(api.post(self.url, self.create_body(account), format="json"), 401)
+        assert_problem(api.get(self.detail(created["id"])), 401)
+        assert_problem(api.patch(self.detail(created["id"]), self.patch_body(), format="json"), 401)
+        assert_problem(api.delete(self.detail(created["id"])), 401)
+
+    def test_stale_if_match_is_412_and_changes_nothing(self, account: Account) -> None:
+        created = self.create(account)
+        url = self.detail(created["id"])
+        ok = account.client.patch(url, self.patch_body(), format="json", HTTP_IF_MATCH='"1"')
+        assert ok.status_code == 200
+        stale = account.client.patch(url, self.create_body(account), format="json", HTTP_IF_MATCH='"1"')
+        assert_problem(stale, 412, "precondition_failed")
+        assert_problem(account.client.delete(url, HTTP_IF_MATCH='"1"'), 412, "precondition_failed")
+        assert account.client.get(url).json() == ok.json()
+        assert account.client.delete(url, HTTP_IF_MATCH='"2"').status_code == 204
+
+    def test_server_owned_fields_in_a_body_are_ignored(self, account: Account) -> None:
+        created = self.create(account, **SERVER_OWNED)
+        assert created["version"] == 1
+        assert created["created_at"] != SERVER_OWNED["created_at"]
+        patched = account.client.patch(
+            self.detail(created["id"]), {**self.patch_body(), **SERVER_OWNED}, format="json"
+        )
+        assert patched.status_code == 200
+        assert patched.json()["version"] == 2
+        assert account.client.get(self.detail(created["id"])).status_code == 200
+
+    def test_client_chosen_id_is_idempotent(self, account: Account, other_account: Account) -> None:
+        chosen = str(uuid.uuid4())
+        body = {**self.create_body(account), "id": chosen}
+        first = account.client.post(self.url, body, format="json")
+        assert first.status_code == 201, first.content
+        assert first.json()["id"] == chosen
+        again = account.client.post(self.url, body, format="json")
+        assert again.status_code in (200, 201)
+        assert again.json() == first.json()
+        ids = [item["id"] for item in account.client.get(self.url).json()["results"]]
+        assert ids.count(chosen) == 1
+        different = {**self.create_body(account), **self.patch_body(), "id": chosen}
+        assert_problem(account.client.post(self.url, different, format="json"), 409, "id_conflict")
+        taken = {**self.create_body(other_account), "id": chosen}
+        assert_problem(other_account.client.post(self.url, taken, format="json"), 409, "id_conflict")
+
+    def test_deleted_objects_leave_the_list(self, account: Account) -> None:
+        keep = self.create(account)
+        gone = self.create(account)
+        assert account.client.delete(self.detail(gone["id"])).status_code == 204
+        ids = {item["id"] for item in account.client.get(self.url).json()["results"]}
+        assert keep["id"] in ids
+        assert gone["id"] not in ids
+
+    def test_list_query_count_does_not_grow_with_page_size(self, account: Account) -> None:
+        for _ in range(3):
+            self.create(account)
+        account.client.get(self.url)  # warm caches (session state)
+        counts = []
+        for limit in (1, 3):
+            with CaptureQueriesContext(connection) as queries:
+                response = account.client.get(self.url, {"limit": limit})
+            assert response.status_code == 200
+            assert len(response.json()["results"]) == limit
+            counts.append(len(queries))
+        assert counts[0] == counts[1], counts
