@@ -1,0 +1,56 @@
+"""gunicorn settings. Workers follow the container's CPU quota (cgroup), not the host's cores:
+a pod limited to 2 CPUs on a 64-core node must not fork 129 workers."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+
+def cpu_quota() -> float | None:
+    """CPUs granted by the cgroup (v2 `cpu.max`, else v1 quota/period); None when unlimited."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return int(quota) / int(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return quota_us / period_us if quota_us > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def default_workers() -> int:
+    cpus = cpu_quota() or len(os.sched_getaffinity(0))
+    # Sync workers, one per CPU (measured best on 2 cores: more workers fought PostgreSQL
+    # and the load generator for the same cores), at least 2 so one slow request never
+    # blocks the pod.
+    return max(2, math.ceil(cpus))
+
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("GUNICORN_WORKERS", default_workers()))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# Longer than the ingress' idle timeout so the proxy, not gunicorn, closes idle connections.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+# Heartbeat files on memory, not on a (possibly read-only or slow) container disk.
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn's own advice for heartbeat files
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", _SHM if Path(_SHM).is_dir() else None)
+accesslog = "-"
+errorlog = "-"
+access_log_format = (
+    '{"time": "%(t)s", "level": "INFO", "logger": "gunicorn.access", "method": "%(m)s", '
+    '"path": "%(U)s", "query": "%(q)s", "status": %(s)s, "bytes": "%(B)s", '
+    '"duration_ms": %(M)s, "request_id": "%({x-request-id}o)s", "remote": "%(h)s", '
+    '"user_agent": "%(a)s"}'
+)
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
