@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -106,13 +107,13 @@ def problem_response(
     )
 
 
-def _flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """DRF nests errors (lists of dicts for many=True); clients get flat `field: [messages]`."""
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
             name = f"{prefix}.{key}" if prefix else str(key)
-            for field, messages in _flatten_errors(value, name).items():
+            for field, messages in flatten_errors(value, name).items():
                 out.setdefault(field, []).extend(messages)
     elif isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
@@ -120,7 +121,7 @@ def _flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
         else:
             for index, item in enumerate(detail):
                 name = f"{prefix}.{index}" if prefix else str(index)
-                for field, messages in _flatten_errors(item, name).items():
+                for field, messages in flatten_errors(item, name).items():
                     out.setdefault(field, []).extend(messages)
     else:
         out[prefix or "non_field_errors"] = [str(detail)]
@@ -142,6 +143,12 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF EXCEPTION_HANDLER: every error the API answers becomes problem+json."""
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            status=413,
+            code="request_too_large",
+            detail="The request body is larger than this endpoint accepts.",
+        )
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -165,7 +172,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             status=400,
             code="validation_error",
             detail="The request has invalid fields.",
-            errors=_flatten_errors(exc.detail),
+            errors=flatten_errors(exc.detail),
         )
 
     if isinstance(exc, drf.APIException):

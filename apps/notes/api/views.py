@@ -1,0 +1,180 @@
+"""Notes endpoints: thin views over services.py (writes) and selectors.py (reads)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.common.schema import PROBLEM_RESPONSES, Problem
+from apps.common.versioning import ETagMixin, expected_version
+
+from .. import selectors, services
+from ..filtersets import NoteFilterSet
+from ..models import Note, NoteRevision
+from . import serializers as s
+from .pagination import KeysetPagination
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description='The version the change is based on, as its ETag (`"7"`); 412 when the note has '
+    "changed since. Without it the write proceeds.",
+)
+TOO_LARGE = {413: OpenApiResponse(response=Problem, description="`note_too_large`: the body is over the cap")}
+
+
+def _owner(request: Request) -> uuid.UUID:
+    user_id = getattr(request.user, "id", None)
+    assert isinstance(user_id, uuid.UUID)  # every view here requires authentication
+    return user_id
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List notes",
+        description="The caller's notes, pinned first and then the most recently updated; with "
+        "`q`, the best matches first. Archived notes only with `archived=true|all`.",
+        responses={200: s.NoteOutput(many=True), **PROBLEM_RESPONSES},
+    )
+)
+class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.NoteOutput
+    filterset_class = NoteFilterSet
+    pagination_class = KeysetPagination
+    queryset = Note.objects.none()  # typed placeholder; get_queryset scopes to the caller
+    lookup_url_kwarg = "note_id"
+
+    @property
+    def cursor_ordering(self) -> tuple[str, ...]:
+        # Same test as the filterset's `q` (a form field strips whitespace): search ranks.
+        if self.request.query_params.get("q", "").strip():
+            return ("-rank", "-updated_at", "-id")
+        return ("-pinned", "-updated_at", "-id")
+
+    def get_queryset(self) -> QuerySet[Note]:
+        if getattr(self, "swagger_fake_view", False):
+            return Note.objects.none()
+        return selectors.note_list(owner_id=_owner(self.request))
+
+    @extend_schema(
+        summary="Create a note",
+        request=s.NoteCreateInput,
+        responses={
+            201: s.NoteOutput,
+            200: OpenApiResponse(s.NoteOutput, description="the same create again: the existing note"),
+            **PROBLEM_RESPONSES,
+            **TOO_LARGE,
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = s.NoteCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        note_id = fields.pop("id", None)
+        note, created = services.note_create(owner_id=_owner(request), fields=fields, note_id=note_id)
+        return Response(
+            s.NoteOutput(note).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            headers={"Location": reverse("notes-detail", kwargs={"note_id": note.id})},
+        )
+
+    @extend_schema(summary="Read a note", responses={200: s.NoteOutput, **PROBLEM_RESPONSES})
+    def retrieve(self, request: Request, note_id: uuid.UUID) -> Response:
+        return Response(s.NoteOutput(selectors.note_get(owner_id=_owner(request), note_id=note_id)).data)
+
+    def _write(self, request: Request, note_id: uuid.UUID, *, partial: bool) -> Response:
+        data = s.NoteWriteInput(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        note = services.note_update(
+            note_id=note_id,
+            owner_id=_owner(request),
+            fields=dict(data.validated_data),
+            expected_version=expected_version(request),
+            replace=not partial,
+        )
+        return Response(s.NoteOutput(note).data)
+
+    @extend_schema(
+        summary="Replace a note",
+        description="Every field is set: absent ones take their defaults.",
+        request=s.NoteWriteInput,
+        parameters=[IF_MATCH],
+        responses={200: s.NoteOutput, **PROBLEM_RESPONSES, **TOO_LARGE},
+    )
+    def update(self, request: Request, note_id: uuid.UUID) -> Response:
+        return self._write(request, note_id, partial=False)
+
+    @extend_schema(
+        summary="Change some fields of a note",
+        request=s.NoteWriteInput,
+        parameters=[IF_MATCH],
+        responses={200: s.NoteOutput, **PROBLEM_RESPONSES, **TOO_LARGE},
+    )
+    def partial_update(self, request: Request, note_id: uuid.UUID) -> Response:
+        return self._write(request, note_id, partial=True)
+
+    @extend_schema(
+        summary="Delete a note",
+        description="Soft delete: the note disappears from the API at once and stays as a tombstone "
+        "(for sync) until the retention window has passed.",
+        parameters=[IF_MATCH],
+        responses={204: None, **PROBLEM_RESPONSES},
+    )
+    def destroy(self, request: Request, note_id: uuid.UUID) -> Response:
+        services.note_delete(
+            note_id=note_id, owner_id=_owner(request), expected_version=expected_version(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List a note's revisions",
+        description="Newest first. Each revision is the title and body as they were before a change; "
+        "only the newest NOTE_REVISIONS_KEPT are kept. Bodies are previewed: read one revision "
+        "for its whole body.",
+        responses={200: s.NoteRevisionSummaryOutput(many=True), **PROBLEM_RESPONSES},
+    )
+)
+class NoteRevisionViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.NoteRevisionSummaryOutput
+    pagination_class = KeysetPagination
+    filter_backends: list[Any] = []
+    cursor_ordering = ("-number",)
+    queryset = NoteRevision.objects.none()
+
+    def get_queryset(self) -> QuerySet[NoteRevision]:
+        if getattr(self, "swagger_fake_view", False):
+            return NoteRevision.objects.none()
+        return selectors.revision_list(owner_id=_owner(self.request), note_id=self.kwargs["note_id"])
+
+    @extend_schema(summary="Read a revision", responses={200: s.NoteRevisionOutput, **PROBLEM_RESPONSES})
+    def retrieve(self, request: Request, note_id: uuid.UUID, number: int) -> Response:
+        revision = selectors.revision_get(owner_id=_owner(request), note_id=note_id, number=number)
+        return Response(s.NoteRevisionOutput(revision).data)
+
+    @extend_schema(
+        operation_id="notes_revisions_restore",
+        summary="Restore a revision",
+        description="Sets the note's title and body to the revision's. This is a change like any "
+        "other: the current text is kept as a new revision and the note gets a new version.",
+        request=None,
+        parameters=[IF_MATCH],
+        responses={200: s.NoteOutput, **PROBLEM_RESPONSES, **TOO_LARGE},
+    )
+    def restore(self, request: Request, note_id: uuid.UUID, number: int) -> Response:
+        note = services.revision_restore(
+            note_id=note_id,
+            owner_id=_owner(request),
+            number=number,
+            expected_version=expected_version(request),
+        )
+        return Response(s.NoteOutput(note).data)

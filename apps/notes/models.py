@@ -1,0 +1,95 @@
+"""Notes and their revisions.
+
+A note's text is searchable on PostgreSQL through a `search_vector` column that is deliberately
+not a model field: migration 0002 adds it there as a stored generated column (with a GIN index),
+so PostgreSQL keeps it current on every write path (services, admin, bulk updates) and it is never
+fetched with the rows. On SQLite the column does not exist and search falls back to a substring
+match (see selectors.note_search).
+
+Soft delete: `deleted_at` marks a tombstone (the sync feed reports it). The default manager shows
+tombstones too, because `purge_tombstones` finds them through it; selectors hide them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import models
+
+from apps.common.models import VersionedModel
+
+TITLE_MAX_LENGTH = 500
+TAG_MAX_LENGTH = 64
+TAGS_MAX_COUNT = 50
+
+# The fields a client may edit. `field_versions` records, for each of them, the note version at
+# which it last changed (the per-field merge of sync relies on it). A link to library files
+# ("files", an M2M to "library.File") joins this list once the library app exists.
+EDITABLE_FIELDS: tuple[str, ...] = ("title", "body", "tags", "pinned", "archived")
+# Changes to these keep the previous text as a revision.
+REVISED_FIELDS: tuple[str, ...] = ("title", "body")
+
+
+def normalize_tags(tags: Iterable[str]) -> list[str]:
+    """Tags are a set of labels: case and spacing do not make a different tag. Lower case,
+    surrounding space stripped, inner runs of whitespace made one space, empties dropped,
+    duplicates merged, sorted (so equal sets compare equal and merge cleanly)."""
+    return sorted({" ".join(str(tag).split()).lower() for tag in tags} - {""})
+
+
+class Note(VersionedModel):
+    # Indexed by the composite indexes below, which all start with the owner.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes", db_index=False
+    )
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    body = models.TextField(blank=True, help_text="Markdown, capped at NOTE_BODY_MAX_BYTES (UTF-8).")
+    # Normalised (see services.normalize_tags): lower case, single spaces, unique, sorted.
+    tags = models.JSONField(default=list, blank=True)
+    pinned = models.BooleanField(default=False)
+    archived = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    field_versions = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        indexes = [
+            # The default list: one owner's live notes, archived or not, pinned first, newest first.
+            models.Index(
+                fields=["owner", "archived", "-pinned", "-updated_at", "-id"],
+                name="note_list",
+                condition=models.Q(deleted_at__isnull=True),
+            ),
+            # `?updated_since=` and change scans.
+            models.Index(fields=["owner", "updated_at"], name="note_owner_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"note {self.id}"
+
+
+class NoteRevision(models.Model):
+    """The title and body of a note as they were before a change (or a sync conflict's losing
+    text). Numbered per note from 1 upwards; numbers are never reused, even after pruning."""
+
+    class Reason(models.TextChoices):
+        EDIT = "edit", "replaced by an edit"
+        RESTORE = "restore", "replaced by restoring a revision"
+        CONFLICT = "conflict", "lost a sync conflict"
+
+    id = models.BigAutoField(primary_key=True)
+    # Indexed by the unique (note, number) constraint.
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="revisions", db_index=False)
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    body = models.TextField(blank=True)
+    # The note version this text belonged to; null when it never was the note's text (conflicts).
+    note_version = models.PositiveBigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.EDIT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["note", "number"], name="note_revision_number")]
+
+    def __str__(self) -> str:
+        return f"{self.note_id} #{self.number}"

@@ -1,0 +1,120 @@
+"""Reads of the notes app. Every query is scoped to one owner and hides tombstones; another
+user's note is "not found", never "forbidden"."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.db import connections
+from django.db.models import F, FloatField, Q, QuerySet, Value
+from django.db.models.expressions import Col, Expression
+from django.db.models.functions import Cast, Substr
+
+from apps.common.errors import NotFound
+
+from .models import Note, NoteRevision, normalize_tags
+
+# Must match the configuration of the generated column (migration 0002_search_vector).
+SEARCH_CONFIG = "english"
+# The substring fallback matches at most this many words (all of them must appear).
+FALLBACK_MAX_TERMS = 8
+REVISION_PREVIEW_CHARS = 200
+
+
+def note_list(*, owner_id: uuid.UUID) -> QuerySet[Note]:
+    """The owner's live notes, archived ones included (the API's filters decide)."""
+    return Note.objects.filter(owner_id=owner_id, deleted_at__isnull=True)
+
+
+def note_get(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note:
+    note = note_list(owner_id=owner_id).filter(id=note_id).first()
+    if note is None:
+        raise NotFound("No such note.")
+    return note
+
+
+class SearchVectorColumn(Expression):
+    """The generated `search_vector` column, which is not a model field (see models.py). It
+    resolves to a column of the query's own table alias, so it also works in subqueries."""
+
+    output_field = SearchVectorField()
+    _target = SearchVectorField()
+    _target.set_attributes_from_name("search_vector")
+    _target.model = Note
+
+    def resolve_expression(  # type: ignore[override]  # becomes a Col of the query's alias
+        self,
+        query: Any = None,
+        allow_joins: bool = True,
+        reuse: set[str] | None = None,
+        summarize: bool = False,
+        for_save: bool = False,
+    ) -> Col:
+        return Col(query.get_initial_alias(), self._target)
+
+
+def search_backend(queryset: QuerySet[Note]) -> str:
+    return "postgresql" if connections[queryset.db].vendor == "postgresql" else "fallback"
+
+
+def note_search(*, queryset: QuerySet[Note], query: str) -> QuerySet[Note]:
+    """Notes matching `query`, annotated with `rank` (higher is better).
+
+    PostgreSQL: full-text search with stemming over the title (weight A) and body (weight B),
+    parsed like a web search box (`"exact phrase"`, `or`, `-excluded`; never a syntax error),
+    ranked with ts_rank. The rank is cast to double precision so it survives a round trip
+    through a pagination cursor exactly. Elsewhere (SQLite): every word must appear in the
+    title or body, case-insensitively; all matches rank equally."""
+    terms = query.strip()
+    if search_backend(queryset) == "postgresql":
+        search_query = SearchQuery(terms, config=SEARCH_CONFIG, search_type="websearch")
+        return (
+            queryset.alias(search_vector=SearchVectorColumn())
+            .filter(search_vector=search_query)
+            .annotate(rank=Cast(SearchRank(F("search_vector"), search_query), FloatField()))
+        )
+    condition = Q()
+    for word in terms.split()[:FALLBACK_MAX_TERMS]:
+        condition &= Q(title__icontains=word) | Q(body__icontains=word)
+    return queryset.filter(condition).annotate(rank=Value(0.0, output_field=FloatField()))
+
+
+def note_filter_tags(*, queryset: QuerySet[Note], tags: Iterable[str]) -> QuerySet[Note]:
+    """Notes carrying every one of `tags` (compared after the same normalisation as on write).
+
+    PostgreSQL: JSON containment (`tags @> '["x"]'`), which a GIN index could serve."""
+    wanted = normalize_tags(tags)
+    if not wanted:
+        return queryset
+    if connections[queryset.db].vendor == "postgresql":
+        return queryset.filter(tags__contains=wanted)
+    # SQLite has no JSON containment. It stores the array as Django's json.dumps text, where a
+    # tag appears as its own quoted JSON string; quotes inside a tag are escaped, so the quoted
+    # string matches whole elements only.
+    for tag in wanted:
+        queryset = queryset.filter(tags__icontains=json.dumps(tag))
+    return queryset
+
+
+def revision_list(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> QuerySet[NoteRevision]:
+    """A live note's revisions without their bodies (a preview instead); 404 for no such note."""
+    if not note_list(owner_id=owner_id).filter(id=note_id).exists():
+        raise NotFound("No such note.")
+    return (
+        NoteRevision.objects.filter(note_id=note_id)
+        .defer("body")
+        .annotate(body_preview=Substr("body", 1, REVISION_PREVIEW_CHARS))
+    )
+
+
+def revision_get(*, owner_id: uuid.UUID, note_id: uuid.UUID, number: int) -> NoteRevision:
+    revision = NoteRevision.objects.filter(
+        note_id=note_id, note__owner_id=owner_id, note__deleted_at__isnull=True, number=number
+    ).first()
+    if revision is None:
+        raise NotFound("No such revision.")
+    return revision

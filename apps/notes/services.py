@@ -1,0 +1,268 @@
+"""Writes of the notes app: create (with client-chosen ids), update, soft delete, revisions.
+
+Every change runs in one transaction on the primary, holding the note's row lock: the If-Match
+check (`expected_version`) is made under that lock, so two racing writers cannot both pass it.
+Each change bumps `version` by one and stamps the changed fields in `field_versions` with the
+new version. A change to the title or body first keeps the previous text as a revision.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, router, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.common.errors import ApplicationError, Conflict, NotFound
+from apps.common.versioning import require_version
+
+from .models import (
+    EDITABLE_FIELDS,
+    REVISED_FIELDS,
+    TAG_MAX_LENGTH,
+    TAGS_MAX_COUNT,
+    Note,
+    NoteRevision,
+    normalize_tags,
+)
+
+# What a field is when a create (or a PUT) does not mention it. Apply through _clean, which
+# copies the tags list.
+DEFAULTS: dict[str, Any] = {"title": "", "body": "", "tags": [], "pinned": False, "archived": False}
+
+
+class NoteTooLarge(ApplicationError):
+    status = 413
+    code = "note_too_large"
+    title = "Note too large"
+
+
+def _db() -> str:
+    return router.db_for_write(Note)
+
+
+# --- validation shared by every write path (the API, and later sync push) ----------------------
+
+
+def body_size(body: str) -> int:
+    return len(body.encode("utf-8"))
+
+
+def check_body_size(body: str) -> None:
+    limit = settings.NOTE_BODY_MAX_BYTES
+    # A character is 1 to 4 UTF-8 bytes: most bodies are decided without encoding them.
+    if len(body) * 4 <= limit:
+        return
+    size = body_size(body)
+    if size > limit:
+        message = f"The body is {size} bytes of UTF-8; a note body may have at most {limit}."
+        raise NoteTooLarge(message, errors={"body": [message]}, extra={"max_bytes": limit})
+
+
+@contextmanager
+def _indexable() -> Iterator[None]:
+    """PostgreSQL refuses a search vector above 1 MB (SQLSTATE 54000). Migration 0002 indexes a
+    bounded prefix of the body so this cannot happen; should a pathological text still get
+    there, the client gets a 400, not a 500."""
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "54000":
+            raise
+        message = "The text has too many distinct words to be indexed for search."
+        raise ApplicationError(message, code="note_not_indexable", errors={"body": [message]}) from None
+
+
+def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ApplicationError(
+            "The request has invalid fields.",
+            code="validation_error",
+            errors={name: ["This field cannot be set."] for name in unknown},
+        )
+    cleaned = dict(fields)
+    if "tags" in cleaned:
+        tags = normalize_tags(cleaned["tags"])
+        problems = []
+        if len(tags) > TAGS_MAX_COUNT:
+            problems.append(f"A note may have at most {TAGS_MAX_COUNT} tags.")
+        if any(len(tag) > TAG_MAX_LENGTH for tag in tags):
+            problems.append(f"A tag may have at most {TAG_MAX_LENGTH} characters.")
+        if problems:
+            raise ApplicationError(
+                "The request has invalid fields.", code="validation_error", errors={"tags": problems}
+            )
+        cleaned["tags"] = tags
+    if "body" in cleaned:
+        check_body_size(cleaned["body"])
+    return cleaned
+
+
+# --- notes -------------------------------------------------------------------------------------
+
+
+def note_lock(*, note_id: uuid.UUID, owner_id: uuid.UUID) -> Note:
+    """The caller's live note, row-locked until the surrounding transaction ends; 404 otherwise
+    (also for another user's note: its existence is not revealed)."""
+    note = (
+        Note.objects.using(_db())
+        .select_for_update()
+        .filter(id=note_id, owner_id=owner_id, deleted_at__isnull=True)
+        .first()
+    )
+    if note is None:
+        raise NotFound("No such note.")
+    return note
+
+
+def _note_with_id(note_id: uuid.UUID) -> Note | None:
+    """Whoever owns it, tombstone or not: ids are unique across all notes."""
+    return Note.objects.using(_db()).filter(id=note_id).first()
+
+
+def _id_conflict() -> Conflict:
+    return Conflict("This id is already used by another object.", code="id_conflict")
+
+
+def _replay(existing: Note, *, owner_id: uuid.UUID, values: Mapping[str, Any]) -> Note:
+    """A create naming an existing id is a retry only when it is the caller's live note and
+    the body would create exactly what is there."""
+    if existing.owner_id != owner_id or existing.deleted_at is not None:
+        raise _id_conflict()
+    if any(getattr(existing, name) != value for name, value in values.items()):
+        raise _id_conflict()
+    return existing
+
+
+def note_create(
+    *, owner_id: uuid.UUID, fields: Mapping[str, Any], note_id: uuid.UUID | None = None
+) -> tuple[Note, bool]:
+    """Create a note, optionally with the client's own id. Returns (note, created): creating the
+    same id again with the same fields returns the existing note and False."""
+    values = _clean({**DEFAULTS, **fields})
+    with transaction.atomic(using=_db()):
+        if note_id is not None:
+            existing = _note_with_id(note_id)
+            if existing is not None:
+                return _replay(existing, owner_id=owner_id, values=values), False
+        note = Note(
+            id=note_id or uuid.uuid4(),
+            owner_id=owner_id,
+            field_versions=dict.fromkeys(EDITABLE_FIELDS, 1),
+            **values,
+        )
+        try:
+            with transaction.atomic(using=_db()), _indexable():
+                note.save(using=_db(), force_insert=True)
+        except IntegrityError:
+            # A concurrent create with the same id committed first: decide as for a retry.
+            existing = _note_with_id(note.id)
+            if existing is None:
+                raise
+            return _replay(existing, owner_id=owner_id, values=values), False
+    return note, True
+
+
+def _apply(note: Note, fields: Mapping[str, Any], *, reason: str) -> Note:
+    """Write the fields that differ onto the locked note as one new version."""
+    changed = {name: value for name, value in fields.items() if getattr(note, name) != value}
+    if not changed:
+        return note
+    if any(name in changed for name in REVISED_FIELDS):
+        _keep_revision(note=note, title=note.title, body=note.body, reason=reason, note_version=note.version)
+    note.version += 1
+    for name, value in changed.items():
+        setattr(note, name, value)
+    note.field_versions = {**note.field_versions, **dict.fromkeys(changed, note.version)}
+    with _indexable():
+        note.save(using=_db(), update_fields=[*changed, "version", "field_versions", "updated_at"])
+    return note
+
+
+def note_update(
+    *,
+    note_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    fields: Mapping[str, Any],
+    expected_version: int | None = None,
+    replace: bool = False,
+) -> Note:
+    """Change some fields (PATCH), or with `replace` all of them, absent ones taking their
+    defaults (PUT). Fields equal to the stored value are no change: writing nothing new keeps
+    the version."""
+    cleaned = _clean({**DEFAULTS, **fields} if replace else fields)
+    with transaction.atomic(using=_db()):
+        note = note_lock(note_id=note_id, owner_id=owner_id)
+        require_version(note.version, expected_version)
+        return _apply(note, cleaned, reason=NoteRevision.Reason.EDIT)
+
+
+def note_delete(*, note_id: uuid.UUID, owner_id: uuid.UUID, expected_version: int | None = None) -> None:
+    """Soft delete: the note becomes a tombstone (a new version with `deleted_at`) until
+    `purge_tombstones` removes it, with its revisions, after the retention window."""
+    with transaction.atomic(using=_db()):
+        note = note_lock(note_id=note_id, owner_id=owner_id)
+        require_version(note.version, expected_version)
+        note.deleted_at = timezone.now()
+        note.version += 1
+        note.save(using=_db(), update_fields=["deleted_at", "version", "updated_at"])
+
+
+# --- revisions ---------------------------------------------------------------------------------
+
+
+def revision_create(
+    *, note: Note, title: str, body: str, reason: str, note_version: int | None = None
+) -> NoteRevision:
+    """Keep a title and body as the note's newest revision and prune to NOTE_REVISIONS_KEPT.
+
+    Call it inside a transaction that holds the note's row lock (`note_lock`): the lock makes
+    the numbering race-free. The note itself does not change. Sync uses it to keep the text that
+    lost a conflict (reason CONFLICT, note_version None), so no edit is ever lost. The text comes
+    from a client, so the size cap applies."""
+    check_body_size(body)
+    return _keep_revision(note=note, title=title, body=body, reason=reason, note_version=note_version)
+
+
+def _keep_revision(
+    *, note: Note, title: str, body: str, reason: str, note_version: int | None
+) -> NoteRevision:
+    """No size check: a note's own previous text is kept even if the cap was lowered since it was
+    written (else a note over a new cap could not be edited down)."""
+    last = NoteRevision.objects.using(_db()).filter(note=note).aggregate(last=Max("number"))["last"]
+    revision = NoteRevision.objects.using(_db()).create(
+        note=note,
+        number=(last or 0) + 1,
+        title=title,
+        body=body,
+        reason=reason,
+        note_version=note_version,
+    )
+    oldest_kept = revision.number - settings.NOTE_REVISIONS_KEPT + 1
+    if oldest_kept > 1:
+        NoteRevision.objects.using(_db()).filter(note=note, number__lt=oldest_kept).delete()
+    return revision
+
+
+def revision_restore(
+    *, note_id: uuid.UUID, owner_id: uuid.UUID, number: int, expected_version: int | None = None
+) -> Note:
+    """Bring back a revision's title and body. This is an ordinary change: the current text is
+    kept as a revision first, and the note gets a new version (unless the text is already the
+    same, which changes nothing)."""
+    with transaction.atomic(using=_db()):
+        note = note_lock(note_id=note_id, owner_id=owner_id)
+        revision = NoteRevision.objects.using(_db()).filter(note=note, number=number).first()
+        if revision is None:
+            raise NotFound("No such revision.")
+        require_version(note.version, expected_version)
+        check_body_size(revision.body)
+        return _apply(
+            note, {"title": revision.title, "body": revision.body}, reason=NoteRevision.Reason.RESTORE
+        )
