@@ -1,0 +1,105 @@
+"""Staff views of task lists and tasks.
+
+Staff mostly look (search, filters, completion history). The few fields they may edit go
+through the same bookkeeping as the API (version bump, field_versions), and deleting from the
+admin makes tombstones through the services, so clients and the coming sync feed see staff
+changes like any other. Structural fields (list, parent, position, due, recurrence) are
+read-only here: their rules live in the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .models import Task, TaskCompletion, TaskList
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Live"), ("yes", "Tombstones")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset
+
+
+class HasDueFilter(admin.SimpleListFilter):
+    title = "due"
+    parameter_name = "has_due"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("date", "All-day date"), ("datetime", "Date and time"), ("none", "No due")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "date":
+            return queryset.filter(due_date__isnull=False)
+        if self.value() == "datetime":
+            return queryset.filter(due_at__isnull=False)
+        if self.value() == "none":
+            return queryset.filter(due_date__isnull=True, due_at__isnull=True)
+        return queryset
+
+
+class _VersionedAdmin(admin.ModelAdmin):
+    editable_fields: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields if f.name not in self.editable_fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # objects are created by their owners through the API
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.admin_save(
+            obj=obj, changed=[name for name in form.changed_data if name in self.editable_fields]
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        services.admin_delete(objs=[obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        services.admin_delete(objs=list(queryset))
+
+
+@admin.register(TaskList)
+class TaskListAdmin(_VersionedAdmin):
+    list_display = ["name", "owner", "archived", "version", "updated_at", "deleted_at"]
+    list_filter = [DeletedFilter, "archived", "created_at"]
+    search_fields = ["name", "owner__email", "=id"]
+    list_select_related = ["owner"]
+    editable_fields = ("name", "color", "archived")
+    ordering = ["-updated_at"]
+
+
+class TaskCompletionInline(admin.TabularInline):
+    model = TaskCompletion
+    extra = 0
+    fields = ("completed_at", "due")
+    readonly_fields = ("completed_at", "due")
+    can_delete = False
+    ordering = ["-completed_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Task)
+class TaskAdmin(_VersionedAdmin):
+    list_display = ["title", "owner", "list", "done", "priority", "due_sort", "version", "deleted_at"]
+    list_filter = [DeletedFilter, "done", "priority", HasDueFilter, "created_at"]
+    search_fields = ["title", "notes", "owner__email", "list__name", "=id"]
+    list_select_related = ["owner", "list"]
+    editable_fields = ("title", "notes", "priority")
+    ordering = ["-updated_at"]
+    inlines = [TaskCompletionInline]

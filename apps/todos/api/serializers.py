@@ -1,0 +1,278 @@
+"""Input serializers only validate the shape of a request; output serializers only shape
+responses. Business rules that need the database live in services.py.
+
+Fields a client may not set (`owner`, `user`, `version`, timestamps, `completed_at`,
+`deleted_at`, ...) are simply not declared on the inputs, so they are ignored.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .. import positions
+from ..due import FORMAT_HELP, Due
+from ..models import Task, TaskCompletion, TaskList
+from ..recurrence import MAX_INTERVAL, Freq
+from ..services import BULK_MAX_IDS, BulkAction, BulkStatus
+
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 50
+
+
+# --- field types -----------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "An all-day date (YYYY-MM-DD) or a date-time with a UTC offset "
+        "(2025-03-01T09:00:00+01:00); answered in the offset it was given in.",
+        "example": "2025-03-01",
+    }
+)
+class DueField(serializers.Field):
+    default_error_messages = {"invalid": FORMAT_HELP}
+
+    def to_internal_value(self, data: Any) -> Due:
+        try:
+            return Due.parse(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
+
+    def to_representation(self, value: Due) -> str:
+        return value.to_wire()
+
+
+def _enum(values: builtins.list[str]) -> dict[str, Any]:
+    # Inline enums: no shared component name another app's `status`/`action` could collide with.
+    return {"type": "string", "enum": values}
+
+
+@extend_schema_field(_enum([f.value for f in Freq]))
+class FreqField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[f.value for f in Freq], **kwargs)
+
+
+@extend_schema_field(_enum([a.value for a in BulkAction]))
+class BulkActionField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[a.value for a in BulkAction], **kwargs)
+
+
+@extend_schema_field(_enum([s.value for s in BulkStatus]))
+class BulkStatusField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[s.value for s in BulkStatus], **kwargs)
+
+
+class PositionField(serializers.CharField):
+    """An explicit ordering key (see positions.py): `[0-9a-z]`, not ending in `0`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=positions.FIELD_LENGTH, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not positions.is_valid(value):
+            raise serializers.ValidationError("Use lowercase letters and digits, not ending in 0.")
+        return value
+
+
+class TaskRecurrenceSerializer(serializers.Serializer):
+    freq = FreqField()
+    interval = serializers.IntegerField(min_value=1, max_value=MAX_INTERVAL, default=1)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                ['Expected an object such as {"freq": "weekly", "interval": 1}.']
+            )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A PATCH validates nested objects partially too; a recurrence is always whole.
+        if "freq" not in attrs:
+            raise serializers.ValidationError({"freq": ["This field is required."]})
+        return {"freq": attrs["freq"], "interval": attrs.get("interval", 1)}
+
+
+def normalize_tags(values: builtins.list[str]) -> builtins.list[str]:
+    """Trimmed, inner whitespace collapsed, lowercase, de-duplicated, sorted."""
+    tags = set()
+    for value in values:
+        tag = " ".join(value.split()).lower()
+        if not tag:
+            raise serializers.ValidationError("Tags cannot be blank.")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise serializers.ValidationError(f"Tags are at most {MAX_TAG_LENGTH} characters.")
+        tags.add(tag)
+    return sorted(tags)
+
+
+class _Placement(serializers.Serializer):
+    position = PositionField(
+        required=False,
+        help_text="An explicit ordering key. Usually left to the server: use `after`/`before`.",
+    )
+    after = serializers.UUIDField(
+        required=False, write_only=True, help_text="Place right after this sibling."
+    )
+    before = serializers.UUIDField(
+        required=False, write_only=True, help_text="Place right before this sibling."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "position" in attrs and ("after" in attrs or "before" in attrs):
+            raise serializers.ValidationError(
+                {"position": ["Give `position` or `after`/`before`, not both."]}
+            )
+        return attrs
+
+
+# --- task lists ------------------------------------------------------------------------------
+
+
+class TaskListInput(_Placement):
+    name = serializers.CharField(max_length=200)
+    color = serializers.RegexField(
+        r"^(#[0-9a-fA-F]{6})?$", max_length=7, allow_blank=True, default="", help_text="#rrggbb or empty"
+    )
+    archived = serializers.BooleanField(default=False)
+
+    def validate_color(self, value: str) -> str:
+        return value.lower()
+
+
+class TaskListCreateInput(TaskListInput):
+    id = serializers.UUIDField(required=False, help_text="A client-chosen id (offline creation).")
+
+
+class TaskListOutput(serializers.ModelSerializer):
+    field_versions = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+
+    class Meta:
+        model = TaskList
+        fields = [
+            "id",
+            "name",
+            "color",
+            "position",
+            "archived",
+            "field_versions",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+class TaskInput(_Placement):
+    list = serializers.UUIDField(help_text="The task list (required: every task is in a list).")
+    parent = serializers.UUIDField(  # type: ignore[assignment]  # DRF's Field.parent is the serializer
+        allow_null=True, default=None, help_text="A top-level task of the same list (one level)."
+    )
+    title = serializers.CharField(max_length=500)
+    notes = serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False, default="")
+    done = serializers.BooleanField(
+        default=False, help_text="true completes (a recurring task moves to its next due instead)."
+    )
+    due = DueField(allow_null=True, default=None)
+    priority = serializers.IntegerField(min_value=0, max_value=3, default=0, help_text="0 none … 3 high")
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False),
+        max_length=MAX_TAGS,
+        default=builtins.list,
+    )
+    recurrence = TaskRecurrenceSerializer(allow_null=True, default=None)
+
+    def validate_tags(self, value: builtins.list[str]) -> builtins.list[str]:
+        return normalize_tags(value)
+
+
+class TaskCreateInput(TaskInput):
+    id = serializers.UUIDField(required=False, help_text="A client-chosen id (offline creation).")
+
+
+class TaskOutput(serializers.ModelSerializer):
+    list = serializers.UUIDField(source="list_id", read_only=True)
+    parent = serializers.UUIDField(source="parent_id", read_only=True, allow_null=True)  # type: ignore[assignment]
+    due = DueField(read_only=True, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    recurrence = TaskRecurrenceSerializer(read_only=True, allow_null=True)
+    field_versions = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "list",
+            "parent",
+            "title",
+            "notes",
+            "done",
+            "completed_at",
+            "due",
+            "priority",
+            "tags",
+            "position",
+            "recurrence",
+            "completion_count",
+            "last_completed_at",
+            "field_versions",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class TaskCompletionOutput(serializers.ModelSerializer):
+    due = serializers.SerializerMethodField(help_text="The due of the occurrence that was completed.")
+
+    class Meta:
+        model = TaskCompletion
+        fields = ["id", "completed_at", "due"]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_due(self, obj: TaskCompletion) -> str | None:
+        return obj.due or None
+
+
+# --- bulk ------------------------------------------------------------------------------------
+
+
+class TaskBulkInput(serializers.Serializer):
+    action = BulkActionField()
+    ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=BULK_MAX_IDS)
+    list = serializers.UUIDField(required=False, allow_null=True, help_text="The target list of `move`.")
+
+    def validate_ids(self, value: builtins.list[Any]) -> builtins.list[Any]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each id may appear only once.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["action"] == BulkAction.MOVE and not attrs.get("list"):
+            raise serializers.ValidationError({"list": ["Moving needs a target list."]})
+        return attrs
+
+
+class TaskBulkResultOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = BulkStatusField()
+    task = TaskOutput(allow_null=True, help_text="The task after the change; null once deleted.")
+
+
+class TaskBulkOutput(serializers.Serializer):
+    action = BulkActionField()
+    results = TaskBulkResultOutput(many=True)

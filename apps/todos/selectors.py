@@ -1,0 +1,78 @@
+"""Reads of the todos app. Every query is scoped to its owner and hides tombstones; another
+user's object and a deleted one look exactly like one that never existed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from django.db import connections
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from apps.common.errors import NotFound
+
+from .models import Task, TaskCompletion, TaskList
+
+
+def tasklist_list(*, owner_id: uuid.UUID) -> QuerySet[TaskList]:
+    return TaskList.objects.filter(owner_id=owner_id, deleted_at__isnull=True)
+
+
+def tasklist_get(*, owner_id: uuid.UUID, list_id: uuid.UUID) -> TaskList:
+    found = tasklist_list(owner_id=owner_id).filter(id=list_id).first()
+    if found is None:
+        raise NotFound("No such task list.")
+    return found
+
+
+def task_list(*, owner_id: uuid.UUID) -> QuerySet[Task]:
+    return Task.objects.filter(owner_id=owner_id, deleted_at__isnull=True)
+
+
+def task_get(*, owner_id: uuid.UUID, task_id: uuid.UUID) -> Task:
+    found = task_list(owner_id=owner_id).filter(id=task_id).first()
+    if found is None:
+        raise NotFound("No such task.")
+    return found
+
+
+def task_completions(*, owner_id: uuid.UUID, task_id: uuid.UUID) -> QuerySet[TaskCompletion]:
+    task_get(owner_id=owner_id, task_id=task_id)
+    return TaskCompletion.objects.filter(task_id=task_id)
+
+
+# --- filters used by filtersets.py -------------------------------------------------------------
+
+
+def tasks_with_tag(queryset: QuerySet[Task], tag: str) -> QuerySet[Task]:
+    """Tags are a JSON array. PostgreSQL answers with jsonb containment; SQLite (local runs
+    only) has no containment operator for JSON, so it asks json_each."""
+    if connections[queryset.db].vendor == "postgresql":
+        return queryset.filter(tags__contains=[tag])
+    table = Task._meta.db_table
+    # The table name is the model's own constant; the tag is a bound parameter.
+    has_tag = RawSQL(  # noqa: S611
+        f'EXISTS (SELECT 1 FROM json_each("{table}"."tags") WHERE json_each.value = %s)',  # noqa: S608
+        (tag,),
+        output_field=BooleanField(),
+    )
+    return queryset.filter(has_tag)
+
+
+def tasks_overdue(queryset: QuerySet[Task], *, now: datetime, today: date) -> QuerySet[Task]:
+    """Open tasks whose due has passed: a date-time before now, or a date before `today` (an
+    all-day task is due until its day is over)."""
+    return queryset.filter(_overdue(now=now, today=today))
+
+
+def tasks_not_overdue(queryset: QuerySet[Task], *, now: datetime, today: date) -> QuerySet[Task]:
+    return queryset.exclude(_overdue(now=now, today=today))
+
+
+def _overdue(*, now: datetime, today: date) -> Q:
+    return Q(done=False) & (Q(due_at__lt=now) | Q(due_date__lt=today))
+
+
+def tasks_matching(queryset: QuerySet[Task], text: str) -> QuerySet[Task]:
+    return queryset.filter(Q(title__icontains=text) | Q(notes__icontains=text))

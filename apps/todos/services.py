@@ -1,0 +1,748 @@
+"""Writes of the todos app: task lists, tasks, completions and bulk operations.
+
+Every write runs in one transaction on the primary, locks the rows it changes
+(`select_for_update`), checks the caller's If-Match against the locked row, bumps `version` by
+one and stamps `field_versions[field] = version` for every client-editable field it changed.
+A write that changes nothing leaves the version alone. Deletes are soft (tombstones).
+
+Several rows of one kind are locked in one statement, ordered by id, so concurrent bulk
+writers queue behind each other instead of deadlocking.
+
+Callers pass values that input serializers already validated for shape (types, ranges, the
+`due` and `recurrence` formats). Rules that need the database (the list and the parent belong
+to the caller, one level of sub-tasks, placement anchors) are checked here and reported as
+400 `validation_error`, never revealing whether another user's object exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from django.db import IntegrityError, router, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.common.errors import NotFound
+from apps.common.versioning import require_version
+
+from . import positions, recurrence
+from .due import Due
+from .errors import IdConflict, TodoValidationError
+from .models import DUE_COLUMNS, LIST_FIELDS, TASK_FIELDS, Task, TaskCompletion, TaskList
+
+BULK_MAX_IDS = 200
+
+M = TypeVar("M", TaskList, Task)
+
+
+def _db() -> str:
+    return router.db_for_write(Task)
+
+
+def _touch(obj: TaskList | Task, changed: Iterable[str], *, now: datetime) -> None:
+    """One more version; `changed` editable fields are stamped with it."""
+    obj.version += 1
+    stamped = dict(obj.field_versions or {})
+    for name in changed:
+        stamped[name] = obj.version
+    obj.field_versions = stamped
+    obj.updated_at = now
+
+
+_BOOKKEEPING = ["version", "field_versions", "updated_at"]
+
+
+def _save(obj: TaskList | Task, columns: Iterable[str]) -> None:
+    obj.save(update_fields=sorted({*columns, *_BOOKKEEPING}))
+
+
+def _save_many(model: type[M], objs: Sequence[M], columns: Iterable[str]) -> None:
+    if objs:
+        model.objects.bulk_update(objs, sorted({*columns, *_BOOKKEEPING}))
+
+
+# --- placement ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the client wants an object: an explicit key, or next to siblings it names."""
+
+    position: str | None = None
+    after: uuid.UUID | None = None
+    before: uuid.UUID | None = None
+
+    @classmethod
+    def pop_from(cls, fields: dict[str, Any]) -> Placement:
+        return cls(
+            position=fields.pop("position", None),
+            after=fields.pop("after", None),
+            before=fields.pop("before", None),
+        )
+
+    @property
+    def given(self) -> bool:
+        return self.position is not None or self.after is not None or self.before is not None
+
+
+def _place(
+    *,
+    model: type[M],
+    siblings: QuerySet[M],
+    placement: Placement,
+    current: str | None,
+    now: datetime,
+    _rebalanced: bool = False,
+) -> str:
+    """The position key for an object among `siblings` (which exclude the object itself).
+
+    No placement keeps `current`, or appends when there is none (a new object, or one that moved
+    to another list or parent). Anchors must be siblings; `after` alone lands right after its
+    anchor, `before` alone right before, both together anywhere between them.
+    """
+    if placement.position is not None:
+        return placement.position
+    if placement.after is None and placement.before is None:
+        if current is not None:
+            return current
+        last = siblings.order_by("-position").values_list("position", flat=True).first()
+        key = positions.key_between(last, None)
+    else:
+        wanted = [anchor for anchor in (placement.after, placement.before) if anchor is not None]
+        anchors = dict(siblings.filter(id__in=wanted).values_list("id", "position"))
+        errors = {
+            name: ["Must be another task in the same list and under the same parent."]
+            if model is Task
+            else ["Must be another of your task lists."]
+            for name, anchor in (("after", placement.after), ("before", placement.before))
+            if anchor is not None and anchor not in anchors
+        }
+        if errors:
+            raise TodoValidationError(errors)
+        low = anchors[placement.after] if placement.after is not None else None
+        high = anchors[placement.before] if placement.before is not None else None
+        if low is not None and high is None:
+            high = (
+                siblings.filter(position__gt=low)
+                .order_by("position")
+                .values_list("position", flat=True)
+                .first()
+            )
+        elif high is not None and low is None:
+            low = (
+                siblings.filter(position__lt=high)
+                .order_by("-position")
+                .values_list("position", flat=True)
+                .first()
+            )
+        elif low is not None and high is not None and low >= high:
+            raise TodoValidationError.field("before", "`before` must be placed after `after`.")
+        key = positions.key_between(low, high)
+    if len(key) > positions.MAX_LENGTH and not _rebalanced:
+        _rebalance(model=model, siblings=siblings, now=now)
+        return _place(
+            model=model, siblings=siblings, placement=placement, current=current, now=now, _rebalanced=True
+        )
+    return key
+
+
+def _rebalance(*, model: type[M], siblings: QuerySet[M], now: datetime) -> None:
+    """Rewrite a sibling group's keys short and evenly spaced, keeping their order. Only ever
+    needed after very many inserts into one gap; the rewritten rows get new versions."""
+    rows = list(siblings.select_for_update().order_by("position", "id"))
+    changed = []
+    for row, key in zip(rows, positions.spread(len(rows)), strict=True):
+        if row.position != key:
+            row.position = key
+            _touch(row, ["position"], now=now)
+            changed.append(row)
+    _save_many(model, changed, ["position"])
+
+
+# --- task lists --------------------------------------------------------------------------------
+
+
+def _lists_of(owner_id: uuid.UUID) -> QuerySet[TaskList]:
+    return TaskList.objects.filter(owner_id=owner_id, deleted_at__isnull=True)
+
+
+def tasklist_create(
+    *, owner_id: uuid.UUID, fields: dict[str, Any], list_id: uuid.UUID | None = None
+) -> tuple[TaskList, bool]:
+    """Create a list, or return the existing one when this exact create is repeated with the
+    same client-chosen id. Returns (list, created)."""
+    fields = dict(fields)
+    placement = Placement.pop_from(fields)
+    now = timezone.now()
+    with transaction.atomic(using=_db()):
+        if list_id is not None:
+            existing = TaskList.objects.select_for_update().filter(id=list_id).first()
+            if existing is not None:
+                return _same_list_or_conflict(existing, owner_id, fields, placement), False
+        tasklist = TaskList(id=list_id or uuid.uuid4(), owner_id=owner_id, **fields)
+        tasklist.position = _place(
+            model=TaskList, siblings=_lists_of(owner_id), placement=placement, current=None, now=now
+        )
+        tasklist.field_versions = dict.fromkeys(LIST_FIELDS, 1)
+        try:
+            with transaction.atomic(using=_db()):
+                tasklist.save(force_insert=True)
+        except IntegrityError:
+            existing = TaskList.objects.filter(id=tasklist.id).first()
+            if existing is None:
+                raise
+            return _same_list_or_conflict(existing, owner_id, fields, placement), False
+    return tasklist, True
+
+
+def _same_list_or_conflict(
+    existing: TaskList, owner_id: uuid.UUID, fields: dict[str, Any], placement: Placement
+) -> TaskList:
+    same = (
+        existing.owner_id == owner_id
+        and existing.deleted_at is None
+        and all(getattr(existing, name) == value for name, value in fields.items())
+        and (placement.position is None or placement.position == existing.position)
+    )
+    if not same:
+        raise IdConflict()
+    return existing
+
+
+def tasklist_update(
+    *, owner_id: uuid.UUID, list_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
+) -> TaskList:
+    fields = dict(fields)
+    placement = Placement.pop_from(fields)
+    now = timezone.now()
+    with transaction.atomic(using=_db()):
+        tasklist = _lists_of(owner_id).select_for_update().filter(id=list_id).first()
+        if tasklist is None:
+            raise NotFound("No such task list.")
+        require_version(tasklist.version, expected_version)
+        changed = [name for name, value in fields.items() if getattr(tasklist, name) != value]
+        for name in changed:
+            setattr(tasklist, name, fields[name])
+        if placement.given:
+            position = _place(
+                model=TaskList,
+                siblings=_lists_of(owner_id).exclude(id=tasklist.id),
+                placement=placement,
+                current=tasklist.position,
+                now=now,
+            )
+            if position != tasklist.position:
+                tasklist.position = position
+                changed.append("position")
+        if changed:
+            _touch(tasklist, changed, now=now)
+            _save(tasklist, changed)
+    return tasklist
+
+
+def tasklist_delete(
+    *,
+    owner_id: uuid.UUID,
+    list_id: uuid.UUID,
+    expected_version: int | None,
+    move_tasks_to: uuid.UUID | None = None,
+) -> None:
+    """Delete a list. Its tasks become tombstones too, unless `move_tasks_to` names another of
+    the caller's lists: then they move there first (appended at its end, in their order, each
+    sub-task staying under its parent). Either way no task is left in a deleted list."""
+    now = timezone.now()
+    with transaction.atomic(using=_db()):
+        locked = {
+            tl.id: tl
+            for tl in _lists_of(owner_id)
+            .select_for_update()
+            .filter(id__in=[list_id, *([move_tasks_to] if move_tasks_to else [])])
+            .order_by("id")
+        }
+        tasklist = locked.get(list_id)
+        if tasklist is None:
+            raise NotFound("No such task list.")
+        require_version(tasklist.version, expected_version)
+        tasks = list(
+            Task.objects.select_for_update().filter(list_id=list_id, deleted_at__isnull=True).order_by("id")
+        )
+        if move_tasks_to is not None:
+            target = locked.get(move_tasks_to)
+            if target is None or target.id == list_id:
+                raise TodoValidationError.field("move_tasks_to", "Must be another of your task lists.")
+            _move_tasks(tasks=tasks, target=target, now=now)
+        else:
+            _tombstone(tasks, now=now)
+        tasklist.deleted_at = now
+        _touch(tasklist, [], now=now)
+        _save(tasklist, ["deleted_at"])
+
+
+def _move_tasks(*, tasks: list[Task], target: TaskList, now: datetime) -> None:
+    """Move whole families to `target`: top-level tasks append at its end in their current
+    order; sub-tasks keep their parent and key."""
+    top_level = sorted((t for t in tasks if t.parent_id is None), key=lambda t: (t.position, str(t.id)))
+    last = (
+        Task.objects.filter(list_id=target.id, parent__isnull=True, deleted_at__isnull=True)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    for task in top_level:
+        last = positions.key_between(last, None)
+        task.position = last
+    for task in tasks:
+        task.list_id = target.id
+        _touch(task, ["list", "position"] if task.parent_id is None else ["list"], now=now)
+    _save_many(Task, tasks, ["list", "position"])
+
+
+def _tombstone(tasks: Sequence[Task], *, now: datetime) -> None:
+    for task in tasks:
+        task.deleted_at = now
+        _touch(task, [], now=now)
+    _save_many(Task, tasks, ["deleted_at"])
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+def _tasks_of(owner_id: uuid.UUID) -> QuerySet[Task]:
+    return Task.objects.filter(owner_id=owner_id, deleted_at__isnull=True)
+
+
+def _siblings(task: Task) -> QuerySet[Task]:
+    return _tasks_of(task.owner_id).filter(list_id=task.list_id, parent_id=task.parent_id).exclude(id=task.id)
+
+
+def _lock_list(owner_id: uuid.UUID, list_id: uuid.UUID) -> TaskList:
+    found = _lists_of(owner_id).select_for_update().filter(id=list_id).first()
+    if found is None:
+        raise TodoValidationError.field("list", "No such task list.")
+    return found
+
+
+def _check_parent(
+    *, owner_id: uuid.UUID, parent_id: uuid.UUID, list_id: uuid.UUID, task: Task | None
+) -> Task:
+    """The parent a task may have: the caller's live top-level task in the same list."""
+    if task is not None and parent_id == task.id:
+        raise TodoValidationError.field("parent", "A task cannot be its own parent.")
+    parent = _tasks_of(owner_id).select_for_update().filter(id=parent_id).first()
+    if parent is None:
+        raise TodoValidationError.field("parent", "No such task.")
+    if parent.parent_id is not None:
+        raise TodoValidationError.field("parent", "Sub-tasks cannot have sub-tasks: one level only.")
+    if parent.list_id != list_id:
+        raise TodoValidationError.field("parent", "The parent task is in another list.")
+    if task is not None and _tasks_of(owner_id).filter(parent_id=task.id).exists():
+        raise TodoValidationError.field("parent", "A task with sub-tasks cannot become a sub-task.")
+    return parent
+
+
+def _check_recurrence(*, recurrence_value: dict[str, Any] | None, due: Due | None, key: str) -> None:
+    if recurrence_value is not None and due is None:
+        raise TodoValidationError.field(key, "A recurring task needs a due date.")
+
+
+def _complete(task: Task, *, now: datetime) -> tuple[list[str], TaskCompletion]:
+    """Complete an open task; returns the editable fields that changed and the (unsaved) record
+    of the completion.
+
+    A recurring task is not closed: the occurrence is recorded and the due moves on to the next
+    one. `done` is still stamped in field_versions (it went true and back), so a second device
+    completing the same occurrence offline is seen as a concurrent edit of `done`, not as the
+    completion of the next occurrence too.
+    """
+    due = task.due
+    completion = TaskCompletion(task=task, completed_at=now, due=due.to_wire() if due else "")
+    task.completion_count += 1
+    task.last_completed_at = now
+    rule = task.recurrence
+    if rule is not None and due is not None:
+        task.set_due(_next_due(due, rule))
+        return ["done", "due"], completion
+    task.done = True
+    task.completed_at = now
+    return ["done"], completion
+
+
+def _next_due(due: Due, rule: dict[str, Any]) -> Due:
+    freq, interval = rule["freq"], rule["interval"]
+    try:
+        if due.day is not None:
+            following = Due.of_date(recurrence.next_date(due.day, freq=freq, interval=interval))
+        else:
+            assert due.at is not None
+            following = Due.of_datetime(recurrence.next_datetime(due.at, freq=freq, interval=interval))
+        Due._check_year(following.local_day.year)
+    except (OverflowError, ValueError):
+        raise TodoValidationError.field("due", "The next occurrence is out of range.") from None
+    return following
+
+
+def _reopen(task: Task) -> list[str]:
+    task.done = False
+    task.completed_at = None
+    return ["done"]
+
+
+_COMPLETION_COLUMNS = ["done", "completed_at", "completion_count", "last_completed_at", *DUE_COLUMNS]
+
+
+def _columns(changed: Iterable[str]) -> set[str]:
+    """Database columns behind a set of changed editable fields."""
+    out: set[str] = set()
+    for name in changed:
+        if name == "due":
+            out.update(DUE_COLUMNS)
+        elif name == "done":
+            out.update(_COMPLETION_COLUMNS)
+        else:
+            out.add(name)
+    return out
+
+
+def task_create(
+    *, owner_id: uuid.UUID, fields: dict[str, Any], task_id: uuid.UUID | None = None
+) -> tuple[Task, bool]:
+    """Create a task, or return the existing one when this exact create is repeated with the
+    same client-chosen id. `fields` holds every editable field (defaults filled in) plus the
+    optional placement (`position` or `after`/`before`). Returns (task, created)."""
+    fields = dict(fields)
+    placement = Placement.pop_from(fields)
+    now = timezone.now()
+    with transaction.atomic(using=_db()):
+        if task_id is not None:
+            existing = Task.objects.select_for_update().filter(id=task_id).first()
+            if existing is not None:
+                return _same_task_or_conflict(existing, owner_id, fields, placement), False
+        tasklist = _lock_list(owner_id, fields["list"])
+        parent_id = fields["parent"]
+        if parent_id is not None:
+            _check_parent(owner_id=owner_id, parent_id=parent_id, list_id=tasklist.id, task=None)
+        _check_recurrence(recurrence_value=fields["recurrence"], due=fields["due"], key="recurrence")
+        task = Task(
+            id=task_id or uuid.uuid4(),
+            owner_id=owner_id,
+            list_id=tasklist.id,
+            parent_id=parent_id,
+            title=fields["title"],
+            notes=fields["notes"],
+            done=fields["done"],
+            priority=fields["priority"],
+            tags=fields["tags"],
+            recurrence=fields["recurrence"],
+            completed_at=now if fields["done"] else None,
+            completion_count=1 if fields["done"] else 0,
+            last_completed_at=now if fields["done"] else None,
+        )
+        task.set_due(fields["due"])
+        task.position = _place(
+            model=Task, siblings=_siblings(task), placement=placement, current=None, now=now
+        )
+        task.field_versions = dict.fromkeys(TASK_FIELDS, 1)
+        try:
+            with transaction.atomic(using=_db()):
+                task.save(force_insert=True)
+        except IntegrityError:
+            existing = Task.objects.filter(id=task.id).first()
+            if existing is None:
+                raise
+            return _same_task_or_conflict(existing, owner_id, fields, placement), False
+        if task.done:
+            due = task.due
+            TaskCompletion.objects.create(task=task, completed_at=now, due=due.to_wire() if due else "")
+    return task, True
+
+
+def _same_task_or_conflict(
+    existing: Task, owner_id: uuid.UUID, fields: dict[str, Any], placement: Placement
+) -> Task:
+    same = (
+        existing.owner_id == owner_id
+        and existing.deleted_at is None
+        and all(existing.editable_value(name) == value for name, value in fields.items())
+        and (placement.position is None or placement.position == existing.position)
+    )
+    if not same:
+        raise IdConflict()
+    return existing
+
+
+def task_update(
+    *, owner_id: uuid.UUID, task_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
+) -> Task:
+    """Apply validated `fields` (a PATCH's subset, or a PUT's full set) to a task.
+
+    `done: true` completes (see _complete), `done: false` reopens. Moving a task to another list
+    takes its sub-tasks along; a sub-task moves only together with a new `parent` (or `null`).
+    A task that changes list or parent is appended to its new sibling group unless the request
+    places it.
+    """
+    fields = dict(fields)
+    placement = Placement.pop_from(fields)
+    now = timezone.now()
+    with transaction.atomic(using=_db()):
+        task = _tasks_of(owner_id).select_for_update().filter(id=task_id).first()
+        if task is None:
+            raise NotFound("No such task.")
+        require_version(task.version, expected_version)
+
+        list_id = fields.get("list", task.list_id)
+        parent_id = fields.get("parent", task.parent_id)
+        moved_list = list_id != task.list_id
+        moved_parent = parent_id != task.parent_id
+        if moved_list:
+            if task.parent_id is not None and "parent" not in fields:
+                raise TodoValidationError.field(
+                    "list", "A sub-task lives in its parent's list: set `parent` too (or null) to move it."
+                )
+            _lock_list(owner_id, list_id)
+        if parent_id is not None and (moved_list or moved_parent):
+            _check_parent(owner_id=owner_id, parent_id=parent_id, list_id=list_id, task=task)
+        due = fields.get("due", task.due)
+        rule = fields.get("recurrence", task.recurrence)
+        _check_recurrence(
+            recurrence_value=rule, due=due, key="due" if "recurrence" not in fields else "recurrence"
+        )
+
+        changed: list[str] = []
+        for name in ("title", "notes", "priority", "tags", "recurrence", "due"):
+            if name in fields and task.editable_value(name) != fields[name]:
+                changed.append(name)
+                if name == "due":
+                    task.set_due(fields["due"])
+                else:
+                    setattr(task, name, fields[name])
+        if moved_list:
+            task.list_id = list_id
+            changed.append("list")
+        if moved_parent:
+            task.parent_id = parent_id
+            changed.append("parent")
+        if placement.given or moved_list or moved_parent:
+            position = _place(
+                model=Task,
+                siblings=_siblings(task),
+                placement=placement,
+                current=None if (moved_list or moved_parent) else task.position,
+                now=now,
+            )
+            if position != task.position:
+                task.position = position
+                changed.append("position")
+        completion = None
+        if "done" in fields and fields["done"] != task.done:
+            if fields["done"]:
+                done_changes, completion = _complete(task, now=now)
+                changed += done_changes
+            else:
+                changed += _reopen(task)
+
+        if not changed:
+            return task
+        changed = list(dict.fromkeys(changed))
+        _touch(task, changed, now=now)
+        _save(task, _columns(changed))
+        if completion is not None:
+            completion.save()
+        if moved_list and task.parent_id is None:
+            children = list(
+                _tasks_of(owner_id)
+                .select_for_update()
+                .filter(parent_id=task.id)
+                .exclude(list_id=list_id)
+                .order_by("id")
+            )
+            for child in children:
+                child.list_id = list_id
+                _touch(child, ["list"], now=now)
+            _save_many(Task, children, ["list"])
+    return task
+
+
+def task_delete(*, owner_id: uuid.UUID, task_id: uuid.UUID, expected_version: int | None) -> None:
+    """Delete a task and its sub-tasks (tombstones)."""
+    now = timezone.now()
+    with transaction.atomic(using=_db()):
+        family = _lock_family(owner_id, [task_id])
+        task = next((t for t in family if t.id == task_id), None)
+        if task is None:
+            raise NotFound("No such task.")
+        require_version(task.version, expected_version)
+        _tombstone(family, now=now)
+
+
+def _lock_family(owner_id: uuid.UUID, task_ids: Sequence[uuid.UUID]) -> list[Task]:
+    """The caller's live tasks among `task_ids` and all their sub-tasks, locked in id order."""
+    return list(
+        _tasks_of(owner_id)
+        .select_for_update()
+        .filter(Q(id__in=task_ids) | Q(parent_id__in=task_ids))
+        .order_by("id")
+    )
+
+
+# --- bulk ----------------------------------------------------------------------------------------
+
+
+class BulkAction(StrEnum):
+    COMPLETE = "complete"
+    REOPEN = "reopen"
+    MOVE = "move"
+    DELETE = "delete"
+
+
+class BulkStatus(StrEnum):
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    id: uuid.UUID
+    status: BulkStatus
+    task: Task | None
+
+
+def tasks_bulk(
+    *,
+    owner_id: uuid.UUID,
+    action: BulkAction,
+    task_ids: Sequence[uuid.UUID],
+    list_id: uuid.UUID | None = None,
+) -> list[BulkResult]:
+    """Apply one action to many tasks, all or nothing: an unknown id (or target list) fails the
+    whole request with an error per item and changes nothing.
+
+    complete/reopen act on exactly the listed tasks (a parent's sub-tasks are left as they
+    are). delete and move take each listed task's sub-tasks along; those are not listed in the
+    results but get new versions like any other change.
+    """
+    if not task_ids:
+        raise TodoValidationError.field("ids", "Give at least one id.")
+    if len(task_ids) > BULK_MAX_IDS:
+        raise TodoValidationError.field("ids", f"At most {BULK_MAX_IDS} ids per request.")
+    if len(set(task_ids)) != len(task_ids):
+        raise TodoValidationError.field("ids", "Each id may appear only once.")
+    now = timezone.now()
+    with transaction.atomic(using=_db()):
+        errors: dict[str, list[str]] = {}
+        target = None
+        if action == BulkAction.MOVE:
+            target = _lists_of(owner_id).select_for_update().filter(id=list_id).first() if list_id else None
+            if target is None:
+                errors["list"] = ["No such task list." if list_id else "Moving needs a target `list`."]
+        if action in (BulkAction.MOVE, BulkAction.DELETE):
+            family = _lock_family(owner_id, task_ids)
+        else:
+            family = list(_tasks_of(owner_id).select_for_update().filter(id__in=task_ids).order_by("id"))
+        by_id = {task.id: task for task in family}
+        for index, task_id in enumerate(task_ids):
+            if task_id not in by_id:
+                errors[f"ids.{index}"] = ["No such task."]
+        if errors:
+            raise TodoValidationError(errors, detail="Nothing was changed: some items are invalid.")
+        tasks = [by_id[task_id] for task_id in task_ids]
+
+        if action == BulkAction.DELETE:
+            _tombstone(family, now=now)
+            return [BulkResult(task.id, BulkStatus.DELETED, None) for task in tasks]
+
+        completions: list[TaskCompletion] = []
+        changes: dict[uuid.UUID, list[str]] = {}
+        if action == BulkAction.MOVE:
+            assert target is not None
+            changes = _bulk_move(tasks=tasks, family=family, target=target)
+        for index, task in enumerate(tasks):
+            if action == BulkAction.COMPLETE and not task.done:
+                try:
+                    changed, completion = _complete(task, now=now)
+                except TodoValidationError as exc:  # e.g. a next occurrence out of range
+                    errors[f"ids.{index}"] = [m for messages in (exc.errors or {}).values() for m in messages]
+                    continue
+                changes[task.id] = changed
+                completions.append(completion)
+            elif action == BulkAction.REOPEN and task.done:
+                changes[task.id] = _reopen(task)
+        if errors:  # nothing has been written yet
+            raise TodoValidationError(errors, detail="Nothing was changed: some items are invalid.")
+
+        rows = [task for task in family if changes.get(task.id)]
+        columns: set[str] = set()
+        for row in rows:
+            _touch(row, changes[row.id], now=now)
+            columns |= _columns(changes[row.id])
+        _save_many(Task, rows, columns)
+        TaskCompletion.objects.bulk_create(completions)
+        return [
+            BulkResult(task.id, BulkStatus.UPDATED if changes.get(task.id) else BulkStatus.UNCHANGED, task)
+            for task in tasks
+        ]
+
+
+def _bulk_move(*, tasks: list[Task], family: list[Task], target: TaskList) -> dict[uuid.UUID, list[str]]:
+    """Listed tasks go to the end of the target list, in the order given, with their sub-tasks
+    (which keep their parent and key). A listed sub-task whose parent stays behind leaves it and
+    becomes a top-level task there. Returns the changed fields per task id."""
+    moving = {task.id for task in tasks if task.list_id != target.id}
+    last = (
+        Task.objects.filter(list_id=target.id, parent__isnull=True, deleted_at__isnull=True)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    changes: dict[uuid.UUID, list[str]] = {}
+    for task in tasks:
+        if task.id not in moving:
+            continue
+        changed = ["list"]
+        if task.parent_id is not None and task.parent_id not in moving:
+            task.parent_id = None
+            changed.append("parent")
+        if task.parent_id is None:
+            last = positions.key_between(last, None)
+            task.position = last
+            changed.append("position")
+        task.list_id = target.id
+        changes[task.id] = changed
+    for child in family:
+        if child.id not in changes and child.parent_id in moving:
+            child.list_id = target.id
+            changes[child.id] = ["list"]
+    return changes
+
+
+# --- staff (admin) -------------------------------------------------------------------------------
+
+
+def admin_save(*, obj: TaskList | Task, changed: Sequence[str]) -> None:
+    """Save the simple fields staff edited in the admin, with the usual version bookkeeping."""
+    if not changed:
+        return
+    with transaction.atomic(using=_db()):
+        row = type(obj).objects.select_for_update().get(id=obj.id)
+        for name in changed:
+            setattr(row, name, getattr(obj, name))
+        _touch(row, changed, now=timezone.now())
+        _save(row, changed)
+    obj.version, obj.field_versions, obj.updated_at = row.version, row.field_versions, row.updated_at
+
+
+def admin_delete(*, objs: Sequence[TaskList | Task]) -> None:
+    """Staff deletes make tombstones exactly as the owner's deletes do."""
+    for obj in objs:
+        try:
+            if isinstance(obj, TaskList):
+                tasklist_delete(owner_id=obj.owner_id, list_id=obj.id, expected_version=None)
+            else:
+                task_delete(owner_id=obj.owner_id, task_id=obj.id, expected_version=None)
+        except NotFound:
+            continue  # already a tombstone (e.g. a sub-task deleted with its parent above)
