@@ -1,18 +1,50 @@
-"""Cursor pagination: `{"results": [...], "next": url|null}`, `?limit=` default 50, capped at 200.
+"""Keyset ("cursor") pagination for every list: `{"results": [...], "next": url|null}`.
 
-Over-large limits are clamped, not refused (DESIGN wire details). Cursor pagination keeps page
-cost independent of how deep a client has paged and never repeats or skips rows on inserts.
+`?limit=` defaults to 50 and is clamped to 200 (DESIGN wire details: too large is clamped, not
+refused). A view names its ordering with `cursor_ordering` (a tuple ending with a unique field,
+normally `id`; it may also be a property). The cursor carries the last row's value of every
+ordering field and the next page is the rows strictly after it, so:
+- each page costs one range scan on an index however deep the client is (DRF's own cursor keys
+  on the first field and skips ties with a growing offset: wrong for "pinned first" or
+  "priority", slow for deep pages);
+- rows inserted meanwhile are neither repeated nor skipped.
+Cursors are opaque (URL-safe base64 of JSON) and bound to the ordering that made them: a
+tampered cursor, or one from a differently ordered list, is 404 "Invalid cursor", never a 500.
+Ordering fields must not be NULL (order by a non-null sort key instead). Only `next` links
+exist: the list shape has no `previous`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import math
+import uuid
+from datetime import date, datetime
+from functools import reduce
+from operator import or_
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import Field, Q, QuerySet
+from django.utils import timezone
 from rest_framework import pagination
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -30,8 +62,36 @@ class CursorPagination(pagination.CursorPagination):
         return max(1, min(value, self.max_page_size))
 
     def get_ordering(self, request: Any, queryset: Any, view: Any) -> Any:
-        """A view may name its own keyset with `cursor_ordering` (unique, indexed fields)."""
-        return getattr(view, "cursor_ordering", None) or super().get_ordering(request, queryset, view)
+        return getattr(view, "cursor_ordering", None) or self.ordering
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request)
+        self.ordering = tuple(self.get_ordering(request, queryset, view))
+        self.has_previous = False
+        self.next_values: list[Any] | None = None
+        queryset = queryset.order_by(*self.ordering)
+        after = self._decode(request, queryset)
+        if after is not None:
+            queryset = queryset.filter(self._after(after))
+        rows = list(queryset[: self.page_size + 1])
+        self.page = rows[: self.page_size]
+        self.has_next = len(rows) > self.page_size
+        if self.has_next:
+            last = self.page[-1]
+            self.next_values = [_plain(getattr(last, name.lstrip("-"))) for name in self.ordering]
+        return self.page
+
+    def get_next_link(self) -> str | None:
+        if self.next_values is None or self.base_url is None:
+            return None
+        raw = json.dumps({"o": list(self.ordering), "p": self.next_values}, separators=(",", ":"))
+        token = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return replace_query_param(self.base_url, self.cursor_query_param, token)
+
+    def get_previous_link(self) -> str | None:
+        return None
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response({"results": data, "next": self.get_next_link()})
@@ -45,3 +105,72 @@ class CursorPagination(pagination.CursorPagination):
                 "next": {"type": "string", "nullable": True, "format": "uri"},
             },
         }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The `next` link's cursor.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Page size (default {DEFAULT_LIMIT}, clamped to {MAX_LIMIT}).",
+                "schema": {"type": "integer"},
+            },
+        ]
+
+    def _after(self, values: list[Any]) -> Q:
+        """Rows strictly after `values` in the ordering, spelled out as
+        (a < x) OR (a = x AND b < y) OR ... (for descending fields), led by a range on the first
+        field so the index can serve it."""
+        branches = []
+        equal = Q()
+        for name, value in zip(self.ordering, values, strict=True):
+            field = name.lstrip("-")
+            operator = "lt" if name.startswith("-") else "gt"
+            branches.append(equal & Q(**{f"{field}__{operator}": value}))
+            equal &= Q(**{field: value})
+        first = self.ordering[0]
+        lead = Q(**{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]})
+        return lead & reduce(or_, branches)
+
+    def _field(self, queryset: QuerySet[Any], name: str) -> Field:
+        annotation = queryset.query.annotations.get(name)
+        if annotation is not None:
+            return annotation.output_field
+        try:
+            field = queryset.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            raise NotFound(self.invalid_cursor_message) from None
+        assert isinstance(field, Field)
+        return field
+
+    def _decode(self, request: Request, queryset: QuerySet[Any]) -> list[Any] | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+            if not isinstance(data, dict) or data.get("o") != list(self.ordering):
+                raise ValueError("cursor from another ordering")
+            raw_values = data["p"]
+            if not isinstance(raw_values, list) or len(raw_values) != len(self.ordering):
+                raise ValueError("wrong number of values")
+            values = []
+            for name, raw in zip(self.ordering, raw_values, strict=True):
+                value = self._field(queryset, name.lstrip("-")).to_python(raw)
+                if value is None:
+                    raise ValueError("null position")
+                if isinstance(value, datetime) and timezone.is_naive(value):
+                    raise ValueError("naive datetime")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError("not a finite number")
+                values.append(value)
+        except (ValueError, TypeError, KeyError, binascii.Error, ValidationError, UnicodeError):
+            raise NotFound(self.invalid_cursor_message) from None
+        return values

@@ -19,7 +19,6 @@ from .. import selectors, services
 from ..filtersets import NoteFilterSet
 from ..models import Note, NoteRevision
 from . import serializers as s
-from .pagination import KeysetPagination
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -48,7 +47,7 @@ def _owner(request: Request) -> uuid.UUID:
 class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.NoteOutput
     filterset_class = NoteFilterSet
-    pagination_class = KeysetPagination
+
     queryset = Note.objects.none()  # typed placeholder; get_queryset scopes to the caller
     lookup_url_kwarg = "note_id"
 
@@ -146,7 +145,7 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
 )
 class NoteRevisionViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.NoteRevisionSummaryOutput
-    pagination_class = KeysetPagination
+
     filter_backends: list[Any] = []
     cursor_ordering = ("-number",)
     queryset = NoteRevision.objects.none()

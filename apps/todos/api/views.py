@@ -23,7 +23,6 @@ from .. import selectors, services
 from ..filtersets import LIST_ORDERINGS, TASK_ORDERINGS, TaskFilterSet, TaskListFilterSet, keyset
 from ..models import Task, TaskCompletion, TaskList
 from . import serializers as s
-from .pagination import KeysetPagination
 
 
 def _owner_id(request: Request) -> uuid.UUID:
@@ -37,7 +36,6 @@ def _faking_schema(view: APIView) -> bool:
 
 
 class _Collection(generics.ListAPIView):
-    pagination_class = KeysetPagination
     orderings: dict[str, str] = {}
 
     @property
@@ -228,7 +226,7 @@ class TaskDetailView(ETagMixin, APIView):
 
 class TaskCompletionListView(generics.ListAPIView):
     serializer_class = s.TaskCompletionOutput
-    pagination_class = KeysetPagination
+
     cursor_ordering = ("-completed_at", "-id")
 
     def get_queryset(self) -> Any:
