@@ -1,0 +1,315 @@
+"""Library endpoints: thin views over services.py and selectors.py.
+
+Every lookup is scoped to the caller, so another user's file, upload or viewer state is 404 on
+every route and verb.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.schema import PROBLEM_RESPONSES
+from apps.common.versioning import ETagMixin, expected_version
+
+from .. import downloads, selectors, services, storage, streaming
+from ..filtersets import DEFAULT_ORDERING, ORDERINGS, FileFilter
+from ..models import File, Upload
+from . import serializers as s
+
+_problem = PROBLEM_RESPONSES[400]
+UPLOAD_ERRORS = {**PROBLEM_RESPONSES, 411: _problem, 413: _problem, 415: _problem}
+DIRECT_ERRORS = {**PROBLEM_RESPONSES, 413: _problem, 415: _problem, 422: _problem, 501: _problem}
+
+
+def _user_id(request: Request) -> uuid.UUID:
+    user_id = getattr(request.user, "id", None)
+    assert isinstance(user_id, uuid.UUID)  # every view here requires authentication
+    return user_id
+
+
+def _file_data(file: File) -> dict[str, Any]:
+    return dict(s.FileOutput(file).data)
+
+
+def _created(owner_id: uuid.UUID, result: services.FileResult) -> Response:
+    file = selectors.file_get(owner_id=owner_id, file_id=result.file.id)
+    return Response(
+        _file_data(file),
+        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        headers={"Location": f"/v1/files/{file.id}"},
+    )
+
+
+class FileListCreateView(ETagMixin, generics.ListAPIView):
+    serializer_class = s.FileOutput
+    filterset_class = FileFilter
+    parser_classes = [MultiPartParser]
+
+    @property
+    def cursor_ordering(self) -> tuple[str, ...]:
+        return ORDERINGS.get(self.request.query_params.get("ordering") or "", ORDERINGS[DEFAULT_ORDERING])
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return File.objects.none()
+        return selectors.file_list(owner_id=_user_id(self.request))
+
+    @extend_schema(summary="List files (filters; ?ordering=-last_opened for continue reading)")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Upload a file (multipart, streamed)",
+        description="Field `file`. The type is decided from the bytes. 201 for a new file; 200 with "
+        "your existing file when you already have these bytes (or repeat a client-chosen id). "
+        "A declared Content-Length over the size cap or your remaining quota is refused (413) "
+        "before the body is read.",
+        request={"multipart/form-data": s.FileUploadInput},
+        responses={
+            201: s.FileOutput,
+            200: OpenApiResponse(s.FileOutput, description="You already have this file."),
+            **UPLOAD_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        owner_id = _user_id(request)
+        streaming.prepare_upload(request, used_bytes=selectors.storage_usage(user_id=owner_id))
+        data = s.FileUploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        result = services.file_upload(
+            owner_id=owner_id,
+            content=upload,
+            sha256=getattr(upload, "sha256", ""),
+            name=data.validated_data.get("name") or upload.name,
+            file_id=data.validated_data.get("id"),
+        )
+        return _created(owner_id, result)
+
+
+class FileDetailView(ETagMixin, APIView):
+    @extend_schema(responses={200: s.FileOutput, **PROBLEM_RESPONSES}, summary="One file")
+    def get(self, request: Request, file_id: uuid.UUID) -> Response:
+        return Response(_file_data(selectors.file_get(owner_id=_user_id(request), file_id=file_id)))
+
+    def _update(self, request: Request, file_id: uuid.UUID, *, partial: bool) -> Response:
+        owner_id = _user_id(request)
+        data = s.FileUpdateInput(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if not partial:
+            fields.setdefault("tags", [])
+        services.file_update(
+            owner_id=owner_id, file_id=file_id, fields=fields, expected_version=expected_version(request)
+        )
+        return Response(_file_data(selectors.file_get(owner_id=owner_id, file_id=file_id)))
+
+    @extend_schema(
+        request=s.FileUpdateInput,
+        responses={200: s.FileOutput, **PROBLEM_RESPONSES},
+        summary="Rename or retag a file (If-Match honoured)",
+    )
+    def patch(self, request: Request, file_id: uuid.UUID) -> Response:
+        return self._update(request, file_id, partial=True)
+
+    @extend_schema(
+        request=s.FileUpdateInput,
+        responses={200: s.FileOutput, **PROBLEM_RESPONSES},
+        summary="Replace a file's editable metadata (name, tags; If-Match honoured)",
+    )
+    def put(self, request: Request, file_id: uuid.UUID) -> Response:
+        return self._update(request, file_id, partial=False)
+
+    @extend_schema(
+        responses={204: None, **PROBLEM_RESPONSES},
+        summary="Delete a file (its bytes are removed; a tombstone remains for sync)",
+    )
+    def delete(self, request: Request, file_id: uuid.UUID) -> Response:
+        services.file_delete(
+            owner_id=_user_id(request), file_id=file_id, expected_version=expected_version(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FileContentView(APIView):
+    @extend_schema(
+        summary="Download a file's bytes (always as an attachment)",
+        description="On S3: 302 to a short-lived presigned URL that answers with "
+        "Content-Disposition: attachment and the file's type. On local storage: the bytes, with "
+        "single-range `Range` support (206/416). Both carry `X-Content-Type-Options: nosniff`.",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The bytes."),
+            (206, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="A byte range."
+            ),
+            302: OpenApiResponse(description="Redirect to a presigned download URL (Location)."),
+            416: OpenApiResponse(description="Range not satisfiable."),
+            **PROBLEM_RESPONSES,
+        },
+    )
+    def get(self, request: Request, file_id: uuid.UUID) -> HttpResponseBase:
+        file = selectors.file_get(owner_id=_user_id(request), file_id=file_id)
+        response: HttpResponseBase
+        if storage.is_s3():
+            url = storage.download_url(file.storage_key, filename=file.name, content_type=file.content_type)
+            response = HttpResponseRedirect(url)
+            response["Cache-Control"] = "private, no-store"
+        else:
+            response = downloads.local_file_response(
+                request,
+                key=file.storage_key,
+                size=file.size,
+                content_type=file.content_type,
+                filename=file.name,
+                etag=f'"{file.sha256}"',
+            )
+            response["Cache-Control"] = "private"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class ViewerStateView(ETagMixin, APIView):
+    @extend_schema(
+        responses={200: s.ViewerStateOutput, **PROBLEM_RESPONSES},
+        summary="Where the user is in the file: current position, each device's, recent history",
+    )
+    def get(self, request: Request, file_id: uuid.UUID) -> Response:
+        document = selectors.viewer_state_get(owner_id=_user_id(request), file_id=file_id)
+        return Response(s.ViewerStateOutput(document).data)
+
+    @extend_schema(
+        request=s.ViewerStateInput,
+        responses={200: s.ViewerStatePutOutput, **PROBLEM_RESPONSES},
+        summary="Report a position (409 when older than the stored one; regression guard)",
+        description="A write whose `modified` is older than the stored one is refused with 409 "
+        "`stale_viewer_state` (the problem's `current` holds the stored state). Moving backwards "
+        "without `intent: jump` is kept as this device's position only: `applied: false, "
+        'reason: "regression"`.',
+    )
+    def put(self, request: Request, file_id: uuid.UUID) -> Response:
+        data = s.ViewerStateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = services.viewer_state_put(
+            owner_id=_user_id(request),
+            file_id=file_id,
+            device_id=values["device"]["id"],
+            device_name=values["device"].get("name", ""),
+            modified=values["modified"],
+            intent=values["intent"],
+            position_key=values["position_key"],
+            position=values["position"],
+            expected_version=expected_version(request),
+        )
+        body = {**result.document, "applied": result.applied, "reason": result.reason}
+        return Response(s.ViewerStatePutOutput(body).data)
+
+
+def _upload_data(progress: selectors.UploadProgress) -> dict[str, Any]:
+    upload = progress.upload
+    file = None
+    if upload.status == Upload.Status.COMPLETED and upload.file_id is not None:
+        live = selectors.file_list(owner_id=upload.owner_id).filter(id=upload.file_id).first()
+        file = _file_data(live) if live is not None else None
+    return {
+        **s.UploadOutput(upload).data,
+        "parts": [{"number": p.number, "size": p.size, "etag": p.etag} for p in progress.parts],
+        "missing_parts": progress.missing,
+        "part_urls": progress.part_urls,
+        "urls_expire_at": progress.urls_expire_at,
+        "file": file,
+    }
+
+
+class UploadListCreateView(generics.ListAPIView):
+    serializer_class = s.UploadOutput
+    cursor_ordering = ("-created_at", "-id")
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Upload.objects.none()
+        return selectors.upload_list(owner_id=_user_id(self.request))
+
+    @extend_schema(summary="Direct uploads in progress (GET one for its parts and part URLs)")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.UploadInitiateInput,
+        responses={
+            201: OpenApiResponse(s.UploadInitiateOutput, description="status=created: PUT the parts."),
+            200: OpenApiResponse(s.UploadInitiateOutput, description="status=exists: you have it."),
+            **DIRECT_ERRORS,
+        },
+        summary="Start a direct upload to S3 (or learn you already have the file)",
+        description="The server picks the part size; `upload.part_urls` are presigned PUT URLs "
+        "(valid at most 15 minutes; GET the upload for fresh ones). Answers 501 when the "
+        "server stores files locally.",
+    )
+    def post(self, request: Request) -> Response:
+        owner_id = _user_id(request)
+        data = s.UploadInitiateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        started = services.upload_initiate(
+            owner_id=owner_id,
+            name=values["name"],
+            size=values["size"],
+            sha256=values["sha256"],
+            content_type=values["content_type"],
+            file_id=values.get("id"),
+        )
+        if started.file is not None:
+            file = selectors.file_get(owner_id=owner_id, file_id=started.file.id)
+            return Response({"status": "exists", "file": _file_data(file), "upload": None})
+        assert started.upload is not None
+        progress = selectors.upload_progress(upload=started.upload, list_uploaded=False)
+        return Response(
+            {"status": "created", "file": None, "upload": _upload_data(progress)},
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/v1/files/uploads/{started.upload.id}"},
+        )
+
+
+class UploadDetailView(APIView):
+    @extend_schema(
+        responses={200: s.UploadOutput, **DIRECT_ERRORS},
+        summary="A direct upload: parts S3 has, fresh URLs for the missing ones (resume)",
+    )
+    def get(self, request: Request, upload_id: uuid.UUID) -> Response:
+        upload = selectors.upload_get(owner_id=_user_id(request), upload_id=upload_id)
+        return Response(_upload_data(selectors.upload_progress(upload=upload)))
+
+    @extend_schema(responses={204: None, **DIRECT_ERRORS}, summary="Abort a direct upload")
+    def delete(self, request: Request, upload_id: uuid.UUID) -> Response:
+        services.upload_abort(owner_id=_user_id(request), upload_id=upload_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UploadCompleteView(ETagMixin, APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            201: s.FileOutput,
+            200: OpenApiResponse(s.FileOutput, description="Already completed, or you had these bytes."),
+            **DIRECT_ERRORS,
+        },
+        summary="Finish a direct upload: verify size, type and SHA-256, create the file",
+        description="409 `upload_incomplete` lists `missing_parts` / `wrong_size_parts`: upload "
+        "them and complete again. 422 `size_mismatch` / `checksum_mismatch` and 415 end the "
+        "upload (its object is deleted).",
+    )
+    def post(self, request: Request, upload_id: uuid.UUID) -> Response:
+        owner_id = _user_id(request)
+        return _created(owner_id, services.upload_complete(owner_id=owner_id, upload_id=upload_id))

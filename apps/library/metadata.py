@@ -1,0 +1,217 @@
+"""Metadata of a validated file (stored in File.metadata, shown in the API and the admin).
+
+- PDF: page_count, title, author, pdf_version, encrypted.
+- EPUB: title, authors, language, identifier, epub_version, cover (archive path of the cover
+  image), toc (nested `{title, href, children}`, hrefs from the archive root with their
+  fragment), spine (archive paths of the reading order; used to check and rank locators).
+- Image: width, height, format, animated.
+Extraction never loses a valid file: a failure returns `{"error": ...}` and the file is stored
+with status `metadata_failed`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import posixpath
+import zipfile
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from PIL import Image
+from pypdf import PdfReader
+
+from . import epub
+from .models import FileKind
+from .sniffing import Detected
+
+logger = logging.getLogger(__name__)
+
+TEXT_MAX = 1000
+TOC_MAX_ENTRIES = 5000
+TOC_MAX_DEPTH = 16
+
+
+def extract(path: str, detected: Detected) -> tuple[dict[str, Any], str | None]:
+    """(metadata, error); error is None when extraction worked."""
+    try:
+        if detected.kind == FileKind.PDF:
+            return _pdf(path), None
+        if detected.kind == FileKind.EPUB:
+            return _epub(path), None
+        return _image(path), None
+    except Exception as exc:  # a valid file must survive a metadata bug or oddity
+        error = f"{exc.__class__.__name__}: {exc}"[:TEXT_MAX]
+        logger.warning("metadata extraction failed (%s): %s", detected.content_type, error)
+        return {"error": error}, error
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).replace("\x00", "").split())
+    return text[:TEXT_MAX] or None
+
+
+def _pdf(path: str) -> dict[str, Any]:
+    with open(path, "rb") as stream:  # not the path: pypdf would read the whole file into memory
+        return _pdf_from(PdfReader(stream, strict=False))
+
+
+def _pdf_from(reader: PdfReader) -> dict[str, Any]:
+    encrypted = bool(reader.is_encrypted)
+    if encrypted:
+        # Only PDFs with an empty user password open; for others we report what we can.
+        with contextlib.suppress(Exception):
+            reader.decrypt("")
+    try:
+        page_count: int | None = len(reader.pages)
+    except Exception:
+        page_count = None
+    info: Any
+    try:
+        info = reader.metadata or {}
+    except Exception:
+        info = {}
+    return {
+        "page_count": page_count,
+        "title": _clean(info.get("/Title")),
+        "author": _clean(info.get("/Author")),
+        "pdf_version": _clean(reader.pdf_header.lstrip("%").removeprefix("PDF-")),
+        "encrypted": encrypted,
+    }
+
+
+def _image(path: str) -> dict[str, Any]:
+    with Image.open(path) as image:
+        return {
+            "width": image.width,
+            "height": image.height,
+            "format": image.format,
+            "animated": bool(getattr(image, "is_animated", False)),
+        }
+
+
+def _epub(path: str) -> dict[str, Any]:
+    with zipfile.ZipFile(path) as archive:
+        package = epub.read_package(archive)
+        root = package.root
+        metadata = root.find("opf:metadata", epub.NS)
+        if metadata is None:
+            metadata = Element("metadata")
+
+        def texts(tag: str) -> list[str]:
+            return [t for t in (_clean(epub.text_of(e)) for e in metadata.iterfind(tag, epub.NS)) if t]
+
+        titles = texts("dc:title")
+        languages = texts("dc:language")
+        identifier = None
+        unique_id = root.get("unique-identifier")
+        for element in metadata.iterfind("dc:identifier", epub.NS):
+            if identifier is None or element.get("id") == unique_id:
+                identifier = _clean(epub.text_of(element))
+        return {
+            "title": titles[0] if titles else None,
+            "authors": texts("dc:creator"),
+            "language": languages[0] if languages else None,
+            "identifier": identifier,
+            "epub_version": _clean(root.get("version")),
+            "cover": _cover(package, metadata),
+            "toc": _toc(archive, package),
+            "spine": package.spine,
+        }
+
+
+def _cover(package: epub.Package, metadata: Element) -> str | None:
+    for item in package.manifest.values():
+        if "cover-image" in item.properties:
+            return item.path
+    for meta in metadata.iterfind("opf:meta", epub.NS):  # EPUB 2: <meta name="cover" content="id">
+        if meta.get("name") == "cover":
+            cover = package.manifest.get(meta.get("content", ""))
+            if cover is not None:
+                return cover.path
+    return None
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = TOC_MAX_ENTRIES
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _toc(archive: zipfile.ZipFile, package: epub.Package) -> list[dict[str, Any]]:
+    nav = next((item for item in package.manifest.values() if "nav" in item.properties), None)
+    if nav is not None:
+        try:
+            root = epub.read_xml(archive, nav.path, allow_doctype=True)
+            entries = _nav_toc(root, posixpath.dirname(nav.path))
+            if entries:
+                return entries
+        except Exception as exc:  # fall back to the NCX
+            logger.info("EPUB nav unreadable: %s", exc)
+    ncx: epub.ManifestItem | None = package.manifest.get(package.ncx_id or "")
+    if ncx is None:
+        ncx = next((i for i in package.manifest.values() if i.media_type == "application/x-dtbncx+xml"), None)
+    if ncx is None:
+        return []
+    root = epub.read_xml(archive, ncx.path, allow_doctype=True)
+    nav_map = root.find("ncx:navMap", epub.NS)
+    if nav_map is None:
+        return []
+    return _ncx_points(nav_map, posixpath.dirname(ncx.path), 0, _Budget())
+
+
+def _nav_toc(root: Element, base: str) -> list[dict[str, Any]]:
+    navs = list(root.iter(f"{{{epub.NS['xhtml']}}}nav"))
+    chosen = next(
+        (n for n in navs if "toc" in (n.get(f"{{{epub.NS['epub']}}}type") or "").split()),
+        navs[0] if navs else None,
+    )
+    if chosen is None:
+        return []
+    ol = chosen.find("xhtml:ol", epub.NS)
+    return _nav_list(ol, base, 0, _Budget()) if ol is not None else []
+
+
+def _nav_list(ol: Element, base: str, depth: int, budget: _Budget) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    if depth >= TOC_MAX_DEPTH:
+        return entries
+    for li in ol.iterfind("xhtml:li", epub.NS):
+        if not budget.take():
+            break
+        link = li.find("xhtml:a", epub.NS)
+        label = link if link is not None else li.find("xhtml:span", epub.NS)
+        href = link.get("href") if link is not None else None
+        child = li.find("xhtml:ol", epub.NS)
+        entries.append(
+            {
+                "title": _clean(epub.text_of(label)) or "",
+                "href": epub.resolve(base, href) if href else None,
+                "children": _nav_list(child, base, depth + 1, budget) if child is not None else [],
+            }
+        )
+    return entries
+
+
+def _ncx_points(parent: Element, base: str, depth: int, budget: _Budget) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    if depth >= TOC_MAX_DEPTH:
+        return entries
+    for point in parent.iterfind("ncx:navPoint", epub.NS):
+        if not budget.take():
+            break
+        content = point.find("ncx:content", epub.NS)
+        src = content.get("src") if content is not None else None
+        entries.append(
+            {
+                "title": _clean(epub.text_of(point.find("ncx:navLabel/ncx:text", epub.NS))) or "",
+                "href": epub.resolve(base, src) if src else None,
+                "children": _ncx_points(point, base, depth + 1, budget),
+            }
+        )
+    return entries

@@ -1,0 +1,223 @@
+"""Reads of the library. Everything is scoped to an owner: another user's object is simply not
+found (404), never forbidden. Tombstones (`deleted_at`) are hidden here, not by the managers."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, QuerySet, Sum
+from django.utils import timezone
+
+from apps.common.errors import NotFound
+
+from . import storage
+from .models import File, Upload, ViewerState
+from .viewer import POSITION_KEYS
+
+UPLOAD_OPEN_STATUSES = (Upload.Status.PENDING, Upload.Status.COMPLETING)
+
+
+def file_list(*, owner_id: uuid.UUID) -> QuerySet[File]:
+    """The owner's live files, each with `last_opened` (last viewer-state write) and
+    `progress` (0..1, from the viewer state) in one query."""
+    return File.objects.filter(owner_id=owner_id, deleted_at__isnull=True).annotate(
+        last_opened=F("viewer_state__updated_at"), progress=F("viewer_state__progress")
+    )
+
+
+def file_get(*, owner_id: uuid.UUID, file_id: uuid.UUID) -> File:
+    file = file_list(owner_id=owner_id).filter(id=file_id).first()
+    if file is None:
+        raise NotFound("No such file.")
+    return file
+
+
+def file_by_koreader_hash(*, owner_id: uuid.UUID, document: str) -> File | None:
+    """For the kosync adapter: the owner's live file with this KOReader document id."""
+    return (
+        File.objects.filter(owner_id=owner_id, koreader_hash=document.lower(), deleted_at__isnull=True)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def storage_usage(*, user_id: uuid.UUID, exclude_upload_id: uuid.UUID | None = None) -> int:
+    """Bytes counted against the user's quota: live files plus the declared size of direct
+    uploads in progress (an upload reserves its space when it starts)."""
+    files = File.objects.filter(owner_id=user_id, deleted_at__isnull=True).aggregate(total=Sum("size"))
+    uploads = Upload.objects.filter(owner_id=user_id, status__in=UPLOAD_OPEN_STATUSES)
+    if exclude_upload_id is not None:
+        uploads = uploads.exclude(id=exclude_upload_id)
+    reserved = uploads.aggregate(total=Sum("size"))
+    return int(files["total"] or 0) + int(reserved["total"] or 0)
+
+
+def upload_list(*, owner_id: uuid.UUID) -> QuerySet[Upload]:
+    return Upload.objects.filter(owner_id=owner_id, status=Upload.Status.PENDING).order_by(
+        "-created_at", "-id"
+    )
+
+
+def upload_get(*, owner_id: uuid.UUID, upload_id: uuid.UUID) -> Upload:
+    upload = Upload.objects.filter(id=upload_id, owner_id=owner_id).select_related("file").first()
+    if upload is None:
+        raise NotFound("No such upload.")
+    return upload
+
+
+def part_size_for(size: int) -> int:
+    """The server's part size: the configured one, grown (in whole MiB) when S3's 10,000-part
+    limit requires it."""
+    mib = 1024 * 1024
+    needed = math.ceil(size / 10_000)
+    return max(settings.DIRECT_UPLOAD_PART_BYTES, math.ceil(needed / mib) * mib)
+
+
+def part_expected_size(upload: Upload, number: int) -> int:
+    if number < upload.part_count:
+        return int(upload.part_size)
+    return int(upload.size - upload.part_size * (upload.part_count - 1))
+
+
+def current_parts(upload: Upload, parts: list[storage.Part]) -> dict[int, storage.Part]:
+    """One part per number: the newest; between parts listed with the same (second-precision)
+    time, the one of the expected size, since sending a part again is how a client fixes it."""
+    chosen: dict[int, storage.Part] = {}
+    for part in parts:
+        if not 1 <= part.number <= upload.part_count:
+            continue
+        rank = (
+            part.modified or datetime.min.replace(tzinfo=UTC),
+            part.size == part_expected_size(upload, part.number),
+        )
+        seen = chosen.get(part.number)
+        if seen is None or rank >= (
+            seen.modified or datetime.min.replace(tzinfo=UTC),
+            seen.size == part_expected_size(upload, seen.number),
+        ):
+            chosen[part.number] = part
+    return chosen
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    upload: Upload
+    parts: list[storage.Part]
+    missing: list[int]
+    part_urls: list[dict[str, Any]]
+    urls_expire_at: datetime | None
+
+
+def upload_progress(*, upload: Upload, list_uploaded: bool = True) -> UploadProgress:
+    """What S3 has of a pending upload and fresh presigned URLs for the parts still missing
+    (the resume step). Finished uploads have neither."""
+    if upload.status != Upload.Status.PENDING:
+        return UploadProgress(upload, [], [], [], None)
+    parts: list[storage.Part] = []
+    if list_uploaded:
+        try:
+            listed = storage.list_parts(upload.storage_key, upload_id=upload.s3_upload_id)
+        except storage.UploadGone:
+            listed = []
+        parts = [part for _, part in sorted(current_parts(upload, listed).items())]
+    have = {part.number for part in parts if part.size == part_expected_size(upload, part.number)}
+    missing = [n for n in range(1, upload.part_count + 1) if n not in have]
+    expires = min(settings.DIRECT_UPLOAD_URL_EXPIRE_SECONDS, storage.MAX_PART_URL_SECONDS)
+    urls = [
+        {
+            "number": n,
+            "size": part_expected_size(upload, n),
+            "url": storage.presign_part(
+                upload.storage_key, upload_id=upload.s3_upload_id, number=n, expires=expires
+            ),
+        }
+        for n in missing
+    ]
+    return UploadProgress(upload, parts, missing, urls, timezone.now() + timedelta(seconds=expires))
+
+
+# --- viewer state ----------------------------------------------------------------------------
+
+
+def _entry(
+    kind: str, *, device_id: str, device_name: str, position: dict[str, Any], **rest: Any
+) -> dict[str, Any]:
+    return {"device": {"id": device_id, "name": device_name}, POSITION_KEYS[kind]: position, **rest}
+
+
+def current_position(state: ViewerState) -> dict[str, Any]:
+    """The current position of a viewer state, as the API shows it."""
+    return _entry(
+        state.kind,
+        device_id=state.device_id,
+        device_name=state.device_name,
+        position=state.position,
+        modified=state.modified,
+        intent=state.intent,
+        progress=state.progress,
+    )
+
+
+def viewer_state_document(*, file: File, state: ViewerState | None) -> dict[str, Any]:
+    """The viewer-state resource: current position, latest per device, recent history."""
+    if state is None or state.deleted_at is not None:
+        return {
+            "file": file.id,
+            "kind": file.kind,
+            "current": None,
+            "devices": [],
+            "history": [],
+            "version": 0,
+            "updated_at": None,
+        }
+    kept = settings.VIEWER_STATE_HISTORY_KEPT
+    devices = state.devices.order_by("-recorded_at", "-id")
+    current = current_position(state)
+    history = state.history.order_by("-version")[:kept]
+    return {
+        "file": file.id,
+        "kind": state.kind,
+        "current": current,
+        "devices": [
+            _entry(
+                state.kind,
+                device_id=d.device_id,
+                device_name=d.device_name,
+                position=d.position,
+                modified=d.modified,
+                intent=d.intent,
+                progress=d.progress,
+                recorded_at=d.recorded_at,
+            )
+            for d in devices
+        ],
+        "history": [
+            _entry(
+                state.kind,
+                device_id=h.device_id,
+                device_name=h.device_name,
+                position=h.position,
+                modified=h.modified,
+                intent=h.intent,
+                progress=h.progress,
+                recorded_at=h.recorded_at,
+                version=h.version,
+                applied=h.applied,
+                reason=h.reason or None,
+            )
+            for h in history
+        ],
+        "version": state.version,
+        "updated_at": state.updated_at,
+    }
+
+
+def viewer_state_get(*, owner_id: uuid.UUID, file_id: uuid.UUID) -> dict[str, Any]:
+    file = file_get(owner_id=owner_id, file_id=file_id)
+    state = ViewerState.objects.filter(file_id=file.id, deleted_at__isnull=True).first()
+    return viewer_state_document(file=file, state=state)

@@ -1,0 +1,137 @@
+"""Library files and viewer states in the sync feed.
+
+- `file`: metadata only (name, tags). A file is created by uploading its bytes (POST /v1/files
+  or a direct upload), never by a push: an upsert of an unknown file id is rejected; edits merge
+  per field like any object; deletes remove the object from storage too.
+- `viewer_state`: known in the feed by its **file's id** (one per user and file). A push carries
+  what PUT /v1/files/{id}/viewer-state takes and follows the same rules: older than the stored
+  position → `conflict` (with the current state); backwards without `intent: jump` → `applied`
+  with `applied: false, reason: "regression"` (kept as that device's position). Viewer states
+  are not deleted by clients; they go with their file.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from apps.sync.registry import Outcome, Rejected, SyncType
+
+from . import selectors, services
+from .api.serializers import FileOutput, FileUpdateInput, ViewerStateInput, ViewerStateSyncOutput
+from .errors import StaleViewerState
+from .models import EDITABLE_FIELDS, File, ViewerState
+
+
+class FileSync(SyncType):
+    name = services.SYNC_FILE
+    model = File
+    editable_fields = EDITABLE_FIELDS
+    output_serializer = FileOutput
+    fields_serializer = FileUpdateInput(partial=True)
+    output_component = "FileOutput"
+    fields_component = "PatchedFileUpdateInputRequest"
+
+    def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        return {f.id: f for f in selectors.file_list(owner_id=owner_id).filter(id__in=ids)}
+
+    def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
+        return list(FileOutput(objs, many=True).data)
+
+    def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
+        data = FileUpdateInput(data=dict(fields), partial=partial)
+        data.is_valid(raise_exception=True)
+        return dict(data.validated_data)
+
+    def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
+        raise Rejected(
+            "Files are created by uploading them (POST /v1/files or /v1/files/uploads).",
+            code="upload_required",
+        )
+
+    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
+        return services.file_update(owner_id=owner_id, file_id=obj.id, fields=dict(fields))
+
+    def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
+        services.file_delete(owner_id=owner_id, file_id=obj.id)
+        return File.objects.get(id=obj.id)
+
+
+class ViewerStateSync(SyncType):
+    name = services.SYNC_VIEWER_STATE
+    model = ViewerState
+    editable_fields = ("current",)
+    output_serializer = ViewerStateSyncOutput
+    fields_serializer = ViewerStateInput
+    output_component = "ViewerStateSyncOutput"
+    fields_component = "ViewerStateInputRequest"
+
+    def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        states = ViewerState.objects.filter(owner_id=owner_id, file_id__in=ids).select_related("file")
+        return {state.file_id: state for state in states}
+
+    def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
+        rows = []
+        for state in objs:
+            document = selectors.viewer_state_document(file=state.file, state=None)
+            document["current"] = selectors.current_position(state)
+            document.update(version=state.version, updated_at=state.updated_at)
+            rows.append(document)
+        return list(ViewerStateSyncOutput(rows, many=True).data)
+
+    def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
+        data = ViewerStateInput(data=dict(fields))
+        data.is_valid(raise_exception=True)
+        return dict(data.validated_data)
+
+    def upsert(
+        self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int, fields: Mapping[str, Any]
+    ) -> Outcome:
+        values = self.validate(fields=fields, partial=False)
+        try:
+            result = services.viewer_state_put(
+                owner_id=owner_id,
+                file_id=obj_id,
+                device_id=values["device"]["id"],
+                device_name=values["device"].get("name", ""),
+                modified=values["modified"],
+                intent=values["intent"],
+                position_key=values["position_key"],
+                position=values["position"],
+            )
+        except StaleViewerState as exc:
+            state = ViewerState.objects.select_related("file").get(file_id=obj_id)
+            return Outcome(
+                "conflict",
+                obj=state,
+                version=state.version,
+                conflicts=[
+                    {
+                        "field": "current",
+                        "reason": "stale",
+                        "server": exc.extra["current"]["current"],
+                        "client": dict(fields),
+                    }
+                ],
+            )
+        state = ViewerState.objects.select_related("file").get(file_id=obj_id)
+        return Outcome(
+            "applied",
+            obj=state,
+            version=state.version,
+            extra={"applied": result.applied, "reason": result.reason},
+        )
+
+    def remove(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int) -> Outcome:
+        raise Rejected("Viewer states are deleted with their file.", code="unsupported_operation")
+
+    # upsert and remove above replace the generic merge, which would use these three.
+    def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
+        raise Rejected("Viewer states are written with upsert.", code="unsupported_operation")
+
+    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
+        raise Rejected("Viewer states are written with upsert.", code="unsupported_operation")
+
+    def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
+        raise Rejected("Viewer states are deleted with their file.", code="unsupported_operation")
