@@ -160,6 +160,10 @@ def _choose_read_alias() -> str:
         if is_pinned(ctx.user_id):
             ctx.pin_primary = True
             return PRIMARY
+    for alias in ctx.replicas_used:
+        # One request reads one replica: two replicas at different replay points could
+        # otherwise show, within one answer, a feed entry and not yet its object.
+        return alias if _is_healthy(alias) else PRIMARY
     healthy = [alias for alias in replicas if _is_healthy(alias)]
     if not healthy:
         return PRIMARY

@@ -12,6 +12,8 @@ urlpatterns = [
     path("v1/users", include(users_urlpatterns)),
     path("v1/todos", include("apps.todos.api.urls")),
     path("v1/notes", include("apps.notes.api.urls")),
+    path("v1/sync", include("apps.sync.api.urls")),
+    path("v1/files", include("apps.library.api.urls")),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("v1/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -30,3 +30,9 @@ PROBLEM_RESPONSES = {
     412: _problem,
     429: _problem,
 }
+
+
+def drop_trailing_slash_aliases(endpoints: list[tuple]) -> list[tuple]:
+    """drf-spectacular preprocessing hook: canonical paths have no trailing slash; routes that
+    also accept one (KOReader's protocol does) are documented once, without it."""
+    return [endpoint for endpoint in endpoints if not endpoint[0].endswith("/")]

@@ -40,6 +40,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=timezone.now)
     version = models.PositiveBigIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Slow hash of the key KOReader sends (md5 of the kosync password); empty: kosync off.
+    kosync_key_hash = models.CharField(max_length=256, blank=True)
     objects = UserManager()
 
     USERNAME_FIELD = "email"

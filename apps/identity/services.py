@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.common import context
 from apps.common.errors import ApplicationError
 from apps.common.versioning import require_version
+from apps.library import services as library_services
 
 from . import sessions, throttling
 from .models import DeviceSession, User, normalize_email
@@ -73,7 +75,14 @@ def user_register(*, email: str, password: str, display_name: str = "") -> User 
 
 
 def user_update(*, user_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None = None) -> User:
-    """Apply `fields` (already validated) to an account, bumping its version."""
+    """Apply `fields` (already validated) to an account, bumping its version.
+
+    `kosync_password` turns KOReader sync on with that password (only a slow hash of the key
+    KOReader derives from it is kept) or off when empty or None."""
+    fields = dict(fields)
+    if "kosync_password" in fields:
+        password = fields.pop("kosync_password")
+        fields["kosync_key_hash"] = make_password(kosync_user_key(password)) if password else ""
     with transaction.atomic(using=_db()):
         user = User.objects.select_for_update().get(id=user_id)
         require_version(user.version, expected_version)
@@ -93,13 +102,37 @@ def user_update(*, user_id: uuid.UUID, fields: dict[str, Any], expected_version:
 
 
 def user_delete(*, user_id: uuid.UUID, expected_version: int | None = None) -> None:
-    """Delete an account and, through cascading foreign keys, everything it owns."""
+    """Delete an account and, through cascading foreign keys, everything it owns; its stored
+    files go once the deletion committed (objects cannot be rolled back). Should that fail,
+    `cleanup_uploads` later removes the objects no file row owns."""
     with transaction.atomic(using=_db()):
         user = User.objects.select_for_update().get(id=user_id)
         require_version(user.version, expected_version)
         session_ids = list(user.sessions.values_list("id", flat=True))
         user.delete()
     sessions.mark_revoked(session_ids)
+    try:
+        library_services.library_purge_user(user_id=user_id)
+    except Exception:  # storage trouble must not turn a completed deletion into an error
+        logger.exception("could not delete the stored files of deleted user %s", user_id)
+
+
+def kosync_user_key(password: str) -> str:
+    """What KOReader sends instead of a password: the md5 hex of its UTF-8 bytes."""
+    return hashlib.md5(password.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def user_register_for_kosync(*, email: str, key: str) -> bool:
+    """KOReader's own registration (only when KOSYNC_REGISTRATION_ENABLED): an account named by
+    an e-mail, with no API password (a reset sets one) and the received key as its kosync key.
+    False when the name is taken."""
+    email = normalize_email(email)
+    try:
+        with transaction.atomic(using=_db()):
+            User.objects.create_user(email, None, kosync_key_hash=make_password(key))
+    except IntegrityError:
+        return False
+    return True
 
 
 # --- sessions and tokens ---------------------------------------------------------------------

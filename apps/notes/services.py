@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.common.errors import ApplicationError, Conflict, NotFound
 from apps.common.versioning import require_version
+from apps.sync.feed import change_record, owner_write
 
 from .models import (
     EDITABLE_FIELDS,
@@ -40,6 +41,10 @@ class NoteTooLarge(ApplicationError):
     status = 413
     code = "note_too_large"
     title = "Note too large"
+
+
+# The name of notes in the sync feed (apps/notes/sync.py).
+SYNC_TYPE = "note"
 
 
 def _db() -> str:
@@ -78,7 +83,7 @@ def _indexable() -> Iterator[None]:
         raise ApplicationError(message, code="note_not_indexable", errors={"body": [message]}) from None
 
 
-def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
+def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
         raise ApplicationError(
@@ -145,8 +150,8 @@ def note_create(
 ) -> tuple[Note, bool]:
     """Create a note, optionally with the client's own id. Returns (note, created): creating the
     same id again with the same fields returns the existing note and False."""
-    values = _clean({**DEFAULTS, **fields})
-    with transaction.atomic(using=_db()):
+    values = clean_fields({**DEFAULTS, **fields})
+    with owner_write(owner_id=owner_id):
         if note_id is not None:
             existing = _note_with_id(note_id)
             if existing is not None:
@@ -166,6 +171,7 @@ def note_create(
             if existing is None:
                 raise
             return _replay(existing, owner_id=owner_id, values=values), False
+        change_record(owner_id=owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version)
     return note, True
 
 
@@ -182,6 +188,7 @@ def _apply(note: Note, fields: Mapping[str, Any], *, reason: str) -> Note:
     note.field_versions = {**note.field_versions, **dict.fromkeys(changed, note.version)}
     with _indexable():
         note.save(using=_db(), update_fields=[*changed, "version", "field_versions", "updated_at"])
+    change_record(owner_id=note.owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version)
     return note
 
 
@@ -196,8 +203,8 @@ def note_update(
     """Change some fields (PATCH), or with `replace` all of them, absent ones taking their
     defaults (PUT). Fields equal to the stored value are no change: writing nothing new keeps
     the version."""
-    cleaned = _clean({**DEFAULTS, **fields} if replace else fields)
-    with transaction.atomic(using=_db()):
+    cleaned = clean_fields({**DEFAULTS, **fields} if replace else fields)
+    with owner_write(owner_id=owner_id):
         note = note_lock(note_id=note_id, owner_id=owner_id)
         require_version(note.version, expected_version)
         return _apply(note, cleaned, reason=NoteRevision.Reason.EDIT)
@@ -206,12 +213,15 @@ def note_update(
 def note_delete(*, note_id: uuid.UUID, owner_id: uuid.UUID, expected_version: int | None = None) -> None:
     """Soft delete: the note becomes a tombstone (a new version with `deleted_at`) until
     `purge_tombstones` removes it, with its revisions, after the retention window."""
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         note = note_lock(note_id=note_id, owner_id=owner_id)
         require_version(note.version, expected_version)
         note.deleted_at = timezone.now()
         note.version += 1
         note.save(using=_db(), update_fields=["deleted_at", "version", "updated_at"])
+        change_record(
+            owner_id=owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version, deleted=True
+        )
 
 
 # --- revisions ---------------------------------------------------------------------------------
@@ -256,7 +266,7 @@ def revision_restore(
     """Bring back a revision's title and body. This is an ordinary change: the current text is
     kept as a revision first, and the note gets a new version (unless the text is already the
     same, which changes nothing)."""
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         note = note_lock(note_id=note_id, owner_id=owner_id)
         revision = NoteRevision.objects.using(_db()).filter(note=note, number=number).first()
         if revision is None:

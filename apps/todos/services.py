@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from apps.common.errors import NotFound
 from apps.common.versioning import require_version
+from apps.sync.feed import ChangeSpec, changes_record, owner_write
 
 from . import positions, recurrence
 from .due import Due
@@ -38,6 +39,10 @@ from .models import DUE_COLUMNS, LIST_FIELDS, TASK_FIELDS, Task, TaskCompletion,
 BULK_MAX_IDS = 200
 
 M = TypeVar("M", TaskList, Task)
+
+
+# Names of lists and tasks in the sync feed (apps/todos/sync.py).
+SYNC_TYPES: dict[type, str] = {TaskList: "tasklist", Task: "task"}
 
 
 def _db() -> str:
@@ -57,13 +62,31 @@ def _touch(obj: TaskList | Task, changed: Iterable[str], *, now: datetime) -> No
 _BOOKKEEPING = ["version", "field_versions", "updated_at"]
 
 
+def _feed(objs: Sequence[TaskList | Task]) -> None:
+    """Every saved change goes to the owner's sync feed (see apps/sync/feed.py)."""
+    by_owner: dict[uuid.UUID, list[ChangeSpec]] = {}
+    for obj in objs:
+        by_owner.setdefault(obj.owner_id, []).append(
+            ChangeSpec(SYNC_TYPES[type(obj)], obj.id, obj.version, deleted=obj.deleted_at is not None)
+        )
+    for owner_id, changes in by_owner.items():
+        changes_record(owner_id=owner_id, changes=changes)
+
+
+def _insert(obj: TaskList | Task) -> None:
+    obj.save(force_insert=True)
+    _feed([obj])
+
+
 def _save(obj: TaskList | Task, columns: Iterable[str]) -> None:
     obj.save(update_fields=sorted({*columns, *_BOOKKEEPING}))
+    _feed([obj])
 
 
 def _save_many(model: type[M], objs: Sequence[M], columns: Iterable[str]) -> None:
     if objs:
         model.objects.bulk_update(objs, sorted({*columns, *_BOOKKEEPING}))
+        _feed(objs)
 
 
 # --- placement ---------------------------------------------------------------------------------
@@ -179,7 +202,7 @@ def tasklist_create(
     fields = dict(fields)
     placement = Placement.pop_from(fields)
     now = timezone.now()
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         if list_id is not None:
             existing = TaskList.objects.select_for_update().filter(id=list_id).first()
             if existing is not None:
@@ -191,7 +214,7 @@ def tasklist_create(
         tasklist.field_versions = dict.fromkeys(LIST_FIELDS, 1)
         try:
             with transaction.atomic(using=_db()):
-                tasklist.save(force_insert=True)
+                _insert(tasklist)
         except IntegrityError:
             existing = TaskList.objects.filter(id=tasklist.id).first()
             if existing is None:
@@ -220,7 +243,7 @@ def tasklist_update(
     fields = dict(fields)
     placement = Placement.pop_from(fields)
     now = timezone.now()
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         tasklist = _lists_of(owner_id).select_for_update().filter(id=list_id).first()
         if tasklist is None:
             raise NotFound("No such task list.")
@@ -256,7 +279,7 @@ def tasklist_delete(
     the caller's lists: then they move there first (appended at its end, in their order, each
     sub-task staying under its parent). Either way no task is left in a deleted list."""
     now = timezone.now()
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         locked = {
             tl.id: tl
             for tl in _lists_of(owner_id)
@@ -417,7 +440,7 @@ def task_create(
     fields = dict(fields)
     placement = Placement.pop_from(fields)
     now = timezone.now()
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         if task_id is not None:
             existing = Task.objects.select_for_update().filter(id=task_id).first()
             if existing is not None:
@@ -449,7 +472,7 @@ def task_create(
         task.field_versions = dict.fromkeys(TASK_FIELDS, 1)
         try:
             with transaction.atomic(using=_db()):
-                task.save(force_insert=True)
+                _insert(task)
         except IntegrityError:
             existing = Task.objects.filter(id=task.id).first()
             if existing is None:
@@ -488,7 +511,7 @@ def task_update(
     fields = dict(fields)
     placement = Placement.pop_from(fields)
     now = timezone.now()
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         task = _tasks_of(owner_id).select_for_update().filter(id=task_id).first()
         if task is None:
             raise NotFound("No such task.")
@@ -570,7 +593,7 @@ def task_update(
 def task_delete(*, owner_id: uuid.UUID, task_id: uuid.UUID, expected_version: int | None) -> None:
     """Delete a task and its sub-tasks (tombstones)."""
     now = timezone.now()
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         family = _lock_family(owner_id, [task_id])
         task = next((t for t in family if t.id == task_id), None)
         if task is None:
@@ -633,7 +656,7 @@ def tasks_bulk(
     if len(set(task_ids)) != len(task_ids):
         raise TodoValidationError.field("ids", "Each id may appear only once.")
     now = timezone.now()
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=owner_id):
         errors: dict[str, list[str]] = {}
         target = None
         if action == BulkAction.MOVE:
@@ -727,7 +750,7 @@ def admin_save(*, obj: TaskList | Task, changed: Sequence[str]) -> None:
     """Save the simple fields staff edited in the admin, with the usual version bookkeeping."""
     if not changed:
         return
-    with transaction.atomic(using=_db()):
+    with owner_write(owner_id=obj.owner_id):
         row = type(obj).objects.select_for_update().get(id=obj.id)
         for name in changed:
             setattr(row, name, getattr(obj, name))

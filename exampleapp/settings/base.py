@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from boto3.s3.transfer import TransferConfig
 
 from .env import env_bool, env_float, env_int, env_list, env_str
 
@@ -39,8 +40,10 @@ INSTALLED_APPS = [
     "storages",
     "apps.common",
     "apps.identity",
+    "apps.sync",
     "apps.todos",
     "apps.notes",
+    "apps.library",
 ]
 
 MIDDLEWARE = [
@@ -164,6 +167,10 @@ if S3_BUCKET:
             "default_acl": None,
             "file_overwrite": False,
             "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300, minimum=1),
+            # boto3's default transfer keeps 10 threads x 8 MiB parts in flight per upload
+            # (~140 MiB of worker memory for one large file); one part at a time keeps a
+            # streamed upload's memory flat and was no slower against S3-compatible servers.
+            "transfer_config": TransferConfig(use_threads=False),
         },
     }
 else:
@@ -253,7 +260,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "PushActionEnum": "apps.sync.api.serializers.PUSH_ACTIONS",
+        "TaskBulkActionEnum": ["complete", "reopen", "move", "delete"],
+    },
+    "PREPROCESSING_HOOKS": ["apps.common.schema.drop_trailing_slash_aliases"],
 }
 
 # --- CORS ------------------------------------------------------------------------------------
@@ -319,3 +330,14 @@ VIEWER_STATE_HISTORY_KEPT = env_int("VIEWER_STATE_HISTORY_KEPT", 20, minimum=1)
 # Streamed uploads spool to temporary files above this size instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+
+# --- Sync ------------------------------------------------------------------------------------
+SYNC_PUSH_MAX_OPS = env_int("SYNC_PUSH_MAX_OPS", 100, minimum=1)
+SYNC_PULL_MAX_LIMIT = env_int("SYNC_PULL_MAX_LIMIT", 1000, minimum=1)
+# How long push results are remembered by op_id (retries must come within this window).
+SYNC_OP_RETENTION_DAYS = env_int("SYNC_OP_RETENTION_DAYS", 7, minimum=1)
+# Registration over KOReader's protocol (POST /v1/sync/kosync/users/create); off by default:
+# accounts are made through /v1/auth/register and the kosync key is set on /v1/users/me.
+KOSYNC_REGISTRATION_ENABLED = env_bool("KOSYNC_REGISTRATION_ENABLED", False)
+# Hooks run by `purge_tombstones` after it removed old tombstone rows (dotted paths).
+TOMBSTONE_PURGE_HOOKS = ["apps.sync.services.change_tombstones_purge"]

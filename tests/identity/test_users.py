@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from apps.identity.models import DeviceSession, User
@@ -117,3 +119,19 @@ def test_list_limit_is_clamped_not_refused(staff_account, make_account):
     huge = staff_account.client.get("/v1/users", {"limit": 100000})
     assert huge.status_code == 200
     assert len(huge.json()["results"]) == 4
+
+
+def test_me_shows_storage_and_delete_removes_stored_files(account, settings):
+    from apps.library import storage
+    from apps.library.models import File
+    from tests.library import factories
+    from tests.library.conftest import upload
+
+    data = factories.pdf_bytes()
+    assert upload(account.client, data, "a.pdf").status_code == 201
+    me = account.client.get("/v1/users/me").json()
+    assert me["storage"] == {"used_bytes": len(data), "quota_bytes": settings.USER_STORAGE_QUOTA_BYTES}
+    key = File.objects.get(owner_id=account.id).storage_key
+    assert [k for k, _ in storage.list_objects(storage.owner_prefix(uuid.UUID(account.id)))] == [key]
+    assert account.client.delete("/v1/users/me").status_code == 204
+    assert list(storage.list_objects(storage.owner_prefix(uuid.UUID(account.id)))) == []

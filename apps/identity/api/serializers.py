@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from apps.library import selectors as library_selectors
 
 from ..models import DeviceSession, User
 
@@ -70,14 +74,58 @@ class PasswordResetConfirmInput(serializers.Serializer):
 
 
 class UserOutput(serializers.ModelSerializer):
+    kosync_enabled = serializers.SerializerMethodField()
+
     class Meta:
         model = User
-        fields = ["id", "email", "display_name", "is_staff", "date_joined", "version", "updated_at"]
+        fields = [
+            "id",
+            "email",
+            "display_name",
+            "is_staff",
+            "date_joined",
+            "kosync_enabled",
+            "version",
+            "updated_at",
+        ]
         read_only_fields = fields
+
+    def get_kosync_enabled(self, obj: User) -> bool:
+        return bool(obj.kosync_key_hash)
+
+
+class StorageOutput(serializers.Serializer):
+    used_bytes = serializers.IntegerField()
+    quota_bytes = serializers.IntegerField()
+
+
+class MeOutput(UserOutput):
+    storage = serializers.SerializerMethodField()
+
+    class Meta(UserOutput.Meta):
+        fields = [*UserOutput.Meta.fields, "storage"]
+        read_only_fields = fields
+
+    @extend_schema_field(StorageOutput)
+    def get_storage(self, obj: User) -> dict[str, int]:
+        return {
+            "used_bytes": library_selectors.storage_usage(user_id=obj.id),
+            "quota_bytes": settings.USER_STORAGE_QUOTA_BYTES,
+        }
 
 
 class MeUpdateInput(serializers.Serializer):
     display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    kosync_password = serializers.CharField(
+        max_length=256,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Password to type into KOReader's progress sync (user name: your e-mail); "
+        "empty or null turns KOReader sync off.",
+    )
 
 
 class StaffUserOutput(serializers.ModelSerializer):

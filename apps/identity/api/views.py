@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.request import Request
@@ -50,9 +51,12 @@ class RegisterView(_AnonymousAuthView):
         user = services.user_register(**data.validated_data)
         if user is None:
             # Same shape as a fresh account, so the answer reveals nothing.
+            now = timezone.now()
             user = User(
                 email=data.validated_data["email"].strip().lower(),
                 display_name=data.validated_data["display_name"],
+                date_joined=now,
+                updated_at=now,
             )
         return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
 
@@ -144,13 +148,13 @@ class PasswordResetConfirmView(_AnonymousAuthView):
 
 
 class MeView(ETagMixin, APIView):
-    @extend_schema(responses={200: s.UserOutput, **PROBLEM_RESPONSES}, summary="The signed-in account")
+    @extend_schema(responses={200: s.MeOutput, **PROBLEM_RESPONSES}, summary="The signed-in account")
     def get(self, request: Request) -> Response:
-        return Response(s.UserOutput(selectors.user_get(user_id=_user_id(request))).data)
+        return Response(s.MeOutput(selectors.user_get(user_id=_user_id(request))).data)
 
     @extend_schema(
         request=s.MeUpdateInput,
-        responses={200: s.UserOutput, **PROBLEM_RESPONSES},
+        responses={200: s.MeOutput, **PROBLEM_RESPONSES},
         summary="Update the signed-in account (If-Match honoured)",
     )
     def patch(self, request: Request) -> Response:
@@ -161,7 +165,7 @@ class MeView(ETagMixin, APIView):
             fields=dict(data.validated_data),
             expected_version=expected_version(request),
         )
-        return Response(s.UserOutput(user).data)
+        return Response(s.MeOutput(user).data)
 
     @extend_schema(
         responses={204: None, **PROBLEM_RESPONSES}, summary="Delete the account and everything it owns"

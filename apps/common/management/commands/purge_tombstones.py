@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import router, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 
 class Command(BaseCommand):
@@ -31,4 +32,8 @@ class Command(BaseCommand):
             if deleted:
                 self.stdout.write(f"{model._meta.label}: {deleted} removed")
             total += deleted
+        for hook in settings.TOMBSTONE_PURGE_HOOKS:  # e.g. the sync feed's own tombstones
+            removed = import_string(hook)(cutoff=cutoff)
+            self.stdout.write(f"{hook}: {removed} removed")
+            total += removed
         self.stdout.write(f"purged {total} tombstone rows older than {days} days")

@@ -1,0 +1,53 @@
+"""Notes in the sync feed: reads and writes go through this app's serializers and services, so
+a pushed note meets exactly the REST API's rules. A body or title that loses a conflict is kept
+as a revision of the note (reason `conflict`), so no edit is ever lost."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from apps.sync.registry import SyncType
+
+from . import services
+from .api.serializers import NoteOutput, NoteWriteInput
+from .models import EDITABLE_FIELDS, Note, NoteRevision
+
+
+class NoteSync(SyncType):
+    name = services.SYNC_TYPE
+    model = Note
+    editable_fields = EDITABLE_FIELDS
+    output_serializer = NoteOutput
+    fields_serializer = NoteWriteInput(partial=True)
+    output_component = "NoteOutput"
+    fields_component = "PatchedNoteWriteInputRequest"
+
+    def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
+        return list(NoteOutput(objs, many=True).data)
+
+    def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
+        data = NoteWriteInput(data=dict(fields), partial=partial)
+        data.is_valid(raise_exception=True)
+        return services.clean_fields(data.validated_data)
+
+    def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
+        note, _created = services.note_create(owner_id=owner_id, fields=fields, note_id=obj_id)
+        return note
+
+    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
+        return services.note_update(note_id=obj.id, owner_id=owner_id, fields=fields)
+
+    def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
+        services.note_delete(note_id=obj.id, owner_id=owner_id)
+        return Note.objects.get(id=obj.id)
+
+    def keep_losing_values(self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]) -> None:
+        if "title" in losing or "body" in losing:
+            services.revision_create(
+                note=obj,
+                title=losing.get("title", obj.title),
+                body=losing.get("body", obj.body),
+                reason=NoteRevision.Reason.CONFLICT,
+            )

@@ -1,0 +1,121 @@
+"""Shapes of the sync messages (also the JSON Schemas of docs/asyncapi.yaml)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
+from rest_framework import serializers
+
+from .. import registry
+from ..selectors import Cursor
+
+PUSH_ACTIONS = ["upsert", "delete"]
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="SyncFields",
+        serializers=registry.fields_serializers,
+        resource_type_field_name=None,
+    )
+)
+class SyncFieldsField(serializers.DictField):
+    """`fields` of a push op: the PATCH body of the op's type (checked by that type)."""
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="SyncObject",
+        serializers=registry.output_serializers,
+        resource_type_field_name=None,
+    )
+)
+class SyncObjectField(serializers.DictField):
+    """`data` in the feed and in push results: the REST representation of the op's type."""
+
+
+class PushOpInput(serializers.Serializer):
+    op_id = serializers.RegexField(
+        r"^[A-Za-z0-9._:-]{1,64}$", help_text="Client-chosen, unique per operation"
+    )
+    type = serializers.CharField(max_length=32)
+    action = serializers.ChoiceField(choices=PUSH_ACTIONS)
+    id = serializers.UUIDField()
+    base_version = serializers.IntegerField(min_value=0, default=0)
+    fields = SyncFieldsField(required=False, default=dict)  # type: ignore[assignment]
+
+    def validate_type(self, value: str) -> str:
+        if value not in registry.names():
+            raise serializers.ValidationError(f"Unknown type; one of: {', '.join(registry.names())}.")
+        return value
+
+
+class PushInput(serializers.Serializer):
+    """The envelope only: each op is validated on its own (a bad op is rejected alone)."""
+
+    ops = serializers.ListField(child=serializers.DictField(), allow_empty=False)
+
+
+class Push(serializers.Serializer):
+    """What a push body looks like (documentation: the schema of PushInput's ops)."""
+
+    ops = PushOpInput(many=True)
+
+
+class ConflictOutput(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    server = serializers.JSONField(required=False)
+    client = serializers.JSONField(required=False)
+    reason = serializers.CharField(required=False)
+
+
+class PushResultOutput(serializers.Serializer):
+    op_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["applied", "merged", "conflict", "rejected"])
+    type = serializers.CharField(allow_null=True)
+    id = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True, required=False)
+    data = SyncObjectField(allow_null=True, required=False)  # type: ignore[assignment]
+    conflicts = ConflictOutput(many=True, required=False)
+    code = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class PushOutput(serializers.Serializer):
+    results = PushResultOutput(many=True)
+
+
+class ChangeOutput(serializers.Serializer):
+    seq = serializers.IntegerField()
+    type = serializers.CharField()
+    op = serializers.ChoiceField(choices=["upsert", "delete"])
+    id = serializers.UUIDField()
+    version = serializers.IntegerField()
+    data = SyncObjectField(allow_null=True)  # type: ignore[assignment]
+
+
+class ChangesOutput(serializers.Serializer):
+    changes = ChangeOutput(many=True)
+    cursor = serializers.CharField()
+    has_more = serializers.BooleanField()
+
+
+class ChangesQuery(serializers.Serializer):
+    cursor = serializers.CharField(required=False, allow_blank=True, default="")
+    limit = serializers.IntegerField(required=False, min_value=1, default=100)
+    types = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_cursor(self, value: str) -> Cursor:
+        try:
+            return Cursor.parse(value)
+        except ValueError:
+            raise serializers.ValidationError("Use the cursor of a previous answer, or none.") from None
+
+    def validate_types(self, value: str) -> list[str]:
+        wanted = [item.strip() for item in value.split(",") if item.strip()]
+        unknown = sorted(set(wanted) - set(registry.names()))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown types {unknown}; use {registry.names()}.")
+        return wanted

@@ -1,0 +1,166 @@
+"""The AsyncAPI 3 document of the sync messages, generated from the same serializers that
+validate and shape them (through drf-spectacular's OpenAPI components), so it cannot drift from
+what the server accepts and produces. `manage.py asyncapi` writes docs/asyncapi.yaml; the API
+serves it at /v1/sync/asyncapi; a test checks the file is current and that real payloads
+validate against it."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+import yaml
+from drf_spectacular.generators import SchemaGenerator
+
+from . import registry
+
+REF = "#/components/schemas/"
+
+
+def _json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 schema objects → JSON Schema (the only difference that matters here is
+    `nullable`, which JSON Schema spells as a `null` type)."""
+    if isinstance(node, list):
+        return [_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _json_schema(value) for key, value in node.items() if key != "nullable"}
+    if node.get("nullable"):
+        if isinstance(out.get("type"), str) and "enum" not in out:
+            out["type"] = [out["type"], "null"]
+        else:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def _closure(schemas: dict[str, Any], roots: list[str]) -> dict[str, Any]:
+    """The named components and every component they reference."""
+    keep: dict[str, Any] = {}
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
+        if name in keep:
+            continue
+        keep[name] = schemas[name]
+        stack = [schemas[name]]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and ref.startswith(REF):
+                    pending.append(ref[len(REF) :])
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return keep
+
+
+def _by_type(key: str, component: str) -> list[dict[str, Any]]:
+    """`if type is X then <key> is X's schema` for every registered type."""
+    rules = []
+    for name in registry.names():
+        sync_type = registry.get(name)
+        target = {"$ref": REF + getattr(sync_type, component)}
+        if key == "data":
+            target = {"anyOf": [target, {"type": "null"}]}
+        rules.append(
+            {
+                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                "then": {"properties": {key: target}},
+            }
+        )
+    return rules
+
+
+@cache
+def document() -> dict[str, Any]:
+    openapi = SchemaGenerator().get_schema(request=None, public=True)
+    types = [registry.get(name) for name in registry.names()]
+    roots = ["PushRequest", "PushOutput", "ChangesOutput"]
+    roots += [t.output_component for t in types] + [t.fields_component for t in types]
+    schemas = _json_schema(_closure(openapi["components"]["schemas"], roots))
+
+    # The OpenAPI side says "one of the types" (oneOf); objects of two types can look alike, so
+    # here the choice is made by `type` (the if/then rules below) and the union is an anyOf.
+    for union in ("SyncObject", "SyncFieldsRequest"):
+        schemas[union] = {"anyOf": schemas[union]["oneOf"]}
+    schemas["PushOpInputRequest"] = copy.deepcopy(schemas["PushOpInputRequest"])
+    schemas["PushOpInputRequest"]["properties"]["type"]["enum"] = registry.names()
+    schemas["PushOpInputRequest"]["allOf"] = _by_type("fields", "fields_component")
+    schemas["ChangeOutput"]["properties"]["type"]["enum"] = registry.names()
+    schemas["ChangeOutput"]["allOf"] = _by_type("data", "output_component")
+
+    def message(name: str, schema: str, summary: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "contentType": "application/json",
+            "summary": summary,
+            "payload": {"$ref": REF + schema},
+        }
+
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "ExampleApp sync",
+            "version": openapi["info"]["version"],
+            "description": "Messages of the sync protocol (docs/sync.md): pull the change feed, push "
+            "operations. Transport: HTTPS with a Bearer access token. Object payloads (`data`) are "
+            "the REST representations; `fields` are PATCH bodies of the same resources.",
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "api": {
+                "host": "{host}",
+                "protocol": "https",
+                "pathname": "/v1/sync",
+                "variables": {"host": {"default": "localhost:8000"}},
+                "security": [{"$ref": "#/components/securitySchemes/bearer"}],
+            },
+        },
+        "channels": {
+            "changes": {
+                "address": "/changes?cursor={cursor}&limit={limit}&types={types}",
+                "parameters": {"cursor": {}, "limit": {}, "types": {}},
+                "messages": {"changesPage": {"$ref": "#/components/messages/changesPage"}},
+            },
+            "push": {
+                "address": "/push",
+                "messages": {
+                    "pushRequest": {"$ref": "#/components/messages/pushRequest"},
+                    "pushResults": {"$ref": "#/components/messages/pushResults"},
+                },
+            },
+        },
+        "operations": {
+            "pullChanges": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/changes"},
+                "summary": "GET a page of changes after a cursor",
+                "messages": [{"$ref": "#/channels/changes/messages/changesPage"}],
+            },
+            "pushOperations": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/push"},
+                "summary": "POST a batch of operations",
+                "messages": [{"$ref": "#/channels/push/messages/pushRequest"}],
+                "reply": {
+                    "channel": {"$ref": "#/channels/push"},
+                    "messages": [{"$ref": "#/channels/push/messages/pushResults"}],
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "messages": {
+                "changesPage": message("changesPage", "ChangesOutput", "Changes after the cursor"),
+                "pushRequest": message("pushRequest", "PushRequest", "Operations to apply"),
+                "pushResults": message("pushResults", "PushOutput", "One result per operation"),
+            },
+            "schemas": schemas,
+        },
+    }
+
+
+def render_yaml() -> str:
+    return yaml.safe_dump(document(), sort_keys=False, allow_unicode=True, width=100)

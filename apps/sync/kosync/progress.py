@@ -1,0 +1,62 @@
+"""Reading and writing KOReader progress records (last write wins, as the protocol says), and
+handing each write to the library's viewer state when the document is one of the user's files."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import router, transaction
+from django.utils import timezone
+
+from ..models import KosyncProgress
+from .library_bridge import record_position
+
+
+def progress_put(
+    *,
+    owner_id: uuid.UUID,
+    document: str,
+    progress: str,
+    percentage: float,
+    device: str,
+    device_id: str | None,
+) -> int:
+    now = timezone.now()
+    timestamp = int(now.timestamp())
+    defaults: dict[str, Any] = {
+        "progress": progress,
+        "percentage": percentage,
+        "device": device,
+        "timestamp": timestamp,
+    }
+    if device_id:  # like the reference server: a push without device_id keeps the old one
+        defaults["device_id"] = device_id
+    with transaction.atomic(using=router.db_for_write(KosyncProgress)):
+        KosyncProgress.objects.update_or_create(owner_id=owner_id, document=document, defaults=defaults)
+        record_position(
+            owner_id=owner_id,
+            document=document,
+            progress=progress,
+            percentage=percentage,
+            device=device,
+            device_id=device_id or "",
+            when=now,
+        )
+    return timestamp
+
+
+def progress_get(*, owner_id: uuid.UUID, document: str) -> dict[str, Any]:
+    record = KosyncProgress.objects.filter(owner_id=owner_id, document=document).first()
+    if record is None:
+        return {}
+    body: dict[str, Any] = {
+        "document": record.document,
+        "percentage": record.percentage,
+        "progress": record.progress,
+        "device": record.device,
+        "timestamp": record.timestamp,
+    }
+    if record.device_id:
+        body["device_id"] = record.device_id
+    return body

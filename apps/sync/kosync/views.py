@@ -1,0 +1,215 @@
+"""KOReader's progress-sync endpoints under /v1/sync/kosync (see protocol.py for the rules).
+
+Plain DRF views with the protocol's own error bodies: no bearer auth (KOReader sends
+x-auth-user / x-auth-key), no content negotiation (KOReader asks for a vendor media type but
+reads `application/json`), the body parsed here so bad JSON gets the protocol's codes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import permissions, serializers
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from apps.identity import services as identity_services
+from apps.identity.throttling import AuthRateThrottle, client_ip
+
+from . import progress, protocol
+from .protocol import KosyncError
+
+_ERROR = inline_serializer(
+    "KosyncError", {"code": serializers.IntegerField(), "message": serializers.CharField()}
+)
+_AUTH_HEADERS = [
+    OpenApiParameter("x-auth-user", str, OpenApiParameter.HEADER, description="The account's e-mail"),
+    OpenApiParameter(
+        "x-auth-key", str, OpenApiParameter.HEADER, description="md5 hex of the kosync password"
+    ),
+]
+
+
+class _AnyAccept(BaseContentNegotiation):
+    def select_parser(self, request: Any, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class KosyncView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+    content_negotiation_class = _AnyAccept
+    parser_classes: list[Any] = []
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # The reference server checks the Accept header, then parses the body, then routes.
+        protocol.check_accept(request.headers.get("Accept"))
+        self.data = self.body(request)
+        super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Any:
+        if isinstance(exc, KosyncError):
+            return JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
+        return super().handle_exception(exc)
+
+    def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        raise Http404  # the reference server has no route for other methods
+
+    def body(self, request: Request) -> dict[str, Any]:
+        raw = request._request.body
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise KosyncError("bad_json") from None
+        if not isinstance(data, dict):
+            raise KosyncError("not_a_hash")
+        return data
+
+    def owner(self, request: Request) -> uuid.UUID:
+        return protocol.authenticate(
+            username=request.headers.get("x-auth-user"),
+            key=request.headers.get("x-auth-key"),
+            ip=client_ip(request),
+        )
+
+
+class RegisterView(KosyncView):
+    throttle_classes = [AuthRateThrottle]
+
+    @extend_schema(
+        summary="KOReader: register (off unless KOSYNC_REGISTRATION_ENABLED)",
+        request=inline_serializer(
+            "KosyncRegister", {"username": serializers.CharField(), "password": serializers.CharField()}
+        ),
+        responses={
+            201: inline_serializer("KosyncRegistered", {"username": serializers.CharField()}),
+            402: _ERROR,
+            403: _ERROR,
+        },
+    )
+    def post(self, request: Request) -> JsonResponse:
+        if not settings.KOSYNC_REGISTRATION_ENABLED:
+            raise KosyncError("registration_disabled")
+        data = self.data
+        username, key = data.get("username"), data.get("password")
+        if not isinstance(username, str) or not username or ":" in username:
+            raise KosyncError("invalid_request")
+        if not isinstance(key, str) or not key:
+            raise KosyncError("invalid_request")
+        if not identity_services.user_register_for_kosync(email=username, key=key):
+            raise KosyncError("username_taken")
+        return JsonResponse({"username": username}, status=201)
+
+
+class AuthView(KosyncView):
+    @extend_schema(
+        summary="KOReader: check credentials",
+        parameters=_AUTH_HEADERS,
+        responses={
+            200: inline_serializer("KosyncAuthorized", {"authorized": serializers.CharField()}),
+            401: _ERROR,
+        },
+    )
+    def get(self, request: Request) -> JsonResponse:
+        self.owner(request)
+        return JsonResponse({"authorized": "OK"})
+
+
+_PROGRESS = inline_serializer(
+    "KosyncProgress",
+    {
+        "document": serializers.CharField(),
+        "progress": serializers.CharField(),
+        "percentage": serializers.FloatField(),
+        "device": serializers.CharField(),
+        "device_id": serializers.CharField(required=False),
+        "timestamp": serializers.IntegerField(required=False),
+    },
+)
+
+
+class ProgressPutView(KosyncView):
+    @extend_schema(
+        summary="KOReader: store reading progress (last write wins)",
+        parameters=_AUTH_HEADERS,
+        request=_PROGRESS,
+        responses={
+            200: inline_serializer(
+                "KosyncStored", {"document": serializers.CharField(), "timestamp": serializers.IntegerField()}
+            ),
+            401: _ERROR,
+            403: _ERROR,
+        },
+    )
+    def put(self, request: Request) -> JsonResponse:
+        owner = self.owner(request)
+        data = self.data
+        document = data.get("document")
+        if not isinstance(document, str) or not document or ":" in document:
+            raise KosyncError("no_document")
+        if not protocol.DOCUMENT.match(document):
+            raise KosyncError("invalid_request")  # an id the GET route could never serve back
+        percentage = data.get("percentage")
+        try:
+            value = (
+                float(percentage)
+                if isinstance(percentage, (int, float, str)) and not isinstance(percentage, bool)
+                else math.nan
+            )
+        except (TypeError, ValueError):
+            raise KosyncError("invalid_request") from None
+        progress_value, device = data.get("progress"), data.get("device")
+        device_id = data.get("device_id")
+        if (
+            not math.isfinite(value)
+            or not 0 <= value <= 1
+            or not isinstance(progress_value, (str, int, float))
+            or isinstance(progress_value, bool)
+            or not isinstance(device, str)
+            or (device_id is not None and not isinstance(device_id, str))
+            or len(str(progress_value)) > 2000
+            or len(device) > 200
+            or len(device_id or "") > 100
+        ):
+            raise KosyncError("invalid_request")
+        timestamp = progress.progress_put(
+            owner_id=owner,
+            document=document,
+            progress=str(progress_value),
+            percentage=value,
+            device=device,
+            device_id=device_id,
+        )
+        return JsonResponse({"document": document, "timestamp": timestamp})
+
+
+class ProgressGetView(KosyncView):
+    @extend_schema(
+        summary="KOReader: reading progress of a document ({} when none)",
+        parameters=_AUTH_HEADERS,
+        responses={200: _PROGRESS, 401: _ERROR},
+    )
+    def get(self, request: Request, document: str) -> JsonResponse:
+        owner = self.owner(request)
+        return JsonResponse(progress.progress_get(owner_id=owner, document=document))
+
+
+class HealthView(KosyncView):
+    @extend_schema(
+        summary="KOReader: health check",
+        responses={200: inline_serializer("KosyncHealth", {"state": serializers.CharField()})},
+    )
+    def get(self, request: Request) -> JsonResponse:
+        return JsonResponse({"state": "OK"})

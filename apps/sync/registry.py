@@ -1,0 +1,185 @@
+"""What the sync feature knows about each kind of object, registered by the owning app.
+
+The sync app imports no domain app: each app describes its syncable types with a `SyncType`
+subclass in its own `sync.py` and registers it from `AppConfig.ready()`. A type says how to read
+(fetch + serialize, for pulls) and how to write through the app's own services (for pushes), so
+validation rules exist once, in the app.
+
+`SyncType.upsert` implements the per-field merge against `base_version` for every type that keeps
+`field_versions` (field → version at which it last changed on the server):
+- fields the server has not changed since `base_version` take the client's value;
+- a field changed on both sides to different values is a conflict: the server value stays,
+  both are returned, and `keep_losing_values` may keep the client's value elsewhere (notes keep
+  a losing text as a revision).
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.db import models
+
+from apps.common.errors import ApplicationError
+
+
+class Rejected(ApplicationError):
+    """An operation that cannot be applied as sent (validation, unknown object, ...)."""
+
+    code = "rejected"
+
+
+@dataclass
+class Outcome:
+    status: str  # applied | merged | conflict | rejected
+    obj: Any = None
+    version: int | None = None
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SyncType(ABC):
+    """Base for a syncable type. Subclasses set `name`, `model`, `editable_fields` and the hooks."""
+
+    name: ClassVar[str]
+    model: ClassVar[type[models.Model]]
+    editable_fields: ClassVar[Sequence[str]]
+    # The serializers of the REST representation (`data` in the feed) and of the writable fields
+    # (`fields` of a push; a PATCH body), with their OpenAPI component names: the OpenAPI and
+    # AsyncAPI documents describe `data` and `fields` with them.
+    output_serializer: ClassVar[Any]
+    fields_serializer: ClassVar[Any]
+    output_component: ClassVar[str]
+    fields_component: ClassVar[str]
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        """The caller's objects with these feed ids (deleted ones may be included), keyed by feed
+        id, in as few queries as the serializer needs: pulls call it once per type and page."""
+        queryset = self.model._default_manager.filter(owner_id=owner_id, id__in=ids)
+        return {obj.pk: obj for obj in queryset}
+
+    @abstractmethod
+    def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
+        """The REST representation of each object."""
+
+    def is_deleted(self, obj: Any) -> bool:
+        return getattr(obj, "deleted_at", None) is not None
+
+    # --- writes through the app's services ------------------------------------------------------
+
+    def lock(self, *, obj_id: uuid.UUID) -> Any | None:
+        """The object with this id whoever owns it (deleted included), row-locked; None if none."""
+        return self.model._default_manager.select_for_update().filter(id=obj_id).first()
+
+    @abstractmethod
+    def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
+        """The fields as the REST input serializer accepts them; raise on invalid input."""
+
+    @abstractmethod
+    def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
+        """Create through the app's service (validated fields)."""
+
+    @abstractmethod
+    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
+        """Change some fields through the app's service; returns the object at its new version."""
+
+    @abstractmethod
+    def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
+        """Soft-delete through the app's service; returns the tombstone."""
+
+    def keep_losing_values(  # noqa: B027 - an optional hook: most types keep nothing
+        self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]
+    ) -> None:
+        """Keep the client's values of conflicting fields somewhere, if the type can."""
+
+    def value(self, obj: Any, name: str) -> Any:
+        return getattr(obj, name)
+
+    # --- the merge -------------------------------------------------------------------------------
+
+    def upsert(
+        self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int, fields: Mapping[str, Any]
+    ) -> Outcome:
+        obj = self.lock(obj_id=obj_id)
+        if obj is not None and obj.owner_id != owner_id:
+            raise Rejected("This id is already used by another object.", code="id_conflict")
+        if obj is None:
+            cleaned = self.validate(fields=fields, partial=False)
+            created = self.create(owner_id=owner_id, obj_id=obj_id, fields=cleaned)
+            return Outcome("applied", obj=created, version=created.version)
+        if self.is_deleted(obj):
+            return Outcome(
+                "conflict",
+                obj=obj,
+                version=obj.version,
+                conflicts=[{"field": None, "reason": "deleted", "server": None, "client": dict(fields)}],
+            )
+        cleaned = self.validate(fields=fields, partial=True)
+        field_versions: dict[str, int] = getattr(obj, "field_versions", {}) or {}
+        changes: dict[str, Any] = {}
+        conflicts: list[dict[str, Any]] = []
+        for name, client_value in cleaned.items():
+            server_value = self.value(obj, name)
+            if server_value == client_value:
+                continue
+            if field_versions.get(name, 0) > base_version:
+                conflicts.append({"field": name, "server": server_value, "client": client_value})
+            else:
+                changes[name] = client_value
+        version_before = obj.version
+        if changes:
+            obj = self.update(owner_id=owner_id, obj=obj, fields=changes)
+        if conflicts:
+            self.keep_losing_values(
+                owner_id=owner_id, obj=obj, losing={c["field"]: c["client"] for c in conflicts}
+            )
+            return Outcome("conflict", obj=obj, version=obj.version, conflicts=conflicts)
+        status = "applied" if base_version >= version_before else "merged"
+        return Outcome(status, obj=obj, version=obj.version)
+
+    def remove(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int) -> Outcome:
+        obj = self.lock(obj_id=obj_id)
+        if obj is None or obj.owner_id != owner_id:
+            # Deleting what is not there (or not yours) changes nothing: nothing to reveal.
+            return Outcome("applied", version=None)
+        if self.is_deleted(obj):
+            return Outcome("applied", obj=obj, version=obj.version)
+        if obj.version > base_version:
+            field_versions: dict[str, int] = getattr(obj, "field_versions", {}) or {}
+            changed = [name for name, at in field_versions.items() if at > base_version]
+            return Outcome(
+                "conflict",
+                obj=obj,
+                version=obj.version,
+                conflicts=[{"field": None, "reason": "changed_since_base", "changed_fields": changed}],
+            )
+        deleted = self.delete(owner_id=owner_id, obj=obj)
+        return Outcome("applied", obj=deleted, version=deleted.version)
+
+
+_types: dict[str, SyncType] = {}
+
+
+def register(sync_type: SyncType) -> None:
+    _types[sync_type.name] = sync_type
+
+
+def get(name: str) -> SyncType:
+    return _types[name]
+
+
+def names() -> list[str]:
+    return sorted(_types)
+
+
+def output_serializers() -> list[Any]:
+    return [_types[name].output_serializer for name in names()]
+
+
+def fields_serializers() -> list[Any]:
+    return [_types[name].fields_serializer for name in names()]
