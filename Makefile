@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: lint, type-check, then the whole suite against throwaway real services
-test: lint typecheck
+test: lint typecheck deploy-check
 	$(BIN)/python scripts/devservices.py run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -36,3 +36,24 @@ stack: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# --- Deployment checks and the container image --------------------------------------------------
+# The deploy tools live in their own virtualenv: checkov's dependencies clash with the app's pins.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+
+.PHONY: deploy-check image-check
+
+$(DEPLOY_STAMP): requirements/deploy.txt
+	@test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/deploy.txt
+	@touch $(DEPLOY_STAMP)
+
+## make deploy-check: render every overlay, validate (kubernetes-validate, CRD schemas), checkov, hadolint, workflows
+deploy-check: $(DEPLOY_STAMP)
+	$(DEPLOY_VENV)/bin/python scripts/deploy_check.py
+
+## make image-check: build the image without Docker (buildah), run it non-root and read-only against real services
+image-check: $(STAMP)
+	scripts/image-check.sh build
+	$(BIN)/python scripts/devservices.py run -- scripts/image-check.sh run

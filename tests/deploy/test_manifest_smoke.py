@@ -1,0 +1,301 @@
+"""The rendered production manifests run against the code as it is (catches manifest/code drift).
+
+The prod overlay is rendered with `kubectl kustomize` (the deploy virtualenv's kubectl, which
+`make test` installs through `deploy-check`). For every Deployment of the app, the container's
+own command, args and environment (ConfigMap values, the Secret's keys filled from the test
+services, `env` entries with the kubelet's $(VAR) expansion) start gunicorn here, and each
+declared probe must answer on its declared path and port the way the kubelet expects.
+
+Also checked without a server: the ingress routes exactly the gateway's prefixes to the right
+service, the Jobs name management commands that exist, the image's CMD is the Deployments'
+command, and every variable the manifests set is one the app reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.servers import ROOT, executable, free_port, get, gunicorn
+
+OVERLAY = ROOT / "deploy" / "kustomize" / "overlays" / "prod"
+# The gateway (exampleapp/urls.py) as the ingress must route it in production: prefix -> Service.
+GATEWAY = {
+    "/v1/auth": "identity",
+    "/v1/users": "identity",
+    "/v1/todos": "todos",
+    "/v1/notes": "notes",
+    "/v1/files": "library",
+    "/v1/sync": "library",
+}
+# Which Service serves each app's routes (the library service also carries the sync feed).
+SERVICE_OF_APP = {
+    "identity": "identity",
+    "todos": "todos",
+    "notes": "notes",
+    "library": "library",
+    "sync": "library",
+}
+APP_DEPLOYMENTS = ["web", "identity", "todos", "notes", "library"]
+# What the cluster provides that this machine replaces with the test services (devservices).
+SERVICE_VARIABLES = (
+    "DATABASE_URL",
+    "DATABASE_REPLICA_URLS",
+    "REDIS_URL",
+    "S3_BUCKET",
+    "S3_ENDPOINT_URL",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_REGION",
+    "S3_ADDRESSING_STYLE",
+)
+# Variables the manifests may set that the app does not read: the kubelet's helpers.
+HELPER_VARIABLES = re.compile(r"^(POD_IP|CNPG_APP_\w+)$")
+
+
+def kubectl() -> str:
+    local = ROOT / ".venv-deploy" / "bin" / "kubectl"
+    found = str(local) if local.exists() else shutil.which("kubectl")
+    if found is None:
+        pytest.fail("no kubectl: `make test` installs it (deploy-check); or run `make deploy-check` once")
+    return found
+
+
+def render(overlay: Path) -> list[dict[str, Any]]:
+    done = subprocess.run([kubectl(), "kustomize", str(overlay)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    return render(OVERLAY)
+
+
+def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    for obj in objects:
+        if obj["kind"] == kind and obj["metadata"]["name"] == name:
+            return obj
+    raise AssertionError(f"{kind} {name} is not in the rendered prod overlay")
+
+
+def app_container(workload: dict[str, Any]) -> dict[str, Any]:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    containers = spec["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == "app")
+
+
+def example_secret_keys() -> list[str]:
+    text = (ROOT / "deploy" / "kustomize" / "base" / "secrets.example.env").read_text()
+    return [line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")]
+
+
+def secret_data(objects: list[dict[str, Any]], name: str) -> dict[str, str]:
+    """A Secret as the pod would see it. Secrets made outside Git (exampleapp-secrets in staging
+    and prod, the operator's exampleapp-db-app) get their documented keys with test values."""
+    for obj in objects:
+        if obj["kind"] == "Secret" and obj["metadata"]["name"] == name:
+            return {key: base64.b64decode(value).decode() for key, value in obj.get("data", {}).items()}
+    if name == "exampleapp-secrets":
+        return {key: "from-the-test-services" for key in example_secret_keys()} | {
+            "SECRET_KEY": secrets.token_urlsafe(64)
+        }
+    if name == "exampleapp-db-app":  # CloudNativePG's application user secret (basic-auth)
+        return {"username": "app", "password": "operator-generated", "dbname": "app"}
+    raise AssertionError(f"unknown Secret {name}: add what it holds to this test")
+
+
+_REFERENCE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    """The kubelet's $(VAR) expansion: defined variables are replaced, $$ escapes, others stay."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return _REFERENCE.sub(replace, value)
+
+
+def container_environment(objects: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        prefix = source.get("prefix", "")
+        if "configMapRef" in source:
+            data = find(objects, "ConfigMap", source["configMapRef"]["name"]).get("data", {})
+        else:
+            data = secret_data(objects, source["secretRef"]["name"])
+        env.update({prefix + key: value for key, value in data.items()})
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = expand(entry["value"], env)
+        elif "fieldRef" in entry["valueFrom"]:
+            field = entry["valueFrom"]["fieldRef"]["fieldPath"]
+            env[entry["name"]] = {"status.podIP": "127.0.0.1"}.get(field, f"field-{field}")
+        else:
+            env[entry["name"]] = "from-a-secret"
+    return env
+
+
+def probe_port(container: dict[str, Any], probe: dict[str, Any]) -> int:
+    port = probe["httpGet"]["port"]
+    if isinstance(port, int):
+        return port
+    return next(p["containerPort"] for p in container["ports"] if p.get("name") == port)
+
+
+def test_prod_secrets_stay_out_of_git(rendered: list[dict[str, Any]]) -> None:
+    assert not [d["metadata"]["name"] for d in rendered if d["kind"] == "Secret"]
+
+
+def test_the_app_runs_as_the_expected_deployments(rendered: list[dict[str, Any]]) -> None:
+    names = sorted(
+        d["metadata"]["name"]
+        for d in rendered
+        if d["kind"] == "Deployment" and d["metadata"]["labels"].get("app.kubernetes.io/name") == "exampleapp"
+    )
+    assert names == sorted(APP_DEPLOYMENTS)
+
+
+@pytest.mark.parametrize("name", APP_DEPLOYMENTS)
+def test_deployment_command_env_and_probes_work(
+    rendered: list[dict[str, Any]], name: str, tmp_path: Path
+) -> None:
+    deployment = find(rendered, "Deployment", name)
+    container = app_container(deployment)
+    env = container_environment(rendered, container)
+
+    for required in (
+        "DJANGO_SETTINGS_MODULE",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "PORT",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ):
+        assert env.get(required), f"{name}: the manifests do not set {required}"
+    unresolved = {key: value for key, value in env.items() if _REFERENCE.search(value.replace("$$", ""))}
+    assert not unresolved, f"{name}: $(VAR) references the kubelet cannot resolve: {unresolved}"
+    assert env["DJANGO_SETTINGS_MODULE"] == "exampleapp.settings.production"
+
+    probes = {
+        kind: container[kind]
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+        if kind in container
+    }
+    assert {"livenessProbe", "readinessProbe"} <= probes.keys()
+    assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for kind, probe in probes.items():
+        # gunicorn binds PORT (exampleapp/gunicorn.conf.py): the probes must aim there.
+        assert probe_port(container, probe) == int(env["PORT"]), f"{name} {kind} port != PORT"
+        assert probe["httpGet"].get("scheme", "HTTP") == "HTTP"
+
+    # Here the cluster's host names do not resolve: the test services stand in for them.
+    services = {key: os.environ[key] for key in SERVICE_VARIABLES if key in os.environ}
+    port = free_port()
+    local = {
+        "PATH": os.environ["PATH"],
+        **env,
+        **services,
+        "PORT": str(port),
+        # Keep local worker count modest; the pod derives it from its CPU quota.
+        "GUNICORN_WORKERS": "1",
+    }
+    command = [executable(container["command"][0]), *container["command"][1:], *container.get("args", [])]
+    with gunicorn(command, local, port, tmp_path / "gunicorn.log") as server:
+        server.wait_until_serving(probes.get("startupProbe", probes["livenessProbe"])["httpGet"]["path"])
+        for kind, probe in probes.items():
+            http = probe["httpGet"]
+            # The kubelet sends Host: <pod IP>:<port> plus any declared headers.
+            headers = {"Host": f"127.0.0.1:{port}"} | {
+                h["name"]: h["value"] for h in http.get("httpHeaders", [])
+            }
+            status, body = get(port, http["path"], headers, timeout=probe.get("timeoutSeconds", 1) + 1)
+            assert status == 200, (
+                f"{name} {kind} {http['path']} -> {status}: {body[:300]!r}\n{server.output()}"
+            )
+        assert server.terminate() == 0, server.output()
+
+
+def test_ingress_routes_the_gateway(rendered: list[dict[str, Any]]) -> None:
+    routes: dict[str, str] = {}
+    for ingress in (d for d in rendered if d["kind"] == "Ingress"):
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        assert ingress["spec"]["tls"], f"Ingress {ingress['metadata']['name']} has no TLS"
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                assert path["pathType"] == "Prefix"
+                routes[path["path"]] = path["backend"]["service"]["name"]
+    assert routes.pop("/") == "web"
+    assert routes == GATEWAY
+
+    # ... and the gateway in the code agrees: each /v1/<prefix> app include goes to its service.
+    tree = ast.parse((ROOT / "exampleapp" / "urls.py").read_text())
+    for call in (
+        n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "path"
+    ):
+        route = call.args[0]
+        if not (isinstance(route, ast.Constant) and str(route.value).startswith("v1/")):
+            continue
+        prefix = "/" + str(route.value)
+        target = ast.unparse(call.args[1])
+        app = re.search(r"apps\.(\w+)\.", target) or re.search(r"(\w+)_urlpatterns", target)
+        if app is None or "include" not in target:
+            continue  # schema and docs views: served by web
+        owner = {"auth": "identity", "users": "identity"}.get(app.group(1), app.group(1))
+        assert GATEWAY.get(prefix) == SERVICE_OF_APP[owner], (
+            f"{prefix} ({owner}) is not routed to its service"
+        )
+
+
+def test_jobs_run_commands_that_exist(rendered: list[dict[str, Any]]) -> None:
+    from django.core.management import get_commands
+
+    available = get_commands()
+    for job in (d for d in rendered if d["kind"] in ("Job", "CronJob")):
+        command = app_container(job)["command"]
+        assert command[:2] == ["python", "manage.py"], command
+        assert command[2] in available, f"{job['kind']} {job['metadata']['name']}: no command {command[2]}"
+
+
+def test_image_cmd_is_the_deployments_command(rendered: list[dict[str, Any]]) -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = re.findall(r"^CMD (\[.*\])$", dockerfile, re.MULTILINE)
+    container = app_container(find(rendered, "Deployment", "web"))
+    assert yaml.safe_load(cmd[-1]) == container["command"] + container["args"]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "staging", "prod"])
+def test_manifests_set_only_variables_the_app_reads(overlay: str) -> None:
+    rendered = render(OVERLAY.parent / overlay)
+    code = "".join(p.read_text() for p in (ROOT / "exampleapp" / "settings").glob("*.py"))
+    code += (ROOT / "exampleapp" / "gunicorn.conf.py").read_text()
+    read = set(re.findall(r"""env_\w+\(\s*["']([A-Z0-9_]+)["']""", code))
+    read |= set(re.findall(r"""os\.environ\.get\(\s*["']([A-Z0-9_]+)["']""", code))
+    read.add("DJANGO_SETTINGS_MODULE")
+    workloads = [d for d in rendered if d["kind"] in ("Deployment", "Job", "CronJob")]
+    workloads = [
+        w for w in workloads if w["metadata"]["labels"].get("app.kubernetes.io/name") == "exampleapp"
+    ]
+    for workload in workloads:
+        env = container_environment(rendered, app_container(workload))
+        where = f"{overlay}: {workload['kind']} {workload['metadata']['name']}"
+        unknown = {key for key in env if key not in read and not HELPER_VARIABLES.match(key)}
+        assert not unknown, f"{where} sets what the app never reads: {unknown}"
+        unresolved = {key: value for key, value in env.items() if _REFERENCE.search(value.replace("$$", ""))}
+        assert not unresolved, f"{where}: $(VAR) references the kubelet cannot resolve: {unresolved}"
