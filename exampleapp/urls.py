@@ -12,6 +12,7 @@ urlpatterns = [
     path("v1/users", include(users_urlpatterns)),
     path("v1/todos", include("apps.todos.api.urls")),
     path("v1/notes", include("apps.notes.api.urls")),
+    path("v1/sync/kosync", include("apps.library.kosync.urls")),
     path("v1/sync", include("apps.sync.api.urls")),
     path("v1/files", include("apps.library.api.urls")),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),

@@ -17,13 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.module_loading import import_string
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.common import context
 from apps.common.errors import ApplicationError
 from apps.common.versioning import require_version
-from apps.library import services as library_services
 
 from . import sessions, throttling
 from .models import DeviceSession, User, normalize_email
@@ -111,10 +111,11 @@ def user_delete(*, user_id: uuid.UUID, expected_version: int | None = None) -> N
         session_ids = list(user.sessions.values_list("id", flat=True))
         user.delete()
     sessions.mark_revoked(session_ids)
-    try:
-        library_services.library_purge_user(user_id=user_id)
-    except Exception:  # storage trouble must not turn a completed deletion into an error
-        logger.exception("could not delete the stored files of deleted user %s", user_id)
+    for hook in settings.ACCOUNT_DELETED_HOOKS:  # e.g. the library deletes stored objects
+        try:
+            import_string(hook)(user_id=user_id)
+        except Exception:  # storage trouble must not turn a completed deletion into an error
+            logger.exception("account deletion hook %s failed for user %s", hook, user_id)
 
 
 def kosync_user_key(password: str) -> str:

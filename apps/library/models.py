@@ -203,3 +203,22 @@ class ViewerStateEntry(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version} by {self.device_id}"
+
+
+class KosyncProgress(models.Model):
+    """KOReader's own progress record for one document hash, kept exactly as the protocol
+    stores it (last write wins), whether or not the hash matches a library file."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    document = models.CharField(max_length=64)
+    progress = models.TextField()
+    percentage = models.FloatField()
+    device = models.CharField(max_length=200)
+    device_id = models.CharField(max_length=100, blank=True)
+    timestamp = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "document"], name="kosync_one_per_document")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.document}"

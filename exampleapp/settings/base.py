@@ -330,6 +330,9 @@ VIEWER_STATE_HISTORY_KEPT = env_int("VIEWER_STATE_HISTORY_KEPT", 20, minimum=1)
 # Streamed uploads spool to temporary files above this size instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+# Identity calls these by name, so it does not import the library (which builds on identity).
+ACCOUNT_DELETED_HOOKS = ["apps.library.services.library_purge_user"]
+ACCOUNT_STORAGE_USAGE = "apps.library.selectors.storage_usage"
 
 # --- Sync ------------------------------------------------------------------------------------
 SYNC_PUSH_MAX_OPS = env_int("SYNC_PUSH_MAX_OPS", 100, minimum=1)

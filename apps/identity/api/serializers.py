@@ -7,10 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-
-from apps.library import selectors as library_selectors
 
 from ..models import DeviceSession, User
 
@@ -108,10 +107,8 @@ class MeOutput(UserOutput):
 
     @extend_schema_field(StorageOutput)
     def get_storage(self, obj: User) -> dict[str, int]:
-        return {
-            "used_bytes": library_selectors.storage_usage(user_id=obj.id),
-            "quota_bytes": settings.USER_STORAGE_QUOTA_BYTES,
-        }
+        usage = import_string(settings.ACCOUNT_STORAGE_USAGE)  # the library's count, by setting
+        return {"used_bytes": usage(user_id=obj.id), "quota_bytes": settings.USER_STORAGE_QUOTA_BYTES}
 
 
 class MeUpdateInput(serializers.Serializer):

@@ -1,6 +1,6 @@
 """Routes of the sync app, mounted at /v1/sync by the gateway."""
 
-from django.urls import include, path
+from django.urls import path
 
 from . import views
 
@@ -8,5 +8,4 @@ urlpatterns = [
     path("/changes", views.ChangesView.as_view(), name="sync-changes"),
     path("/push", views.PushView.as_view(), name="sync-push"),
     path("/asyncapi", views.AsyncApiView.as_view(), name="sync-asyncapi"),
-    path("/kosync", include("apps.sync.kosync.urls")),
 ]

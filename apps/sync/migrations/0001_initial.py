@@ -42,22 +42,6 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
-            name='KosyncProgress',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('document', models.CharField(max_length=64)),
-                ('progress', models.TextField()),
-                ('percentage', models.FloatField()),
-                ('device', models.CharField(max_length=200)),
-                ('device_id', models.CharField(blank=True, max_length=100)),
-                ('timestamp', models.BigIntegerField()),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-            options={
-                'constraints': [models.UniqueConstraint(fields=('owner', 'document'), name='kosync_one_per_document')],
-            },
-        ),
-        migrations.CreateModel(
             name='PushedOp',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),

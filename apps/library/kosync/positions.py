@@ -22,10 +22,11 @@ import uuid
 from datetime import datetime
 
 from apps.common.errors import ApplicationError
-from apps.library import selectors as library_selectors
-from apps.library import services as library_services
-from apps.library.models import FileKind
-from apps.library.viewer import resources
+
+from .. import selectors as library_selectors
+from .. import services as library_services
+from ..models import FileKind
+from ..viewer import resources
 
 logger = logging.getLogger(__name__)
 

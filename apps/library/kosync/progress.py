@@ -10,7 +10,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from ..models import KosyncProgress
-from .library_bridge import record_position
+from .positions import record_position
 
 
 def progress_put(
