@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +45,20 @@ def file_by_koreader_hash(*, owner_id: uuid.UUID, document: str) -> File | None:
         .order_by("-created_at")
         .first()
     )
+
+
+def live_file_ids(*, owner_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `ids` are the owner's live files (for links from other apps)."""
+    return set(
+        File.objects.filter(owner_id=owner_id, id__in=list(ids), deleted_at__isnull=True).values_list(
+            "id", flat=True
+        )
+    )
+
+
+def file_links() -> QuerySet[File]:
+    """The least of a file that a link to it needs (prefetching notes' links)."""
+    return File.objects.only("id", "deleted_at")
 
 
 def storage_usage(*, user_id: uuid.UUID, exclude_upload_id: uuid.UUID | None = None) -> int:

@@ -12,6 +12,7 @@ tombstones too, because `purge_tombstones` finds them through it; selectors hide
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -24,9 +25,10 @@ TAG_MAX_LENGTH = 64
 TAGS_MAX_COUNT = 50
 
 # The fields a client may edit. `field_versions` records, for each of them, the note version at
-# which it last changed (the per-field merge of sync relies on it). A link to library files
-# ("files", an M2M to "library.File") joins this list once the library app exists.
-EDITABLE_FIELDS: tuple[str, ...] = ("title", "body", "tags", "pinned", "archived")
+# which it last changed (the per-field merge of sync relies on it). `files` are links to the
+# owner's library files (the `linked_files` relation).
+EDITABLE_FIELDS: tuple[str, ...] = ("title", "body", "tags", "pinned", "archived", "files")
+FILES_MAX_COUNT = 100
 # Changes to these keep the previous text as a revision.
 REVISED_FIELDS: tuple[str, ...] = ("title", "body")
 
@@ -51,6 +53,7 @@ class Note(VersionedModel):
     archived = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
     field_versions = models.JSONField(default=dict, blank=True, editable=False)
+    linked_files = models.ManyToManyField("library.File", blank=True, related_name="+")
 
     class Meta:
         indexes = [
@@ -63,6 +66,11 @@ class Note(VersionedModel):
             # `?updated_since=` and change scans.
             models.Index(fields=["owner", "updated_at"], name="note_owner_updated"),
         ]
+
+    @property
+    def files(self) -> list[uuid.UUID]:
+        """Linked files that still exist, sorted (a deleted file's link disappears with it)."""
+        return sorted(f.id for f in self.linked_files.all() if f.deleted_at is None)
 
     def __str__(self) -> str:
         return self.title or f"note {self.id}"

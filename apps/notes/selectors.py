@@ -10,11 +10,12 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connections
-from django.db.models import F, FloatField, Q, QuerySet, Value
+from django.db.models import F, FloatField, Prefetch, Q, QuerySet, Value
 from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Cast, Substr
 
 from apps.common.errors import NotFound
+from apps.library import selectors as library_selectors
 
 from .models import Note, NoteRevision, normalize_tags
 
@@ -26,8 +27,11 @@ REVISION_PREVIEW_CHARS = 200
 
 
 def note_list(*, owner_id: uuid.UUID) -> QuerySet[Note]:
-    """The owner's live notes, archived ones included (the API's filters decide)."""
-    return Note.objects.filter(owner_id=owner_id, deleted_at__isnull=True)
+    """The owner's live notes, archived ones included (the API's filters decide), with their
+    file links (one more query per page, however long)."""
+    return Note.objects.filter(owner_id=owner_id, deleted_at__isnull=True).prefetch_related(
+        Prefetch("linked_files", queryset=library_selectors.file_links())
+    )
 
 
 def note_get(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note:

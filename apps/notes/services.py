@@ -20,10 +20,12 @@ from django.utils import timezone
 
 from apps.common.errors import ApplicationError, Conflict, NotFound
 from apps.common.versioning import require_version
+from apps.library import selectors as library_selectors
 from apps.sync.feed import change_record, owner_write
 
 from .models import (
     EDITABLE_FIELDS,
+    FILES_MAX_COUNT,
     REVISED_FIELDS,
     TAG_MAX_LENGTH,
     TAGS_MAX_COUNT,
@@ -34,7 +36,14 @@ from .models import (
 
 # What a field is when a create (or a PUT) does not mention it. Apply through _clean, which
 # copies the tags list.
-DEFAULTS: dict[str, Any] = {"title": "", "body": "", "tags": [], "pinned": False, "archived": False}
+DEFAULTS: dict[str, Any] = {
+    "title": "",
+    "body": "",
+    "tags": [],
+    "pinned": False,
+    "archived": False,
+    "files": [],
+}
 
 
 class NoteTooLarge(ApplicationError):
@@ -106,7 +115,28 @@ def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         cleaned["tags"] = tags
     if "body" in cleaned:
         check_body_size(cleaned["body"])
+    if "files" in cleaned:
+        files = sorted({uuid.UUID(str(value)) for value in cleaned["files"]})
+        if len(files) > FILES_MAX_COUNT:
+            raise ApplicationError(
+                "The request has invalid fields.",
+                code="validation_error",
+                errors={"files": [f"A note may link at most {FILES_MAX_COUNT} files."]},
+            )
+        cleaned["files"] = files
     return cleaned
+
+
+def _check_files(owner_id: uuid.UUID, files: list[uuid.UUID]) -> None:
+    """Links go to the caller's own live files only; any other id is refused without saying
+    whether it exists for someone else."""
+    unknown = sorted(set(files) - library_selectors.live_file_ids(owner_id=owner_id, ids=files))
+    if unknown:
+        raise ApplicationError(
+            "The request has invalid fields.",
+            code="validation_error",
+            errors={"files": [f"No such file: {file_id}." for file_id in unknown]},
+        )
 
 
 # --- notes -------------------------------------------------------------------------------------
@@ -156,15 +186,19 @@ def note_create(
             existing = _note_with_id(note_id)
             if existing is not None:
                 return _replay(existing, owner_id=owner_id, values=values), False
+        columns = {name: value for name, value in values.items() if name != "files"}
+        _check_files(owner_id, values["files"])
         note = Note(
             id=note_id or uuid.uuid4(),
             owner_id=owner_id,
             field_versions=dict.fromkeys(EDITABLE_FIELDS, 1),
-            **values,
+            **columns,
         )
         try:
             with transaction.atomic(using=_db()), _indexable():
                 note.save(using=_db(), force_insert=True)
+                if values["files"]:  # a new note has no links yet
+                    note.linked_files.set(values["files"])
         except IntegrityError:
             # A concurrent create with the same id committed first: decide as for a retry.
             existing = _note_with_id(note.id)
@@ -183,11 +217,15 @@ def _apply(note: Note, fields: Mapping[str, Any], *, reason: str) -> Note:
     if any(name in changed for name in REVISED_FIELDS):
         _keep_revision(note=note, title=note.title, body=note.body, reason=reason, note_version=note.version)
     note.version += 1
-    for name, value in changed.items():
-        setattr(note, name, value)
+    columns = [name for name in changed if name != "files"]
+    for name in columns:
+        setattr(note, name, changed[name])
+    if "files" in changed:
+        _check_files(note.owner_id, changed["files"])
+        note.linked_files.set(changed["files"])
     note.field_versions = {**note.field_versions, **dict.fromkeys(changed, note.version)}
     with _indexable():
-        note.save(using=_db(), update_fields=[*changed, "version", "field_versions", "updated_at"])
+        note.save(using=_db(), update_fields=[*columns, "version", "field_versions", "updated_at"])
     change_record(owner_id=note.owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version)
     return note
 

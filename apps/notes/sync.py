@@ -10,7 +10,7 @@ from typing import Any
 
 from apps.sync.registry import SyncType
 
-from . import services
+from . import selectors, services
 from .api.serializers import NoteOutput, NoteWriteInput
 from .models import EDITABLE_FIELDS, Note, NoteRevision
 
@@ -23,6 +23,9 @@ class NoteSync(SyncType):
     fields_serializer = NoteWriteInput(partial=True)
     output_component = "NoteOutput"
     fields_component = "PatchedNoteWriteInputRequest"
+
+    def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        return {note.id: note for note in selectors.note_list(owner_id=owner_id).filter(id__in=ids)}
 
     def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
         return list(NoteOutput(objs, many=True).data)

@@ -7,6 +7,7 @@ insecure configuration.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Above the router's middleware: its process_exception (retry on the primary) runs first.
+    "apps.common.middleware.DatabaseUnavailableMiddleware",
     "exampleapp.db_router.ReplicaRoutingMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -86,10 +89,35 @@ TEMPLATES = [
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 
 
+_MULTI_HOST_URL = re.compile(
+    r"^(?P<head>postgres(?:ql)?://(?:[^@/]*@)?)(?P<hosts>[^/?]*,[^/?]*)(?P<tail>.*)$"
+)
+
+
+def _split_hosts(url: str) -> tuple[str, tuple[str, str] | None]:
+    """libpq multi-host URLs (`postgresql://u:p@db1:5432,db2:5432/app?target_session_attrs=
+    read-write`) name several servers; dj-database-url reads one. Returns the URL with one
+    placeholder host and the comma lists of hosts and ports, which libpq takes as they are."""
+    match = _MULTI_HOST_URL.match(url)
+    if match is None:
+        return url, None
+    hosts, ports = [], []
+    for netloc in match["hosts"].split(","):
+        host, _, port = netloc.rpartition(":") if not netloc.endswith("]") else (netloc, "", "")
+        if not host or not port.isdigit():  # no port given: the whole item is the host
+            host, port = netloc, "5432"
+        hosts.append(host.strip("[]"))
+        ports.append(port)
+    return f"{match['head']}multi-host{match['tail']}", (",".join(hosts), ",".join(ports))
+
+
 def _database(url: str) -> dict:
+    url, multi_host = _split_hosts(url)
     config: dict = dj_database_url.parse(  # type: ignore[assignment]
         url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
     )
+    if multi_host is not None:
+        config["HOST"], config["PORT"] = multi_host
     if config["ENGINE"] == "django.db.backends.postgresql":
         options = config.setdefault("OPTIONS", {})
         # A dead server must fail fast so the router can fall back instead of hanging.
@@ -100,7 +128,8 @@ def _database(url: str) -> dict:
 
 
 DATABASES = {
-    "default": _database(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")),
+    # An empty DATABASE_URL counts as unset.
+    "default": _database(env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 REPLICA_DATABASES: list[str] = []
 for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):

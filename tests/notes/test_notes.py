@@ -28,6 +28,7 @@ def test_create_returns_the_note_with_defaults_etag_and_location(account):
         "tags",
         "pinned",
         "archived",
+        "files",
         "version",
         "created_at",
         "updated_at",
@@ -39,6 +40,7 @@ def test_create_returns_the_note_with_defaults_etag_and_location(account):
         "tags": [],
         "pinned": False,
         "archived": False,
+        "files": [],
         "version": 1,
         "created_at": None,
         "updated_at": None,
@@ -106,7 +108,7 @@ def test_writing_the_same_values_is_no_change(account):
 
 
 def test_unknown_and_server_owned_fields_are_ignored(account):
-    note = create_note(account, title="x", deleted_at="2001-01-01T00:00:00Z", files=["nope"], colour="red")
+    note = create_note(account, title="x", deleted_at="2001-01-01T00:00:00Z", colour="red")
     assert note["version"] == 1
     patched = account.client.patch(
         detail(note["id"]),
@@ -436,28 +438,70 @@ def _field_versions(note_id):
 def test_field_versions_follow_every_change(account):
     note = create_note(account, title="t", body="b")
     url = detail(note["id"])
-    assert _field_versions(note["id"]) == {"title": 1, "body": 1, "tags": 1, "pinned": 1, "archived": 1}
+    assert _field_versions(note["id"]) == {
+        "title": 1,
+        "body": 1,
+        "tags": 1,
+        "pinned": 1,
+        "archived": 1,
+        "files": 1,
+    }
 
     account.client.patch(url, {"title": "t2"}, format="json")
-    assert _field_versions(note["id"]) == {"title": 2, "body": 1, "tags": 1, "pinned": 1, "archived": 1}
+    assert _field_versions(note["id"]) == {
+        "title": 2,
+        "body": 1,
+        "tags": 1,
+        "pinned": 1,
+        "archived": 1,
+        "files": 1,
+    }
 
     account.client.patch(url, {"pinned": True, "tags": ["x"], "title": "t2"}, format="json")
-    assert _field_versions(note["id"]) == {"title": 2, "body": 1, "tags": 3, "pinned": 3, "archived": 1}
+    assert _field_versions(note["id"]) == {
+        "title": 2,
+        "body": 1,
+        "tags": 3,
+        "pinned": 3,
+        "archived": 1,
+        "files": 1,
+    }
 
     account.client.patch(url, {"pinned": True}, format="json")  # no change, no version
-    assert _field_versions(note["id"]) == {"title": 2, "body": 1, "tags": 3, "pinned": 3, "archived": 1}
+    assert _field_versions(note["id"]) == {
+        "title": 2,
+        "body": 1,
+        "tags": 3,
+        "pinned": 3,
+        "archived": 1,
+        "files": 1,
+    }
 
     # PUT: fields that end up different change; equal ones keep their version.
     put = account.client.put(
         url, {"title": "t2", "body": "b", "tags": ["x"], "archived": True}, format="json"
     )
     assert put.json()["version"] == 4
-    assert _field_versions(note["id"]) == {"title": 2, "body": 1, "tags": 3, "pinned": 4, "archived": 4}
+    assert _field_versions(note["id"]) == {
+        "title": 2,
+        "body": 1,
+        "tags": 3,
+        "pinned": 4,
+        "archived": 4,
+        "files": 1,
+    }
 
     account.client.post(f"{url}/revisions/1/restore")  # title "t", body "b"
-    assert _field_versions(note["id"]) == {"title": 5, "body": 1, "tags": 3, "pinned": 4, "archived": 4}
+    assert _field_versions(note["id"]) == {
+        "title": 5,
+        "body": 1,
+        "tags": 3,
+        "pinned": 4,
+        "archived": 4,
+        "files": 1,
+    }
 
     account.client.delete(url)
     stored = Note.objects.get(id=note["id"])
     assert stored.version == 6
-    assert stored.field_versions == {"title": 5, "body": 1, "tags": 3, "pinned": 4, "archived": 4}
+    assert stored.field_versions == {"title": 5, "body": 1, "tags": 3, "pinned": 4, "archived": 4, "files": 1}

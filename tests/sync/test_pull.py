@@ -137,5 +137,5 @@ def test_pull_queries_do_not_grow_with_page(account, django_assert_max_num_queri
         _note(account)
     _pull(account)
     for limit in (1, 6):
-        with django_assert_max_num_queries(3):  # floor check + feed page + notes
+        with django_assert_max_num_queries(4):  # floor check + feed page + notes + their file links
             assert len(_pull(account, limit=limit, cursor="0")["changes"]) == limit

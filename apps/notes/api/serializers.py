@@ -10,7 +10,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
-from ..models import TAG_MAX_LENGTH, TAGS_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
+from ..models import FILES_MAX_COUNT, TAG_MAX_LENGTH, TAGS_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
 
 
 class NoteWriteInput(serializers.Serializer):
@@ -33,6 +33,12 @@ class NoteWriteInput(serializers.Serializer):
     )
     pinned = serializers.BooleanField(required=False)
     archived = serializers.BooleanField(required=False)
+    files = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=FILES_MAX_COUNT,
+        required=False,
+        help_text="Ids of your library files this note links to.",
+    )
 
 
 class NoteCreateInput(NoteWriteInput):
@@ -48,10 +54,24 @@ class NoteCreateInput(NoteWriteInput):
 
 class NoteOutput(serializers.ModelSerializer):
     tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    files = serializers.ListField(
+        child=serializers.UUIDField(), read_only=True, help_text="Linked library files that still exist."
+    )
 
     class Meta:
         model = Note
-        fields = ["id", "title", "body", "tags", "pinned", "archived", "version", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "title",
+            "body",
+            "tags",
+            "pinned",
+            "archived",
+            "files",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
