@@ -54,12 +54,31 @@ def _bump(owner_id: uuid.UUID, count: int, using: str) -> int:
         return int(cursor.fetchone()[0])
 
 
+def _lock(owner_id: uuid.UUID, using: str) -> None:
+    """Row-lock the user's counter (creating it on first use) until the transaction ends. A
+    plain SELECT ... FOR UPDATE writes nothing; SQLite serialises writers by itself."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    table = connection.ops.quote_name(SyncCounter._meta.db_table)
+    select = f"SELECT 1 FROM {table} WHERE owner_id = %s FOR UPDATE"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(select, [owner_id])
+        if cursor.fetchone() is None:
+            cursor.execute(
+                f"INSERT INTO {table} (owner_id, last_seq, floor_seq) VALUES (%s, 0, 0) "  # noqa: S608
+                "ON CONFLICT (owner_id) DO NOTHING",
+                [owner_id],
+            )
+            cursor.execute(select, [owner_id])
+
+
 @contextmanager
 def owner_write(*, owner_id: uuid.UUID) -> Iterator[None]:
     """A write transaction of one user's data, holding the user's feed lock (see above)."""
     using = _db()
     with transaction.atomic(using=using):
-        _bump(owner_id, 0, using)
+        _lock(owner_id, using)
         yield
 
 
