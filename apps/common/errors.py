@@ -69,8 +69,15 @@ class PreconditionFailed(ApplicationError):
 
 
 class ServiceUnavailable(ApplicationError):
+    """A dependency is down for a moment: 503 with Retry-After, so clients retry later."""
+
     status = 503
     code = "service_unavailable"
+    retry_after = 5
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("Retry-After", str(self.retry_after))
 
 
 def problem_body(
@@ -206,6 +213,14 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
 
 def handler500(request: HttpRequest) -> JsonResponse:
     return _json_problem(500, "server_error", "An unexpected error occurred; it has been logged.")
+
+
+def database_unavailable(retry_after: int = 2) -> JsonResponse:
+    response = _json_problem(
+        503, "database_unavailable", "The database is unreachable for a moment; retry shortly."
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

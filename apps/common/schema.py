@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -36,3 +38,41 @@ def drop_trailing_slash_aliases(endpoints: list[tuple]) -> list[tuple]:
     """drf-spectacular preprocessing hook: canonical paths have no trailing slash; routes that
     also accept one (KOReader's protocol does) are documented once, without it."""
     return [endpoint for endpoint in endpoints if not endpoint[0].endswith("/")]
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# Errors any operation can answer: bad input, a stale or bad cursor/id, throttling, and a
+# database or storage outage (503 with Retry-After); plus 401/403 where a token is required.
+_ALWAYS = {"400", "404", "429", "503"}
+_SECURED = {"401", "403"}
+
+
+def problem_media_type(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: errors are served as application/problem+json
+    (apps/common/errors.py), so every error response that carries the Problem shape is documented
+    under that media type instead of application/json, and every operation documents the error
+    statuses any request can meet."""
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, response in responses.items():
+                content = response.get("content") if isinstance(response, dict) else None
+                if not content or not str(status).isdigit() or int(status) < 400:
+                    continue
+                body = content.get("application/json")
+                if body and str(body.get("schema", {}).get("$ref", "")).endswith("/Problem"):
+                    content["application/problem+json"] = content.pop("application/json")
+            if "/kosync/" in path:
+                continue  # KOReader's protocol has its own error shape (specs/kosync)
+            secured = any(requirement for requirement in operation.get("security", []))
+            for status in sorted(_ALWAYS | (_SECURED if secured else set())):
+                responses.setdefault(
+                    status,
+                    {
+                        "description": "problem+json error",
+                        "content": {"application/problem+json": {"schema": dict(_PROBLEM_REF)}},
+                    },
+                )
+    return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.common.errors import ApplicationError, Conflict
+from apps.common.errors import ApplicationError, Conflict, ServiceUnavailable
 
 
 class UnsupportedFileType(ApplicationError):
@@ -62,3 +62,9 @@ class UploadVerificationFailed(ApplicationError):
 class DirectUploadUnavailable(ApplicationError):
     status = 501
     code = "direct_upload_unavailable"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """Object storage cannot be reached: nothing was stored, try again in a moment."""
+
+    code = "storage_unavailable"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, BinaryIO
 
+from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files import File as DjangoFile
 from django.core.files.storage import Storage, storages
@@ -307,3 +308,21 @@ def delete_objects(keys: list[str]) -> None:
 
 
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, OSError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Is `exc` object storage being unreachable or failing (not a client mistake)? Connection
+    errors and timeouts, S3's own 5xx answers, and boto3's transfer errors that wrap them."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BotoCoreError):
+            return True
+        if isinstance(current, ClientError):
+            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            return int(status) >= 500
+        if isinstance(current, Boto3Error):  # S3UploadFailedError, RetriesExceededError
+            return True
+        current = current.__cause__ or current.__context__
+    return False

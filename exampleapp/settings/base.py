@@ -132,7 +132,9 @@ DATABASES = {
     "default": _database(env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 REPLICA_DATABASES: list[str] = []
-for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+# A comma separates replicas only where a new URL starts: a multi-host URL keeps its commas.
+_REPLICA_URLS = re.split(r",\s*(?=[a-z][a-z0-9+.-]*://)", env_str("DATABASE_REPLICA_URLS").strip())
+for _index, _url in enumerate([u.strip() for u in _REPLICA_URLS if u.strip()], start=1):
     _alias = f"replica{_index}"
     DATABASES[_alias] = _database(_url)
     REPLICA_DATABASES.append(_alias)
@@ -162,6 +164,8 @@ if REDIS_URL:
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5),
                 "SOCKET_TIMEOUT": env_float("REDIS_TIMEOUT", 0.5),
+                # Once Redis failed, skip it for REDIS_RETRY_SECONDS (apps/common/cache.py).
+                "REDIS_CLIENT_CLASS": "apps.common.cache.CircuitBreakerRedis",
             },
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "exampleapp"),
         }
@@ -173,7 +177,9 @@ else:
             "LOCATION": "exampleapp",
         }
     }
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# The circuit breaker logs an outage once; a traceback per ignored call cost more than Redis saves.
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
+REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 2.0)
 
 # --- Storage ---------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")
@@ -294,6 +300,10 @@ SPECTACULAR_SETTINGS = {
         "TaskBulkActionEnum": ["complete", "reopen", "move", "delete"],
     },
     "PREPROCESSING_HOOKS": ["apps.common.schema.drop_trailing_slash_aliases"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.common.schema.problem_media_type",
+    ],
 }
 
 # --- CORS ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Library endpoints: thin views over services.py and selectors.py.
 
 Every lookup is scoped to the caller, so another user's file, upload or viewer state is 404 on
-every route and verb.
+every route and verb. Object storage being down is a 503 problem with Retry-After on every
+route that needs it (StorageOutageMixin): never a 500.
 """
 
 from __future__ import annotations
@@ -23,13 +24,26 @@ from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
 
 from .. import downloads, selectors, services, storage, streaming
+from ..errors import StorageUnavailable
 from ..filtersets import DEFAULT_ORDERING, ORDERINGS, FileFilter
 from ..models import File, Upload
 from . import serializers as s
 
 _problem = PROBLEM_RESPONSES[400]
-UPLOAD_ERRORS = {**PROBLEM_RESPONSES, 411: _problem, 413: _problem, 415: _problem}
-DIRECT_ERRORS = {**PROBLEM_RESPONSES, 413: _problem, 415: _problem, 422: _problem, 501: _problem}
+UPLOAD_ERRORS = {**PROBLEM_RESPONSES, 411: _problem, 413: _problem, 415: _problem, 503: _problem}
+DIRECT_ERRORS = {
+    **PROBLEM_RESPONSES,
+    **{status: _problem for status in (413, 415, 422, 501, 503)},
+}
+
+
+class StorageOutageMixin:
+    """Storage outages become 503 storage_unavailable (with Retry-After) instead of a 500."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if storage.is_outage(exc):
+            exc = StorageUnavailable("File storage is unavailable for a moment; nothing was stored. Retry.")
+        return super().handle_exception(exc)  # type: ignore[misc]
 
 
 def _user_id(request: Request) -> uuid.UUID:
@@ -51,7 +65,7 @@ def _created(owner_id: uuid.UUID, result: services.FileResult) -> Response:
     )
 
 
-class FileListCreateView(ETagMixin, generics.ListAPIView):
+class FileListCreateView(StorageOutageMixin, ETagMixin, generics.ListAPIView):
     serializer_class = s.FileOutput
     filterset_class = FileFilter
     parser_classes = [MultiPartParser]
@@ -98,7 +112,7 @@ class FileListCreateView(ETagMixin, generics.ListAPIView):
         return _created(owner_id, result)
 
 
-class FileDetailView(ETagMixin, APIView):
+class FileDetailView(StorageOutageMixin, ETagMixin, APIView):
     @extend_schema(responses={200: s.FileOutput, **PROBLEM_RESPONSES}, summary="One file")
     def get(self, request: Request, file_id: uuid.UUID) -> Response:
         return Response(_file_data(selectors.file_get(owner_id=_user_id(request), file_id=file_id)))
@@ -142,7 +156,7 @@ class FileDetailView(ETagMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class FileContentView(APIView):
+class FileContentView(StorageOutageMixin, APIView):
     @extend_schema(
         summary="Download a file's bytes (always as an attachment)",
         description="On S3: 302 to a short-lived presigned URL that answers with "
@@ -232,7 +246,7 @@ def _upload_data(progress: selectors.UploadProgress) -> dict[str, Any]:
     }
 
 
-class UploadListCreateView(generics.ListAPIView):
+class UploadListCreateView(StorageOutageMixin, generics.ListAPIView):
     serializer_class = s.UploadOutput
     cursor_ordering = ("-created_at", "-id")
 
@@ -282,7 +296,7 @@ class UploadListCreateView(generics.ListAPIView):
         )
 
 
-class UploadDetailView(APIView):
+class UploadDetailView(StorageOutageMixin, APIView):
     @extend_schema(
         responses={200: s.UploadOutput, **DIRECT_ERRORS},
         summary="A direct upload: parts S3 has, fresh URLs for the missing ones (resume)",
@@ -297,7 +311,7 @@ class UploadDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UploadCompleteView(ETagMixin, APIView):
+class UploadCompleteView(StorageOutageMixin, ETagMixin, APIView):
     @extend_schema(
         request=None,
         responses={
