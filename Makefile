@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy apps exampleapp scripts
+	$(BIN)/mypy apps exampleapp scripts bench
 
 ## make stack: the production-like setup locally (services + gunicorn, production settings)
 stack: $(STAMP)
@@ -57,3 +57,34 @@ deploy-check: $(DEPLOY_STAMP)
 image-check: $(STAMP)
 	scripts/image-check.sh build
 	$(BIN)/python scripts/devservices.py run -- scripts/image-check.sh run
+
+# --- Fault drills (issue 8) ----------------------------------------------------------------------
+.PHONY: drills
+
+## make drills [QUICK=1]: fault drills against the real stack under load (gunicorn, production
+## settings, PostgreSQL primary + standby, Redis, S3); prints the table, writes it into
+## docs/reliability.md, exits non-zero when a figure misses its target. QUICK=1: < 5 minutes.
+drills: $(STAMP)
+	$(BIN)/python -m drills $(if $(filter-out 0,$(QUICK)),--quick)
+
+# --- Benchmarks (docs/benchmarks.md) -------------------------------------------------------------
+# `make bench`: the throwaway services, the app under gunicorn with production settings (+ the
+# bench-only baseline views), COPY-seeded data, the ten measures of issue 7 with wrk; writes
+# bench/results/<date>.json and regenerates docs/benchmarks.md (~20 min on 2 cores).
+# `make bench QUICK=1`: small scales, < 3 min, writes bench/results/<date>-quick.json only.
+# BENCH_ARGS passes options to bench/run.py (e.g. --sizes 10000,100000,1000000 --upload-mib 1024).
+BENCH_STAMP := $(VENV)/.bench-installed
+QUICK ?=
+BENCH_ARGS ?=
+
+.PHONY: bench
+
+$(BENCH_STAMP): $(STAMP) requirements/bench.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+		else echo "wrk is missing: apt-get install wrk" >&2; exit 1; fi; }
+	$(BIN)/python scripts/devservices.py run -- $(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)

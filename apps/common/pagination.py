@@ -47,6 +47,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _value(row: Any, name: str) -> Any:
+    """A field of a page's last row: a model instance, or a dict from `.values()` (lean paths)."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
 class CursorPagination(pagination.CursorPagination):
     page_size = DEFAULT_LIMIT
     max_page_size = MAX_LIMIT
@@ -80,7 +85,7 @@ class CursorPagination(pagination.CursorPagination):
         self.has_next = len(rows) > self.page_size
         if self.has_next:
             last = self.page[-1]
-            self.next_values = [_plain(getattr(last, name.lstrip("-"))) for name in self.ordering]
+            self.next_values = [_plain(_value(last, name.lstrip("-"))) for name in self.ordering]
         return self.page
 
     def get_next_link(self) -> str | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connections
-from django.db.models import F, FloatField, Prefetch, Q, QuerySet, Value
+from django.db.models import F, FloatField, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Cast, Substr
 
@@ -39,6 +40,56 @@ def note_get(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note:
     if note is None:
         raise NotFound("No such note.")
     return note
+
+
+# --- the lean read path: rows, not model instances ----------------------------------------------
+
+# What NoteOutput shows, read straight from the columns (`files` is added by note_rows).
+OUTPUT_COLUMNS = ("id", "title", "body", "tags", "pinned", "archived", "version", "created_at", "updated_at")
+
+
+def note_rows(queryset: QuerySet[Note], *, extra: Sequence[str] = ()) -> QuerySet[Any]:
+    """`queryset` as dicts of the output columns (plus `extra`, e.g. the ordering's fields),
+    with `file_ids` (the live linked files, sorted) from a correlated subquery on PostgreSQL:
+    a page or an object in one query, no model instances. Elsewhere (SQLite) `note_files`
+    adds the links with one more query. The list and detail endpoints read through this; the
+    shape is NoteOutput's (see api/serializers.note_output, tested equal)."""
+    columns = list(dict.fromkeys([*OUTPUT_COLUMNS, *extra]))
+    queryset = queryset.prefetch_related(None)
+    if connections[queryset.db].vendor == "postgresql":
+        links = (
+            Note.linked_files.through.objects.filter(note_id=OuterRef("id"), file__deleted_at__isnull=True)
+            .order_by("file_id")
+            .values("file_id")
+        )
+        return queryset.annotate(file_ids=ArraySubquery(links)).values(*columns, "file_ids")
+    return queryset.values(*columns)
+
+
+def note_files(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give rows read without the subquery (SQLite) their `file_ids`, in one query."""
+    missing = [row for row in rows if "file_ids" not in row]
+    if missing:
+        links: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for note_id, file_id in (
+            Note.linked_files.through.objects.filter(
+                note_id__in=[row["id"] for row in missing], file__deleted_at__isnull=True
+            )
+            .order_by("file_id")
+            .values_list("note_id", "file_id")
+        ):
+            links.setdefault(note_id, []).append(file_id)
+        for row in missing:
+            row["file_ids"] = links.get(row["id"], [])
+    return rows
+
+
+def note_row_get(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> dict[str, Any]:
+    """One live note of the owner as a row (see note_rows); 404 otherwise."""
+    row = note_rows(note_list(owner_id=owner_id).filter(id=note_id)).first()
+    if row is None:
+        raise NotFound("No such note.")
+    return note_files([row])[0]
 
 
 class SearchVectorColumn(Expression):

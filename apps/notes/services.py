@@ -9,7 +9,7 @@ new version. A change to the title or body first keeps the previous text as a re
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.common.errors import ApplicationError, Conflict, NotFound
 from apps.common.versioning import require_version
 from apps.library import selectors as library_selectors
-from apps.sync.feed import change_record, owner_write
+from apps.sync.feed import ChangeSpec, change_record, changes_record, owner_write
 
 from .models import (
     EDITABLE_FIELDS,
@@ -207,6 +207,31 @@ def note_create(
             return _replay(existing, owner_id=owner_id, values=values), False
         change_record(owner_id=owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version)
     return note, True
+
+
+def notes_create_new(
+    *, owner_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
+) -> list[Note]:
+    """Create many new notes with client-chosen ids at once (sync push): one INSERT, one feed
+    update. Each item's fields must already be cleaned (`clean_fields`) and link no files, and
+    no id may exist yet — the caller checked that under the user's feed lock; a concurrent
+    create of the same id raises IntegrityError (the caller then goes one by one). Runs inside
+    the caller's `owner_write`."""
+    notes = [
+        Note(
+            id=note_id,
+            owner_id=owner_id,
+            field_versions=dict.fromkeys(EDITABLE_FIELDS, 1),
+            **{name: value for name, value in {**DEFAULTS, **fields}.items() if name != "files"},
+        )
+        for note_id, fields in items
+    ]
+    with transaction.atomic(using=_db()), _indexable():
+        Note.objects.using(_db()).bulk_create(notes)
+    changes_record(
+        owner_id=owner_id, changes=[ChangeSpec(SYNC_TYPE, note.id, note.version) for note in notes]
+    )
+    return notes
 
 
 def _apply(note: Note, fields: Mapping[str, Any], *, reason: str) -> Note:

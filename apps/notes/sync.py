@@ -8,10 +8,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
+from apps.common.renderers import OPTIONS
 from apps.sync.registry import SyncType
 
 from . import selectors, services
-from .api.serializers import NoteOutput, NoteWriteInput
+from .api.serializers import NoteOutput, NoteWriteInput, note_output, plain_note_fields
 from .models import EDITABLE_FIELDS, Note, NoteRevision
 
 
@@ -26,6 +29,28 @@ class NoteSync(SyncType):
 
     def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         return {note.id: note for note in selectors.note_list(owner_id=owner_id).filter(id__in=ids)}
+
+    def fetch_shaped(
+        self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[int, Any]]:
+        rows = selectors.note_files(
+            list(selectors.note_rows(selectors.note_list(owner_id=owner_id).filter(id__in=ids)))
+        )
+        return {row["id"]: (row["version"], note_output(row)) for row in rows}
+
+    def plain_create_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        return plain_note_fields(fields)
+
+    def create_new(
+        self, *, owner_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
+    ) -> list[Any]:
+        notes = services.notes_create_new(owner_id=owner_id, items=items)
+        rows = [
+            {**{name: getattr(note, name) for name in selectors.OUTPUT_COLUMNS}, "file_ids": []}
+            for note in notes
+        ]
+        # The same JSON text as NoteOutput's (datetimes with Z), as a push result stores it.
+        return list(orjson.loads(orjson.dumps([note_output(row) for row in rows], option=OPTIONS)))
 
     def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
         return list(NoteOutput(objs, many=True).data)

@@ -15,6 +15,7 @@ validation rules exist once, in the app.
 
 from __future__ import annotations
 
+import json
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django.db import models
+from rest_framework.utils.encoders import JSONEncoder
 
 from apps.common.errors import ApplicationError
 
@@ -70,6 +72,17 @@ class SyncType(ABC):
     def is_deleted(self, obj: Any) -> bool:
         return getattr(obj, "deleted_at", None) is not None
 
+    def fetch_shaped(
+        self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[int, Any]]:
+        """The caller's live objects with these feed ids as (version, REST representation), keyed
+        by feed id: what a pull returns. Types with a lean row path override it; the
+        representation may hold datetimes and UUIDs (the pull renders them as DRF would)."""
+        by_feed_id = self.fetch(owner_id=owner_id, ids=ids)
+        alive = [(feed_id, obj) for feed_id, obj in by_feed_id.items() if not self.is_deleted(obj)]
+        shaped = self.serialize([obj for _, obj in alive])
+        return {feed_id: (obj.version, shape) for (feed_id, obj), shape in zip(alive, shaped, strict=True)}
+
     # --- writes through the app's services ------------------------------------------------------
 
     def lock(self, *, obj_id: uuid.UUID) -> Any | None:
@@ -91,6 +104,23 @@ class SyncType(ABC):
     @abstractmethod
     def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
         """Soft-delete through the app's service; returns the tombstone."""
+
+    # --- batched creates: the fast path of a push full of new objects (optional) ----------------
+
+    def plain_create_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The cleaned fields of a create when they are plainly valid (what `validate` would
+        return for them), else None: the op then goes through validate/create one by one,
+        which also explains what is wrong. None by default: no batched creates."""
+        return None
+
+    def create_new(
+        self, *, owner_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
+    ) -> list[Any]:
+        """Create objects whose ids exist nowhere yet, with fields from plain_create_fields, in
+        bulk; returns each one's REST representation (JSON-ready), in order. This default makes
+        them one by one; a type with a real bulk path overrides it."""
+        made = [self.create(owner_id=owner_id, obj_id=obj_id, fields=fields) for obj_id, fields in items]
+        return list(json.loads(json.dumps(self.serialize(made), cls=JSONEncoder)))
 
     def keep_losing_values(  # noqa: B027 - an optional hook: most types keep nothing
         self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]

@@ -79,14 +79,10 @@ def changes_since(
     for _seq, kind, object_id, _version, deleted in rows:
         if not deleted:
             live_ids.setdefault(kind, []).append(object_id)
-    data: dict[tuple[str, uuid.UUID], tuple[int, dict[str, Any]]] = {}
+    data: dict[tuple[str, uuid.UUID], tuple[int, Any]] = {}
     for kind, ids in live_ids.items():
-        sync_type = registry.get(kind)
-        by_feed_id = sync_type.fetch(owner_id=owner_id, ids=ids)
-        alive = [(feed_id, obj) for feed_id, obj in by_feed_id.items() if not sync_type.is_deleted(obj)]
-        shaped = sync_type.serialize([obj for _, obj in alive])
-        for (feed_id, obj), shape in zip(alive, shaped, strict=True):
-            data[(kind, feed_id)] = (obj.version, shape)
+        for feed_id, shaped in registry.get(kind).fetch_shaped(owner_id=owner_id, ids=ids).items():
+            data[(kind, feed_id)] = shaped
 
     changes = []
     for seq, kind, object_id, version, _deleted in rows:

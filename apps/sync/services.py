@@ -16,14 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
-from django.db import router, transaction
+from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.utils.encoders import JSONEncoder
@@ -114,6 +116,83 @@ def _cached_results(owner_id: uuid.UUID, ops: Sequence[PushOp]) -> dict[str, dic
     return {keys[key]: value for key, value in found.items() if isinstance(value, dict)}
 
 
+def _store_results(owner_id: uuid.UUID, results: list[dict[str, Any]], using: str) -> None:
+    """PushedOp rows for many results at once. On PostgreSQL one pipelined executemany with the
+    JSON written by orjson (the ORM's per-row JSON encoding was a third of a bulk push)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        PushedOp.objects.using(using).bulk_create(
+            [PushedOp(owner_id=owner_id, op_id=result["op_id"], result=result) for result in results]
+        )
+        return
+    table = connection.ops.quote_name(PushedOp._meta.db_table)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (owner_id, op_id, result, created_at) VALUES (%s, %s, %s::jsonb, %s)",  # noqa: S608
+            [(owner_id, result["op_id"], orjson.dumps(result).decode(), now) for result in results],
+        )
+
+
+def _create_new_in_bulk(
+    owner_id: uuid.UUID,
+    ops: Sequence[PushOp],
+    pending: Sequence[tuple[int, PushOp]],
+    stored: Mapping[str, Any],
+    using: str,
+) -> dict[int, dict[str, Any]]:
+    """The fast path of a push: upserts that create new objects with plainly valid fields are
+    applied together, per type, in a few statements (one INSERT, one feed update, one INSERT of
+    their results) instead of a dozen per op. Only ops whose outcome cannot depend on the rest
+    of the batch qualify: their op_id is new and used once, their object id appears in no other
+    op and exists nowhere yet (checked under the feed lock). Their results are exactly what the
+    one-by-one path would store (`applied`, version 1, the REST representation). Everything
+    else — and everything, should the bulk insert fail (a concurrent create of the same id) —
+    goes the one-by-one way. Returns results by op index."""
+    op_ids = Counter(op.op_id for op in ops)
+    object_ids = Counter(op.id for op in ops)
+    by_type: dict[str, list[tuple[int, PushOp, dict[str, Any]]]] = {}
+    for index, op in pending:
+        if op.action != "upsert" or op.op_id in stored or op_ids[op.op_id] > 1 or object_ids[op.id] > 1:
+            continue
+        cleaned = registry.get(op.type).plain_create_fields(op.fields)
+        if cleaned is not None:
+            by_type.setdefault(op.type, []).append((index, op, cleaned))
+    results: dict[int, dict[str, Any]] = {}
+    for type_name, candidates in by_type.items():
+        sync_type = registry.get(type_name)
+        taken = set(
+            sync_type.model._default_manager.using(using)
+            .filter(id__in=[op.id for _, op, _ in candidates])
+            .values_list("id", flat=True)
+        )
+        fresh = [(index, op, cleaned) for index, op, cleaned in candidates if op.id not in taken]
+        if len(fresh) < 2:
+            continue
+        try:
+            with transaction.atomic(using=using):
+                shapes = sync_type.create_new(
+                    owner_id=owner_id, items=[(op.id, cleaned) for _, op, cleaned in fresh]
+                )
+                made = {
+                    index: {
+                        "op_id": op.op_id,
+                        "status": "applied",
+                        "type": op.type,
+                        "id": str(op.id),
+                        "version": 1,
+                        "data": shape,
+                    }
+                    for (index, op, _), shape in zip(fresh, shapes, strict=True)
+                }
+                _store_results(owner_id, list(made.values()), using)
+        except (IntegrityError, OperationalError):
+            logger.info("bulk create of %d %s ops fell back to one by one", len(fresh), type_name)
+            continue
+        results.update(made)
+    return results
+
+
 def sync_push(*, owner_id: uuid.UUID, ops: Sequence[PushOp]) -> list[dict[str, Any]]:
     """Apply `ops` in order; one result per op, in the same order."""
     results: dict[int, dict[str, Any]] = {}
@@ -134,7 +213,11 @@ def sync_push(*, owner_id: uuid.UUID, ops: Sequence[PushOp]) -> list[dict[str, A
                 .filter(owner_id=owner_id, op_id__in=[op.op_id for _, op in pending])
                 .values_list("op_id", "result")
             )
+            for index, result in _create_new_in_bulk(owner_id, ops, pending, stored, using).items():
+                stored[ops[index].op_id] = fresh[ops[index].op_id] = results[index] = result
             for index, op in pending:
+                if index in results:
+                    continue
                 if op.op_id in stored:
                     results[index] = stored[op.op_id]
                     continue

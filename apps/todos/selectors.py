@@ -4,7 +4,9 @@ user's object and a deleted one look exactly like one that never existed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from django.db import connections
 from django.db.models import BooleanField, Q, QuerySet
@@ -28,6 +30,37 @@ def tasklist_get(*, owner_id: uuid.UUID, list_id: uuid.UUID) -> TaskList:
 
 def task_list(*, owner_id: uuid.UUID) -> QuerySet[Task]:
     return Task.objects.filter(owner_id=owner_id, deleted_at__isnull=True)
+
+
+# What TaskOutput shows, as columns (the due is rebuilt from its three columns).
+TASK_OUTPUT_COLUMNS = (
+    "id",
+    "list_id",
+    "parent_id",
+    "title",
+    "notes",
+    "done",
+    "completed_at",
+    "due_date",
+    "due_at",
+    "due_offset",
+    "priority",
+    "tags",
+    "position",
+    "recurrence",
+    "completion_count",
+    "last_completed_at",
+    "field_versions",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+def task_rows(queryset: QuerySet[Task], *, extra: Sequence[str] = ()) -> QuerySet[Any]:
+    """`queryset` as dicts of the output columns (plus `extra`, e.g. the ordering's fields): the
+    lean read path of the task list (no model instances; see api/serializers.task_output)."""
+    return queryset.values(*dict.fromkeys([*TASK_OUTPUT_COLUMNS, *extra]))
 
 
 def task_get(*, owner_id: uuid.UUID, task_id: uuid.UUID) -> Task:

@@ -4,21 +4,35 @@ the inputs, so a body that carries them has them ignored."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
-from ..models import FILES_MAX_COUNT, TAG_MAX_LENGTH, TAGS_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
+from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+
+from ..models import (
+    EDITABLE_FIELDS,
+    FILES_MAX_COUNT,
+    TAG_MAX_LENGTH,
+    TAGS_MAX_COUNT,
+    TITLE_MAX_LENGTH,
+    Note,
+    NoteRevision,
+    normalize_tags,
+)
 
 
 class NoteWriteInput(serializers.Serializer):
     """Every field is optional. PATCH changes the fields given; PUT replaces the note, absent
     fields taking their defaults (empty title, body and tags; not pinned, not archived)."""
 
-    title = serializers.CharField(max_length=TITLE_MAX_LENGTH, allow_blank=True, required=False)
-    body = serializers.CharField(
+    title = StrictCharField(max_length=TITLE_MAX_LENGTH, allow_blank=True, required=False)
+    body = StrictCharField(
         allow_blank=True,
         trim_whitespace=False,
         required=False,
@@ -26,25 +40,77 @@ class NoteWriteInput(serializers.Serializer):
         "a longer body is refused with 413 `note_too_large`.",
     )
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=TAG_MAX_LENGTH),
+        child=StrictCharField(max_length=TAG_MAX_LENGTH),
         max_length=TAGS_MAX_COUNT,
         required=False,
         help_text="Normalised by the server: lower case, single spaces, duplicates merged, sorted.",
     )
-    pinned = serializers.BooleanField(required=False)
-    archived = serializers.BooleanField(required=False)
+    pinned = StrictBooleanField(required=False)
+    archived = StrictBooleanField(required=False)
     files = serializers.ListField(
-        child=serializers.UUIDField(),
+        child=StrictUUIDField(),
         max_length=FILES_MAX_COUNT,
         required=False,
         help_text="Ids of your library files this note links to.",
     )
 
 
+# What DRF's CharField refuses in any string: NUL and lone surrogates.
+_REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _plain_text(value: Any, *, trim: bool, max_length: int | None, allow_blank: bool = True) -> bool:
+    """A string NoteWriteInput takes unchanged: nothing refused, nothing to trim, not too long."""
+    return (
+        type(value) is str
+        and _REFUSED_CHARACTERS.search(value) is None
+        and (not trim or value == value.strip())
+        and (allow_blank or value != "")
+        and (max_length is None or len(value) <= max_length)
+    )
+
+
+def plain_note_fields(fields: Any) -> dict[str, Any] | None:
+    """What NoteWriteInput + services.clean_fields make of `fields`, for the plain case only: the
+    editable fields as JSON gives them (strings needing no trimming, real booleans, a list of
+    tags, no file links), nothing unknown. Anything else is None, and the caller validates the
+    long way (which also reports the errors): this only skips the serializer's overhead for the
+    common case of a sync push (~1 µs per op instead of ~100 µs), it never accepts more."""
+    if type(fields) is not dict or not fields.keys() <= set(EDITABLE_FIELDS):
+        return None
+    cleaned: dict[str, Any] = {}
+    if "title" in fields:
+        if not _plain_text(fields["title"], trim=True, max_length=TITLE_MAX_LENGTH):
+            return None
+        cleaned["title"] = fields["title"]
+    if "body" in fields:
+        body = fields["body"]
+        if not _plain_text(body, trim=False, max_length=None) or len(body) * 4 > settings.NOTE_BODY_MAX_BYTES:
+            return None
+        cleaned["body"] = body
+    if "tags" in fields:
+        tags = fields["tags"]
+        if type(tags) is not list or len(tags) > TAGS_MAX_COUNT:
+            return None
+        if not all(_plain_text(tag, trim=True, max_length=TAG_MAX_LENGTH, allow_blank=False) for tag in tags):
+            return None
+        cleaned["tags"] = normalize_tags(tags)
+    for flag in ("pinned", "archived"):
+        if flag in fields:
+            if type(fields[flag]) is not bool:
+                return None
+            cleaned[flag] = fields[flag]
+    if "files" in fields:
+        if fields["files"] != [] or type(fields["files"]) is not list:
+            return None
+        cleaned["files"] = []
+    return cleaned
+
+
 class NoteCreateInput(NoteWriteInput):
     """Every field is optional; absent ones take their defaults."""
 
-    id = serializers.UUIDField(
+    id = StrictUUIDField(
         required=False,
         help_text="Optional client-chosen id (offline creation). Repeating a create with the same "
         "id and body returns the existing note (200); a different body or an id used by anything "
@@ -53,9 +119,9 @@ class NoteCreateInput(NoteWriteInput):
 
 
 class NoteOutput(serializers.ModelSerializer):
-    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags = serializers.ListField(child=StrictCharField(), read_only=True)
     files = serializers.ListField(
-        child=serializers.UUIDField(), read_only=True, help_text="Linked library files that still exist."
+        child=StrictUUIDField(), read_only=True, help_text="Linked library files that still exist."
     )
 
     class Meta:
@@ -73,6 +139,28 @@ class NoteOutput(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+def note_output(row: Mapping[str, Any]) -> dict[str, Any]:
+    """NoteOutput's representation built from a row of selectors.note_rows: the same keys in
+    the same order, with values the ORJSONRenderer writes exactly as DRF writes NoteOutput's
+    (datetimes with `Z`, UUIDs canonical). tests/bench_contract checks the two are equal."""
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "body": row["body"],
+        "tags": row["tags"],
+        "pinned": row["pinned"],
+        "archived": row["archived"],
+        "files": row["file_ids"],
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def note_outputs(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [note_output(row) for row in rows]
 
 
 class RevisionReasonField(serializers.CharField):
@@ -103,7 +191,7 @@ class RevisionReasonFieldExtension(OpenApiSerializerFieldExtension):
 
 
 class NoteRevisionSummaryOutput(serializers.ModelSerializer):
-    body_preview = serializers.CharField(read_only=True, help_text="The first 200 characters of the body.")
+    body_preview = StrictCharField(read_only=True, help_text="The first 200 characters of the body.")
     reason = RevisionReasonField(read_only=True)
 
     class Meta:

@@ -12,6 +12,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES, Problem
 from apps.common.versioning import ETagMixin, expected_version
 
@@ -47,6 +48,7 @@ def _owner(request: Request) -> uuid.UUID:
 class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.NoteOutput
     filterset_class = NoteFilterSet
+    renderer_classes = [ORJSONRenderer]
 
     queryset = Note.objects.none()  # typed placeholder; get_queryset scopes to the caller
     lookup_url_kwarg = "note_id"
@@ -62,6 +64,14 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
         if getattr(self, "swagger_fake_view", False):
             return Note.objects.none()
         return selectors.note_list(owner_id=_owner(self.request))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The hot path reads rows, not model instances (one query per page; see note_rows).
+        queryset = self.filter_queryset(self.get_queryset())
+        ordering = [name.lstrip("-") for name in self.cursor_ordering]
+        page = self.paginate_queryset(selectors.note_rows(queryset, extra=ordering))
+        assert page is not None  # every list is paginated
+        return self.get_paginated_response(s.note_outputs(selectors.note_files(page)))
 
     @extend_schema(
         summary="Create a note",
@@ -87,7 +97,7 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(summary="Read a note", responses={200: s.NoteOutput, **PROBLEM_RESPONSES})
     def retrieve(self, request: Request, note_id: uuid.UUID) -> Response:
-        return Response(s.NoteOutput(selectors.note_get(owner_id=_owner(request), note_id=note_id)).data)
+        return Response(s.note_output(selectors.note_row_get(owner_id=_owner(request), note_id=note_id)))
 
     def _write(self, request: Request, note_id: uuid.UUID, *, partial: bool) -> Response:
         data = s.NoteWriteInput(data=request.data, partial=partial)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
+from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+
 from .. import registry
 from ..selectors import Cursor
 
@@ -37,9 +39,9 @@ class PushOpInput(serializers.Serializer):
     op_id = serializers.RegexField(
         r"^[A-Za-z0-9._:-]{1,64}$", help_text="Client-chosen, unique per operation"
     )
-    type = serializers.CharField(max_length=32)
+    type = StrictCharField(max_length=32)
     action = serializers.ChoiceField(choices=PUSH_ACTIONS)
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     base_version = serializers.IntegerField(min_value=0, default=0)
     fields = SyncFieldsField(required=False, default=dict)  # type: ignore[assignment]
 
@@ -62,24 +64,24 @@ class Push(serializers.Serializer):
 
 
 class ConflictOutput(serializers.Serializer):
-    field = serializers.CharField(allow_null=True)
+    field = StrictCharField(allow_null=True)
     server = serializers.JSONField(required=False)
     client = serializers.JSONField(required=False)
-    reason = serializers.CharField(required=False)
+    reason = StrictCharField(required=False)
 
 
 class PushResultOutput(serializers.Serializer):
-    op_id = serializers.CharField(allow_null=True)
+    op_id = StrictCharField(allow_null=True)
     status = serializers.ChoiceField(choices=["applied", "merged", "conflict", "rejected"])
-    type = serializers.CharField(allow_null=True)
-    id = serializers.CharField(allow_null=True)
+    type = StrictCharField(allow_null=True)
+    id = StrictCharField(allow_null=True)
     version = serializers.IntegerField(allow_null=True, required=False)
     data = SyncObjectField(allow_null=True, required=False)  # type: ignore[assignment]
     conflicts = ConflictOutput(many=True, required=False)
-    code = serializers.CharField(required=False)
-    detail = serializers.CharField(required=False)
+    code = StrictCharField(required=False)
+    detail = StrictCharField(required=False)
     errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), required=False
+        child=serializers.ListField(child=StrictCharField()), required=False
     )
 
 
@@ -89,23 +91,23 @@ class PushOutput(serializers.Serializer):
 
 class ChangeOutput(serializers.Serializer):
     seq = serializers.IntegerField()
-    type = serializers.CharField()
+    type = StrictCharField()
     op = serializers.ChoiceField(choices=["upsert", "delete"])
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     version = serializers.IntegerField()
     data = SyncObjectField(allow_null=True)  # type: ignore[assignment]
 
 
 class ChangesOutput(serializers.Serializer):
     changes = ChangeOutput(many=True)
-    cursor = serializers.CharField()
-    has_more = serializers.BooleanField()
+    cursor = StrictCharField()
+    has_more = StrictBooleanField()
 
 
 class ChangesQuery(serializers.Serializer):
-    cursor = serializers.CharField(required=False, allow_blank=True, default="")
+    cursor = StrictCharField(required=False, allow_blank=True, default="")
     limit = serializers.IntegerField(required=False, min_value=1, default=100)
-    types = serializers.CharField(required=False, allow_blank=True, default="")
+    types = StrictCharField(required=False, allow_blank=True, default="")
 
     def validate_cursor(self, value: str) -> Cursor:
         try:

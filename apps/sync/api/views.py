@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -15,9 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import ApplicationError, flatten_errors
+from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES
 
-from .. import asyncapi, selectors, services
+from .. import asyncapi, registry, selectors, services
 from . import serializers as s
 
 
@@ -28,6 +30,9 @@ def _owner(request: Request) -> uuid.UUID:
 
 
 class ChangesView(APIView):
+    # Feed entries carry rows' datetimes and UUIDs: orjson writes them as DRF's fields do.
+    renderer_classes = [ORJSONRenderer]
+
     @extend_schema(
         summary="Changes after a cursor (empty cursor: full sync)",
         parameters=[
@@ -55,8 +60,45 @@ class PushTooLarge(ApplicationError):
     code = "push_too_large"
 
 
+_OP_KEYS = frozenset(("op_id", "type", "action", "id", "base_version", "fields"))
+_OP_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _plain_op(raw: Any) -> services.PushOp | None:
+    """The op PushOpInput would make of `raw`, for the plain case only (JSON types as the
+    schema says, nothing to coerce or trim); None otherwise, and the serializer decides. Saves
+    ~0.1 ms per op, i.e. most of a 100-op push's validation."""
+    if type(raw) is not dict or not raw.keys() <= _OP_KEYS:
+        return None
+    op_id, kind, action, raw_id = raw.get("op_id"), raw.get("type"), raw.get("action"), raw.get("id")
+    base_version = raw.get("base_version", 0)
+    fields = raw.get("fields", {})
+    if not (
+        type(op_id) is str
+        and _OP_ID.fullmatch(op_id)
+        and type(kind) is str
+        and kind in registry.names()
+        and action in s.PUSH_ACTIONS
+        and type(raw_id) is str
+        and type(base_version) is int
+        and base_version >= 0
+        and type(fields) is dict
+    ):
+        return None
+    try:
+        object_id = uuid.UUID(raw_id)
+    except ValueError:
+        return None
+    return services.PushOp(
+        op_id=op_id, type=kind, action=action, id=object_id, base_version=base_version, fields=dict(fields)
+    )
+
+
 def _parse_op(raw: Any) -> services.PushOp | dict[str, Any]:
     """A valid op, or the `rejected` result of an invalid envelope."""
+    plain = _plain_op(raw)
+    if plain is not None:
+        return plain
     op = s.PushOpInput(data=raw)
     if op.is_valid():
         data = op.validated_data
@@ -81,15 +123,20 @@ def _parse_op(raw: Any) -> services.PushOp | dict[str, Any]:
 
 
 class PushView(APIView):
+    renderer_classes = [ORJSONRenderer]  # the results are plain JSON; orjson writes them faster
+
     @extend_schema(
         summary="Apply a batch of operations; one result per operation",
         request=s.Push,
         responses={200: s.PushOutput, 413: PROBLEM_RESPONSES[400], **PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> Response:
-        envelope = s.PushInput(data=request.data)
-        envelope.is_valid(raise_exception=True)
-        raw_ops = envelope.validated_data["ops"]
+        body = request.data
+        raw_ops = body.get("ops") if isinstance(body, dict) else None
+        if not (type(raw_ops) is list and raw_ops and all(type(raw) is dict for raw in raw_ops)):
+            envelope = s.PushInput(data=body)  # not the plain shape: the serializer decides
+            envelope.is_valid(raise_exception=True)
+            raw_ops = envelope.validated_data["ops"]
         if len(raw_ops) > settings.SYNC_PUSH_MAX_OPS:
             raise PushTooLarge(
                 f"At most {settings.SYNC_PUSH_MAX_OPS} operations per push; send the rest in another.",
@@ -108,7 +155,13 @@ class AsyncApiView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(summary="AsyncAPI 3 document of the sync messages", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="AsyncAPI 3 document of the sync messages",
+        responses={
+            (200, "application/yaml"): OpenApiTypes.STR,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+        },
+    )
     def get(self, request: Request) -> HttpResponse:
         wants_json = request.query_params.get(
             "format"

@@ -16,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.filters import OnlyWhenAskedFilterBackend
+from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
 
@@ -151,11 +153,22 @@ class TaskCollectionView(ETagMixin, _Collection):
     serializer_class = s.TaskOutput
     filterset_class = TaskFilterSet
     orderings = TASK_ORDERINGS
+    renderer_classes = [ORJSONRenderer]
+    # Every TaskFilterSet filter acts only when given (see OnlyWhenAskedFilterBackend).
+    filter_backends = [OnlyWhenAskedFilterBackend]
 
     def get_queryset(self) -> Any:
         if _faking_schema(self):
             return Task.objects.none()
         return selectors.task_list(owner_id=_owner_id(self.request))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The hot path reads rows, not model instances (see selectors.task_rows).
+        queryset = self.filter_queryset(self.get_queryset())
+        ordering = [name.lstrip("-") for name in self.cursor_ordering]
+        page = self.paginate_queryset(selectors.task_rows(queryset, extra=ordering))
+        assert page is not None  # every list is paginated
+        return self.get_paginated_response([s.task_output(row) for row in page])
 
     @extend_schema(summary="Your tasks, filtered and ordered")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
