@@ -11,6 +11,8 @@ from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.common.fields import StrictBooleanField, StrictCharField
+
 from ..models import DeviceSession, User
 
 
@@ -24,8 +26,8 @@ def _check_password(value: str, *, user: Any = None) -> str:
 
 class RegisterInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=256, write_only=True, trim_whitespace=False)
-    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    password = StrictCharField(max_length=256, write_only=True, trim_whitespace=False)
+    display_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         probe = User(email=attrs["email"], display_name=attrs.get("display_name", ""))
@@ -37,23 +39,23 @@ class RegisterInput(serializers.Serializer):
 
 
 class LoginInput(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=256, trim_whitespace=False)
-    device_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(max_length=256, trim_whitespace=False)
+    device_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
 
 class RefreshInput(serializers.Serializer):
-    refresh = serializers.CharField(max_length=4096)
+    refresh = StrictCharField(max_length=4096)
 
 
 class TokenPairOutput(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
+    access = StrictCharField()
+    refresh = StrictCharField()
 
 
 class PasswordChangeInput(serializers.Serializer):
-    current_password = serializers.CharField(max_length=256, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+    current_password = StrictCharField(max_length=256, trim_whitespace=False)
+    new_password = StrictCharField(max_length=256, trim_whitespace=False)
 
     def validate_new_password(self, value: str) -> str:
         return _check_password(value)
@@ -64,9 +66,9 @@ class PasswordResetInput(serializers.Serializer):
 
 
 class PasswordResetConfirmInput(serializers.Serializer):
-    uid = serializers.CharField(max_length=64)
-    token = serializers.CharField(max_length=128)
-    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+    uid = StrictCharField(max_length=64)
+    token = StrictCharField(max_length=128)
+    new_password = StrictCharField(max_length=256, trim_whitespace=False)
 
     def validate_new_password(self, value: str) -> str:
         return _check_password(value)
@@ -112,8 +114,8 @@ class MeOutput(UserOutput):
 
 
 class MeUpdateInput(serializers.Serializer):
-    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    kosync_password = serializers.CharField(
+    display_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    kosync_password = StrictCharField(
         max_length=256,
         required=False,
         allow_blank=True,
@@ -143,9 +145,9 @@ class StaffUserOutput(serializers.ModelSerializer):
 
 
 class StaffUserUpdateInput(serializers.Serializer):
-    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    is_active = serializers.BooleanField(required=False)
-    is_staff = serializers.BooleanField(required=False)
+    display_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    is_active = StrictBooleanField(required=False)
+    is_staff = StrictBooleanField(required=False)
 
 
 class SessionOutput(serializers.ModelSerializer):

@@ -7,6 +7,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+
 from ..models import TAG_MAX_LENGTH, TAGS_MAX_COUNT, File, FileKind, Intent, Upload
 from ..naming import is_blank
 from ..viewer import IMAGE_SCHEMA, PDF_SCHEMA, locator_openapi
@@ -35,7 +37,7 @@ class FileOutput(serializers.ModelSerializer):
         "language, identifier, epub_version, cover, toc [{title, href, children}], spine. "
         "Image: width, height, format, animated. On failure: {error}.",
     )
-    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags = serializers.ListField(child=StrictCharField(), read_only=True)
     last_opened = serializers.DateTimeField(
         read_only=True, allow_null=True, default=None, help_text="Last viewer-state write, if any."
     )
@@ -67,16 +69,16 @@ class FileOutput(serializers.ModelSerializer):
 
 class FileUploadInput(serializers.Serializer):
     file = serializers.FileField(help_text="The file (PDF, EPUB, PNG, JPEG, WebP or GIF).")
-    id = serializers.UUIDField(required=False, help_text="Client-chosen id for the new file.")
-    name = serializers.CharField(
+    id = StrictUUIDField(required=False, help_text="Client-chosen id for the new file.")
+    name = StrictCharField(
         required=False, max_length=NAME_INPUT_MAX, help_text="Display name; defaults to the part's filename."
     )
 
 
 class FileUpdateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=NAME_INPUT_MAX)
+    name = StrictCharField(max_length=NAME_INPUT_MAX)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=TAG_MAX_LENGTH), max_length=TAGS_MAX_COUNT, required=False
+        child=StrictCharField(max_length=TAG_MAX_LENGTH), max_length=TAGS_MAX_COUNT, required=False
     )
 
     def validate_name(self, value: str) -> str:
@@ -92,14 +94,14 @@ class FileUpdateInput(serializers.Serializer):
 
 
 class UploadInitiateInput(serializers.Serializer):
-    id = serializers.UUIDField(required=False, help_text="Client-chosen id for the file to be.")
-    name = serializers.CharField(max_length=NAME_INPUT_MAX)
+    id = StrictUUIDField(required=False, help_text="Client-chosen id for the file to be.")
+    name = StrictCharField(max_length=NAME_INPUT_MAX)
     size = serializers.IntegerField(min_value=1)
     sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", help_text="Hex SHA-256 of the whole file.")
-    content_type = serializers.CharField(
+    content_type = StrictCharField(
         max_length=100, required=False, help_text="Declared type; the bytes decide in the end."
     )
-    type = serializers.CharField(max_length=100, required=False, help_text="Alias of content_type.")
+    type = StrictCharField(max_length=100, required=False, help_text="Alias of content_type.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         declared = attrs.pop("content_type", None)
@@ -114,7 +116,7 @@ class UploadInitiateInput(serializers.Serializer):
 class PartOutput(serializers.Serializer):
     number = serializers.IntegerField()
     size = serializers.IntegerField()
-    etag = serializers.CharField()
+    etag = StrictCharField()
 
 
 class PartUrlOutput(serializers.Serializer):
@@ -124,10 +126,8 @@ class PartUrlOutput(serializers.Serializer):
 
 
 class UploadOutput(serializers.ModelSerializer):
-    file_id = serializers.UUIDField(
-        source="new_file_id", read_only=True, help_text="The id the file will get."
-    )
-    content_type = serializers.CharField(source="declared_type", read_only=True)
+    file_id = StrictUUIDField(source="new_file_id", read_only=True, help_text="The id the file will get.")
+    content_type = StrictCharField(source="declared_type", read_only=True)
     parts = PartOutput(
         many=True, read_only=True, allow_null=True, default=None, help_text="Parts S3 has (null in lists)."
     )
@@ -194,8 +194,8 @@ class ImagePositionField(serializers.JSONField):
 
 
 class DeviceSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=200)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    id = StrictCharField(max_length=200)
+    name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 POSITION_FIELDS = ("locator", "pdf", "image")
@@ -244,12 +244,12 @@ class DevicePositionOutput(PositionOutput):
 
 class HistoryEntryOutput(DevicePositionOutput):
     version = serializers.IntegerField()
-    applied = serializers.BooleanField(help_text="Whether this write became the current position.")
-    reason = serializers.CharField(allow_null=True, help_text='"regression" when applied is false.')
+    applied = StrictBooleanField(help_text="Whether this write became the current position.")
+    reason = StrictCharField(allow_null=True, help_text='"regression" when applied is false.')
 
 
 class ViewerStateOutput(serializers.Serializer):
-    file = serializers.UUIDField()
+    file = StrictUUIDField()
     kind = serializers.ChoiceField(choices=FileKind.choices)
     current = PositionOutput(allow_null=True)
     devices = DevicePositionOutput(many=True, help_text="Latest position of each device, newest first.")
@@ -259,15 +259,15 @@ class ViewerStateOutput(serializers.Serializer):
 
 
 class ViewerStatePutOutput(ViewerStateOutput):
-    applied = serializers.BooleanField(help_text="false: kept as this device's position only.")
-    reason = serializers.CharField(allow_null=True, help_text='"regression" when applied is false.')
+    applied = StrictBooleanField(help_text="false: kept as this device's position only.")
+    reason = StrictCharField(allow_null=True, help_text='"regression" when applied is false.')
 
 
 class ViewerStateSyncOutput(serializers.Serializer):
     """A viewer state in the sync feed: the current position only (devices and history are on
     GET /v1/files/{id}/viewer-state), so a page of the feed stays one query per type."""
 
-    file = serializers.UUIDField()
+    file = StrictUUIDField()
     kind = serializers.ChoiceField(choices=FileKind.choices)
     current = PositionOutput(allow_null=True)
     version = serializers.IntegerField()

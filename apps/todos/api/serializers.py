@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from datetime import timedelta, timezone
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 
 from .. import positions
 from ..due import FORMAT_HELP, Due
@@ -71,7 +74,7 @@ class BulkStatusField(serializers.ChoiceField):
         super().__init__(choices=[s.value for s in BulkStatus], **kwargs)
 
 
-class PositionField(serializers.CharField):
+class PositionField(StrictCharField):
     """An explicit ordering key (see positions.py): `[0-9a-z]`, not ending in `0`."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -120,12 +123,8 @@ class _Placement(serializers.Serializer):
         required=False,
         help_text="An explicit ordering key. Usually left to the server: use `after`/`before`.",
     )
-    after = serializers.UUIDField(
-        required=False, write_only=True, help_text="Place right after this sibling."
-    )
-    before = serializers.UUIDField(
-        required=False, write_only=True, help_text="Place right before this sibling."
-    )
+    after = StrictUUIDField(required=False, write_only=True, help_text="Place right after this sibling.")
+    before = StrictUUIDField(required=False, write_only=True, help_text="Place right before this sibling.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "position" in attrs and ("after" in attrs or "before" in attrs):
@@ -139,18 +138,18 @@ class _Placement(serializers.Serializer):
 
 
 class TaskListInput(_Placement):
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     color = serializers.RegexField(
         r"^(#[0-9a-fA-F]{6})?$", max_length=7, allow_blank=True, default="", help_text="#rrggbb or empty"
     )
-    archived = serializers.BooleanField(default=False)
+    archived = StrictBooleanField(default=False)
 
     def validate_color(self, value: str) -> str:
         return value.lower()
 
 
 class TaskListCreateInput(TaskListInput):
-    id = serializers.UUIDField(required=False, help_text="A client-chosen id (offline creation).")
+    id = StrictUUIDField(required=False, help_text="A client-chosen id (offline creation).")
 
 
 class TaskListOutput(serializers.ModelSerializer):
@@ -176,19 +175,19 @@ class TaskListOutput(serializers.ModelSerializer):
 
 
 class TaskInput(_Placement):
-    list = serializers.UUIDField(help_text="The task list (required: every task is in a list).")
-    parent = serializers.UUIDField(  # type: ignore[assignment]  # DRF's Field.parent is the serializer
+    list = StrictUUIDField(help_text="The task list (required: every task is in a list).")
+    parent = StrictUUIDField(  # type: ignore[assignment]  # DRF's Field.parent is the serializer
         allow_null=True, default=None, help_text="A top-level task of the same list (one level)."
     )
-    title = serializers.CharField(max_length=500)
-    notes = serializers.CharField(max_length=100_000, allow_blank=True, trim_whitespace=False, default="")
-    done = serializers.BooleanField(
+    title = StrictCharField(max_length=500)
+    notes = StrictCharField(max_length=100_000, allow_blank=True, trim_whitespace=False, default="")
+    done = StrictBooleanField(
         default=False, help_text="true completes (a recurring task moves to its next due instead)."
     )
     due = DueField(allow_null=True, default=None)
     priority = serializers.IntegerField(min_value=0, max_value=3, default=0, help_text="0 none … 3 high")
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False),
+        child=StrictCharField(max_length=200, allow_blank=True, trim_whitespace=False),
         max_length=MAX_TAGS,
         default=builtins.list,
     )
@@ -199,14 +198,14 @@ class TaskInput(_Placement):
 
 
 class TaskCreateInput(TaskInput):
-    id = serializers.UUIDField(required=False, help_text="A client-chosen id (offline creation).")
+    id = StrictUUIDField(required=False, help_text="A client-chosen id (offline creation).")
 
 
 class TaskOutput(serializers.ModelSerializer):
-    list = serializers.UUIDField(source="list_id", read_only=True)
-    parent = serializers.UUIDField(source="parent_id", read_only=True, allow_null=True)  # type: ignore[assignment]
+    list = StrictUUIDField(source="list_id", read_only=True)
+    parent = StrictUUIDField(source="parent_id", read_only=True, allow_null=True)  # type: ignore[assignment]
     due = DueField(read_only=True, allow_null=True)
-    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags = serializers.ListField(child=StrictCharField(), read_only=True)
     recurrence = TaskRecurrenceSerializer(read_only=True, allow_null=True)
     field_versions = serializers.DictField(child=serializers.IntegerField(), read_only=True)
 
@@ -235,6 +234,48 @@ class TaskOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _due_wire(row: Mapping[str, Any]) -> str | None:
+    if row["due_date"] is not None:
+        return Due.of_date(row["due_date"]).to_wire()
+    if row["due_at"] is not None:
+        offset = row["due_offset"] or 0
+        return Due(
+            at=row["due_at"].astimezone(timezone(timedelta(minutes=offset))), offset_minutes=offset
+        ).to_wire()
+    return None
+
+
+def task_output(row: Mapping[str, Any]) -> dict[str, Any]:
+    """TaskOutput's representation built from a row of selectors.task_rows: the same keys in
+    the same order, values the ORJSONRenderer writes exactly as DRF writes TaskOutput's
+    (datetimes with `Z`, UUIDs canonical). tests/bench_contract checks the two are equal."""
+    recurrence = row["recurrence"]
+    return {
+        "id": row["id"],
+        "list": row["list_id"],
+        "parent": row["parent_id"],
+        "title": row["title"],
+        "notes": row["notes"],
+        "done": row["done"],
+        "completed_at": row["completed_at"],
+        "due": _due_wire(row),
+        "priority": row["priority"],
+        "tags": row["tags"],
+        "position": row["position"],
+        "recurrence": (
+            None
+            if recurrence is None
+            else {key: recurrence[key] for key in ("freq", "interval") if key in recurrence}
+        ),
+        "completion_count": row["completion_count"],
+        "last_completed_at": row["last_completed_at"],
+        "field_versions": row["field_versions"],
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
 class TaskCompletionOutput(serializers.ModelSerializer):
     due = serializers.SerializerMethodField(help_text="The due of the occurrence that was completed.")
 
@@ -253,8 +294,8 @@ class TaskCompletionOutput(serializers.ModelSerializer):
 
 class TaskBulkInput(serializers.Serializer):
     action = BulkActionField()
-    ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=BULK_MAX_IDS)
-    list = serializers.UUIDField(required=False, allow_null=True, help_text="The target list of `move`.")
+    ids = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=BULK_MAX_IDS)
+    list = StrictUUIDField(required=False, allow_null=True, help_text="The target list of `move`.")
 
     def validate_ids(self, value: builtins.list[Any]) -> builtins.list[Any]:
         if len(set(value)) != len(value):
@@ -268,7 +309,7 @@ class TaskBulkInput(serializers.Serializer):
 
 
 class TaskBulkResultOutput(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     status = BulkStatusField()
     task = TaskOutput(allow_null=True, help_text="The task after the change; null once deleted.")
 
