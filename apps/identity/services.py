@@ -55,13 +55,14 @@ def _now() -> Any:
 # --- accounts --------------------------------------------------------------------------------
 
 
-def user_register(*, email: str, password: str, display_name: str = "") -> User | None:
-    """Create an account. Returns None when the address is taken: the caller answers exactly as
-    for a new account (no enumeration) and the owner of the address gets a notice instead."""
+def user_register(*, email: str, password: str, display_name: str = "") -> User:
+    """Create an account. When the address is taken, nothing is created: the owner of the
+    address gets a notice, and the caller gets an unsaved stand-in shaped like a fresh account,
+    so the answer is the same either way (no enumeration)."""
     email = normalize_email(email)
     try:
         with transaction.atomic(using=_db()):
-            user = User.objects.create_user(email, password, display_name=display_name)
+            return User.objects.create_user(email, password, display_name=display_name)
     except IntegrityError:
         send_mail(
             "Someone tried to register with your address",
@@ -70,8 +71,8 @@ def user_register(*, email: str, password: str, display_name: str = "") -> User 
             None,
             [email],
         )
-        return None
-    return user
+        now = timezone.now()
+        return User(email=email, display_name=display_name, date_joined=now, updated_at=now)
 
 
 def user_update(*, user_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None = None) -> User:

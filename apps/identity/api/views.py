@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from django.db.models import Q
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.request import Request
@@ -18,7 +17,7 @@ from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
 
 from .. import selectors, services
-from ..models import DeviceSession, User
+from ..models import DeviceSession
 from ..throttling import AuthRateThrottle, client_ip
 from . import serializers as s
 
@@ -49,15 +48,6 @@ class RegisterView(_AnonymousAuthView):
         data = s.RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
-        if user is None:
-            # Same shape as a fresh account, so the answer reveals nothing.
-            now = timezone.now()
-            user = User(
-                email=data.validated_data["email"].strip().lower(),
-                display_name=data.validated_data["display_name"],
-                date_joined=now,
-                updated_at=now,
-            )
         return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
