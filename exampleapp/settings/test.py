@@ -6,6 +6,7 @@ that need PostgreSQL, its replica, Redis or S3 are then skipped with the reason 
 
 import os
 import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import CACHES, DATABASES, REDIS_URL, REPLICA_DATABASES
@@ -30,5 +31,10 @@ _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if REDIS_URL and _worker.startswith("gw"):
     CACHES["default"]["LOCATION"] = REDIS_URL.rsplit("/", 1)[0] + f"/{int(_worker[2:]) + 1}"
 
-STATIC_ROOT = tempfile.mkdtemp(prefix="exampleapp-static-")
-MEDIA_ROOT = tempfile.mkdtemp(prefix="exampleapp-media-")
+# Fixed scratch folders (not one new folder per settings import): tests store files on S3 or in
+# their own tmp_path; these only need to exist.
+_SCRATCH = Path(tempfile.gettempdir()) / "exampleapp-tests"
+STATIC_ROOT = str(_SCRATCH / "static")
+MEDIA_ROOT = str(_SCRATCH / "media")
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+Path(MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
