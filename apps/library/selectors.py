@@ -159,23 +159,22 @@ def upload_progress(*, upload: Upload, list_uploaded: bool = True) -> UploadProg
 # --- viewer state ----------------------------------------------------------------------------
 
 
-def _entry(
-    kind: str, *, device_id: str, device_name: str, position: dict[str, Any], **rest: Any
-) -> dict[str, Any]:
-    return {"device": {"id": device_id, "name": device_name}, POSITION_KEYS[kind]: position, **rest}
+def _entry(kind: str, row: Any, **rest: Any) -> dict[str, Any]:
+    """A position as the API shows it, from anything that records one (the viewer state's
+    current position, a device's latest, a history entry)."""
+    return {
+        "device": {"id": row.device_id, "name": row.device_name},
+        POSITION_KEYS[kind]: row.position,
+        "modified": row.modified,
+        "intent": row.intent,
+        "progress": row.progress,
+        **rest,
+    }
 
 
 def current_position(state: ViewerState) -> dict[str, Any]:
     """The current position of a viewer state, as the API shows it."""
-    return _entry(
-        state.kind,
-        device_id=state.device_id,
-        device_name=state.device_name,
-        position=state.position,
-        modified=state.modified,
-        intent=state.intent,
-        progress=state.progress,
-    )
+    return _entry(state.kind, state)
 
 
 def viewer_state_document(*, file: File, state: ViewerState | None) -> dict[str, Any]:
@@ -198,28 +197,11 @@ def viewer_state_document(*, file: File, state: ViewerState | None) -> dict[str,
         "file": file.id,
         "kind": state.kind,
         "current": current,
-        "devices": [
-            _entry(
-                state.kind,
-                device_id=d.device_id,
-                device_name=d.device_name,
-                position=d.position,
-                modified=d.modified,
-                intent=d.intent,
-                progress=d.progress,
-                recorded_at=d.recorded_at,
-            )
-            for d in devices
-        ],
+        "devices": [_entry(state.kind, d, recorded_at=d.recorded_at) for d in devices],
         "history": [
             _entry(
                 state.kind,
-                device_id=h.device_id,
-                device_name=h.device_name,
-                position=h.position,
-                modified=h.modified,
-                intent=h.intent,
-                progress=h.progress,
+                h,
                 recorded_at=h.recorded_at,
                 version=h.version,
                 applied=h.applied,
