@@ -44,11 +44,7 @@ class NoteSync(SyncType):
     def create_new(
         self, *, owner_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
     ) -> list[Any]:
-        notes = services.notes_create_new(owner_id=owner_id, items=items)
-        rows = [
-            {**{name: getattr(note, name) for name in selectors.OUTPUT_COLUMNS}, "file_ids": []}
-            for note in notes
-        ]
+        rows = services.notes_create_new(owner_id=owner_id, items=items)
         # The same JSON text as NoteOutput's (datetimes with Z), as a push result stores it.
         return list(orjson.loads(orjson.dumps([note_output(row) for row in rows], option=OPTIONS)))
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from apps.common import db
+
 from .models import Change, SyncCounter
 
 
@@ -82,6 +84,27 @@ def owner_write(*, owner_id: uuid.UUID) -> Iterator[None]:
         yield
 
 
+# One round trip on PostgreSQL: bump the counter (as _bump does) and move every object's feed
+# entry to its new seq, the entries sent as typed arrays (apps/common/db.py).
+_RECORD = """
+WITH counter AS (
+    INSERT INTO sync_synccounter (owner_id, last_seq, floor_seq) VALUES (%(owner)s, %(count)s, 0)
+    ON CONFLICT (owner_id) DO UPDATE SET last_seq = sync_synccounter.last_seq + excluded.last_seq
+    RETURNING last_seq
+)
+INSERT INTO sync_change (owner_id, type, object_id, seq, version, deleted, changed_at)
+SELECT %(owner)s, new.type, new.object_id, counter.last_seq - %(count)s + new.ordinal, new.version,
+       new.deleted, %(now)s
+FROM counter,
+     unnest(%(types)b::varchar[], %(object_ids)b::uuid[], %(versions)b::bigint[], %(deleted)b::boolean[])
+         WITH ORDINALITY AS new(type, object_id, version, deleted, ordinal)
+ON CONFLICT (owner_id, type, object_id) DO UPDATE
+    SET seq = excluded.seq, version = excluded.version, deleted = excluded.deleted,
+        changed_at = excluded.changed_at
+RETURNING seq
+"""
+
+
 def changes_record(*, owner_id: uuid.UUID, changes: Sequence[ChangeSpec]) -> list[int]:
     """Give each change the user's next sequence number and make it its object's feed entry.
     Must run inside `owner_write` (it is also correct, but less safe from deadlocks, without)."""
@@ -91,24 +114,39 @@ def changes_record(*, owner_id: uuid.UUID, changes: Sequence[ChangeSpec]) -> lis
     if not latest:
         return []
     using = _db()
-    with transaction.atomic(using=using):
-        last = _bump(owner_id, len(latest), using)
-        first = last - len(latest) + 1
-        now = timezone.now()
-        rows = [
-            Change(
-                owner_id=owner_id,
-                type=spec.type,
-                object_id=spec.object_id,
-                seq=first + index,
-                version=spec.version,
-                deleted=spec.deleted,
-                changed_at=now,
-            )
-            for index, spec in enumerate(latest.values())
-        ]
+    specs = list(latest.values())
+    now = timezone.now()
+    with transaction.atomic(using=using, savepoint=False):
+        if connections[using].vendor == "postgresql":
+            with db.bound_cursor(using) as cursor:
+                cursor.execute(
+                    _RECORD,
+                    {
+                        "owner": owner_id,
+                        "count": len(specs),
+                        "now": now,
+                        "types": [spec.type for spec in specs],
+                        "object_ids": [spec.object_id for spec in specs],
+                        "versions": [spec.version for spec in specs],
+                        "deleted": [spec.deleted for spec in specs],
+                    },
+                )
+                return sorted(row[0] for row in cursor.fetchall())
+        last = _bump(owner_id, len(specs), using)
+        first = last - len(specs) + 1
         Change.objects.using(using).bulk_create(
-            rows,
+            [
+                Change(
+                    owner_id=owner_id,
+                    type=spec.type,
+                    object_id=spec.object_id,
+                    seq=first + index,
+                    version=spec.version,
+                    deleted=spec.deleted,
+                    changed_at=now,
+                )
+                for index, spec in enumerate(specs)
+            ],
             update_conflicts=True,
             unique_fields=["owner", "type", "object_id"],
             update_fields=["seq", "version", "deleted", "changed_at"],
