@@ -28,7 +28,8 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from apps.sync.models import Change
+from apps.common import db
+from apps.sync import selectors as sync_selectors
 
 from . import files, load, seed
 from .load import Http, WrkResult, median, wrk
@@ -314,14 +315,15 @@ def _pull_path(user: seed.BenchUser) -> str:
 
 
 def _plan_uses_index(user: seed.BenchUser) -> tuple[bool, str]:
+    """EXPLAIN of the app's own feed query (apps/sync/selectors.FEED_PAGE_SQL), as a pull of the
+    newest 100 sends it, on the replica the pulls read."""
     alias = settings.REPLICA_DATABASES[0] if settings.REPLICA_DATABASES else "default"
-    query = (
-        Change.objects.using(alias)
-        .filter(owner_id=user.id, seq__gt=user.last_seq - 100)
-        .order_by("seq")
-        .values_list("seq", "type", "object_id", "version", "deleted")[:101]
-    )
-    plan = query.explain()
+    with db.bound_cursor(alias) as cursor:
+        cursor.execute(
+            "EXPLAIN " + sync_selectors.FEED_PAGE_SQL.format(types=""),
+            {"owner": user.id, "after": user.last_seq - 100, "limit": 101, "types": []},
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
     return "change_owner_seq" in plan, plan
 
 

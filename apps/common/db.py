@@ -25,9 +25,11 @@ def is_postgresql(using: str) -> bool:
 
 
 @contextmanager
-def bound_cursor(using: str) -> Iterator[Any]:
-    """A cursor on `using` that sends parameters apart from the SQL (PostgreSQL only)."""
+def bound_cursor(using: str, *, binary: bool = False) -> Iterator[Any]:
+    """A cursor on `using` that sends parameters apart from the SQL (PostgreSQL only); with
+    `binary`, results come back in binary too (no text parsing of timestamps and UUIDs)."""
     from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg import pq
 
     connection = connections[using]
     connection.ensure_connection()
@@ -36,6 +38,8 @@ def bound_cursor(using: str) -> Iterator[Any]:
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
         raw = cast(Any, ServerBindingCursor)(connection.connection)
+    if binary:
+        raw.format = pq.Format.BINARY
     cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
     try:
         yield cursor

@@ -9,13 +9,38 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+from django.db import router
 
+from apps.common import db
 from apps.common.renderers import OPTIONS
 from apps.sync.registry import SyncType
 
 from . import selectors, services
 from .api.serializers import NoteOutput, NoteWriteInput, note_output, plain_note_fields
 from .models import EDITABLE_FIELDS, Note, NoteRevision
+
+# A pull page's notes as NoteOutput shows them: its keys in its order (tests/notes checks a
+# pulled note equals GET /v1/notes/{id}); `files` are the live linked files, sorted.
+_PULL_KEYS = (
+    "id",
+    "title",
+    "body",
+    "tags",
+    "pinned",
+    "archived",
+    "files",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_PULL_PAGE = """
+SELECT n.id, n.title, n.body, n.tags::text, n.pinned, n.archived,
+       ARRAY(SELECT l.file_id FROM notes_note_linked_files l JOIN library_file f ON f.id = l.file_id
+             WHERE l.note_id = n.id AND f.deleted_at IS NULL ORDER BY l.file_id)::text,
+       n.version, n.created_at, n.updated_at
+FROM notes_note n
+WHERE n.owner_id = %(owner)s AND n.deleted_at IS NULL AND n.id = ANY(%(ids)b::uuid[])
+"""
 
 
 class NoteSync(SyncType):
@@ -33,10 +58,30 @@ class NoteSync(SyncType):
     def fetch_shaped(
         self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[int, Any]]:
-        rows = selectors.note_files(
-            list(selectors.note_rows(selectors.note_list(owner_id=owner_id).filter(id__in=ids)))
-        )
-        return {row["id"]: (row["version"], note_output(row)) for row in rows}
+        """A pull page's notes (up to 500) in one query. On PostgreSQL: the ids as one binary
+        array on a server-binding cursor, rows back in binary, built straight into NoteOutput's
+        shape (see _PULL_PAGE). Compiling and quoting `id IN (...)` of 500 UUIDs cost the ORM
+        ~5 ms of CPU per page and parsing timestamps from text ~3 ms, more than the query."""
+        using = router.db_for_read(Note)
+        if not db.is_postgresql(using):
+            rows = selectors.note_files(
+                list(selectors.note_rows(selectors.note_list(owner_id=owner_id).filter(id__in=ids)))
+            )
+            return {row["id"]: (row["version"], note_output(row)) for row in rows}
+        with db.bound_cursor(using, binary=True) as cursor:
+            cursor.execute(_PULL_PAGE, {"owner": owner_id, "ids": list(ids)})
+            rows = cursor.fetchall()
+        shaped = {}
+        for values in rows:
+            shape = dict(zip(_PULL_KEYS, values, strict=True))
+            # tags and files come as text: orjson reads JSON ~5x faster than the json module, and
+            # psycopg's array loader cost more than the rest of the row for a (nearly always
+            # empty) uuid[].
+            shape["tags"] = orjson.loads(shape["tags"])
+            links = shape["files"].strip("{}")
+            shape["files"] = [uuid.UUID(link) for link in links.split(",")] if links else []
+            shaped[shape["id"]] = (shape["version"], shape)
+        return shaped
 
     def plain_create_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         return plain_note_fields(fields)

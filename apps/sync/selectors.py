@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import router
+
+from apps.common import db
 from apps.common.errors import ApplicationError
 
 from . import registry
@@ -55,23 +58,54 @@ class Page:
     has_more: bool
 
 
+# The pull's keyset: a range scan on the unique (owner, seq) index, already in answer order.
+FEED_PAGE_SQL = """
+SELECT seq, type, object_id, version, deleted FROM sync_change
+WHERE owner_id = %(owner)s AND seq > %(after)s {types}
+ORDER BY seq LIMIT %(limit)s
+"""
+_OF_TYPES = "AND type = ANY(%(types)b::varchar[])"
+
+
+def _feed_page(
+    *, owner_id: uuid.UUID, after: int, limit: int, types: Sequence[str] | None
+) -> list[tuple[int, str, uuid.UUID, int, bool]]:
+    """Feed entries after `after`, oldest first. On PostgreSQL read in binary on a
+    server-binding cursor (apps/common/db.py): a page of 500 cost the ORM ~4 ms of CPU in text
+    parsing alone, about what the whole query costs the database."""
+    using = router.db_for_read(Change)
+    if not db.is_postgresql(using):
+        entries = Change.objects.using(using).filter(owner_id=owner_id, seq__gt=after)
+        if types:
+            entries = entries.filter(type__in=types)
+        return list(
+            entries.order_by("seq").values_list("seq", "type", "object_id", "version", "deleted")[:limit]
+        )
+    with db.bound_cursor(using, binary=True) as cursor:
+        cursor.execute(
+            FEED_PAGE_SQL.format(types=_OF_TYPES if types else ""),
+            {"owner": owner_id, "after": after, "types": list(types or ()), "limit": limit},
+        )
+        return list(cursor.fetchall())
+
+
+def _floor(owner_id: uuid.UUID) -> int:
+    return SyncCounter.objects.filter(owner_id=owner_id).values_list("floor_seq", flat=True).first() or 0
+
+
 def changes_since(
     *, owner_id: uuid.UUID, cursor: Cursor, limit: int, types: Sequence[str] | None = None
 ) -> Page:
     after = cursor.seq
-    floor = SyncCounter.objects.filter(owner_id=owner_id).values_list("floor_seq", flat=True).first() or 0
+    # A full sync is exempt from the retention check and needs the floor only on its last page.
+    floor = 0 if cursor.full_sync else _floor(owner_id)
     if not cursor.full_sync and after < floor:
         raise ResyncRequired(
             "This cursor is older than the tombstone retention: deletes may have been missed. "
             "Start a full sync with an empty cursor.",
             extra={"floor": floor},
         )
-    entries = Change.objects.filter(owner_id=owner_id, seq__gt=after)
-    if types:
-        entries = entries.filter(type__in=types)
-    rows = list(
-        entries.order_by("seq").values_list("seq", "type", "object_id", "version", "deleted")[: limit + 1]
-    )
+    rows = _feed_page(owner_id=owner_id, after=after, limit=limit + 1, types=types)
     has_more = len(rows) > limit
     rows = rows[:limit]
 
@@ -115,5 +149,6 @@ def changes_since(
     else:
         # A finished full sync has seen everything that still exists: its cursor starts at the
         # floor at least, so the next incremental pull is not mistaken for an outdated one.
-        next_cursor = Cursor(max(last, floor) if cursor.full_sync else last, full_sync=False)
+        # (The floor only rises, and only below existing entries: reading it last is safe.)
+        next_cursor = Cursor(max(last, _floor(owner_id)) if cursor.full_sync else last, full_sync=False)
     return Page(changes=changes, cursor=next_cursor, has_more=has_more)

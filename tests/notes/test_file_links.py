@@ -75,3 +75,21 @@ def test_links_merge_by_push(account):
     assert merged["status"] == "merged"
     assert merged["data"]["files"] == sorted([a, b])
     assert merged["data"]["title"] == "server"
+
+
+def test_pulled_notes_show_the_same_links_as_the_rest_api(account):
+    """The pull reads notes its own way (notes.selectors.note_rows_by_id): the same JSON as
+    GET /v1/notes/{id}, links sorted, a deleted file gone, a note without links []."""
+    a, b, c = _file(account), _file(account), _file(account)
+    linked = account.client.post(
+        "/v1/notes", {"title": "l", "tags": ["x"], "files": [c, a, b]}, format="json"
+    ).json()
+    plain = account.client.post("/v1/notes", {"title": "p"}, format="json").json()
+    assert account.client.delete(f"/v1/files/{b}").status_code == 204
+
+    pulled = account.client.get("/v1/sync/changes", {"types": "note"}).json()["changes"]
+    by_id = {change["id"]: change["data"] for change in pulled}
+    assert by_id[linked["id"]]["files"] == sorted([a, c])
+    assert by_id[plain["id"]]["files"] == []
+    for note in (linked, plain):
+        assert by_id[note["id"]] == account.client.get(f"/v1/notes/{note['id']}").json()

@@ -10,8 +10,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from apps.common import db
 from apps.sync.feed import ChangeSpec, changes_record
 from apps.sync.models import Change
+from apps.sync.selectors import FEED_PAGE_SQL
 from tests.conftest import assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -122,10 +124,10 @@ def test_pull_query_uses_the_owner_seq_index(account, other_account):
         changes_record(owner_id=uuid.UUID(who.id), changes=specs)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE sync_change")
+    with db.bound_cursor("default") as cursor:  # the app's own query, as the pull sends it
         cursor.execute(
-            "EXPLAIN SELECT seq, type, object_id, version, deleted FROM sync_change "
-            "WHERE owner_id = %s AND seq > %s ORDER BY seq LIMIT 101",
-            [account.id, 3000],
+            "EXPLAIN " + FEED_PAGE_SQL.format(types=""),
+            {"owner": uuid.UUID(account.id), "after": 3000, "limit": 101, "types": []},
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "change_owner_seq" in plan, plan
