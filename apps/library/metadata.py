@@ -6,7 +6,7 @@
   fragment), spine (archive paths of the reading order; used to check and rank locators).
 - Image: width, height, format, animated.
 Extraction never loses a valid file: a failure returns `{"error": ...}` and the file is stored
-with status `metadata_failed`.
+with status `metadata_failed`. Read from a seekable binary file object, like `sniffing.detect`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import contextlib
 import logging
 import posixpath
 import zipfile
-from typing import Any
+from typing import IO, Any
 from xml.etree.ElementTree import Element
 
 from PIL import Image
@@ -32,14 +32,15 @@ TOC_MAX_ENTRIES = 5000
 TOC_MAX_DEPTH = 16
 
 
-def extract(path: str, detected: Detected) -> tuple[dict[str, Any], str | None]:
+def extract(stream: IO[bytes], detected: Detected) -> tuple[dict[str, Any], str | None]:
     """(metadata, error); error is None when extraction worked."""
     try:
+        stream.seek(0)
         if detected.kind == FileKind.PDF:
-            return _pdf(path), None
+            return _pdf(stream), None
         if detected.kind == FileKind.EPUB:
-            return _epub(path), None
-        return _image(path), None
+            return _epub(stream), None
+        return _image(stream), None
     except Exception as exc:  # a valid file must survive a metadata bug or oddity
         error = f"{exc.__class__.__name__}: {exc}"[:TEXT_MAX]
         logger.warning("metadata extraction failed (%s): %s", detected.content_type, error)
@@ -53,9 +54,9 @@ def _clean(value: Any) -> str | None:
     return text[:TEXT_MAX] or None
 
 
-def _pdf(path: str) -> dict[str, Any]:
-    with open(path, "rb") as stream:  # not the path: pypdf would read the whole file into memory
-        return _pdf_from(PdfReader(stream, strict=False))
+def _pdf(stream: IO[bytes]) -> dict[str, Any]:
+    # A file object, never a path: given a path, pypdf reads the whole file into memory.
+    return _pdf_from(PdfReader(stream, strict=False))
 
 
 def _pdf_from(reader: PdfReader) -> dict[str, Any]:
@@ -82,8 +83,8 @@ def _pdf_from(reader: PdfReader) -> dict[str, Any]:
     }
 
 
-def _image(path: str) -> dict[str, Any]:
-    with Image.open(path) as image:
+def _image(stream: IO[bytes]) -> dict[str, Any]:
+    with Image.open(stream) as image:
         return {
             "width": image.width,
             "height": image.height,
@@ -92,8 +93,8 @@ def _image(path: str) -> dict[str, Any]:
         }
 
 
-def _epub(path: str) -> dict[str, Any]:
-    with zipfile.ZipFile(path) as archive:
+def _epub(stream: IO[bytes]) -> dict[str, Any]:
+    with zipfile.ZipFile(stream) as archive:
         package = epub.read_package(archive)
         root = package.root
         metadata = root.find("opf:metadata", epub.NS)

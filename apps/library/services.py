@@ -1,17 +1,16 @@
 """Writes of the library: files (streamed or direct uploads), metadata edits, deletes, upload
 cleanup, account purge and viewer state.
 
-Order of work for a new file: inspect the bytes (type, safety, metadata, hashes) with no lock
-held; store the object; then one short transaction that takes the owner's feed lock,
-re-checks dedup and quota against the primary, and inserts the row. Anything that fails after
-the object was stored deletes it again. A crash in between leaves an orphan object that
-`cleanup_uploads` removes.
+Order of work for a new file: inspect the bytes (type, safety, metadata, hashes; see
+inspection.py) with no lock held; store the object; then one short transaction that takes the
+owner's feed lock, re-checks dedup and quota against the primary, and inserts the row. Anything
+that fails after the object was stored deletes it again. A crash in between leaves an orphan
+object that `cleanup_uploads` removes.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from apps.common.errors import NotFound
 from apps.common.versioning import require_version
 from apps.sync.feed import ChangeSpec, change_record, changes_record, owner_write
 
-from . import hashing, metadata, selectors, sniffing, storage, viewer
+from . import selectors, sniffing, storage, viewer
 from .errors import (
     FileTooLarge,
     IdConflict,
@@ -35,8 +34,8 @@ from .errors import (
     UnsupportedFileType,
     UploadIncomplete,
     UploadNotPending,
-    UploadVerificationFailed,
 )
+from .inspection import Inspection, inspect_file, inspect_object
 from .models import (
     DEVICE_ID_MAX_LENGTH,
     EDITABLE_FIELDS,
@@ -85,24 +84,6 @@ def _check_size(size: int) -> None:
 
 
 # --- creating files --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Inspection:
-    detected: sniffing.Detected
-    metadata: dict[str, Any]
-    metadata_error: str | None
-    koreader_hash: str
-
-
-def file_inspect(*, path: str) -> Inspection:
-    """Everything learnt from the bytes at `path`: verified type (raises 415), metadata, and
-    KOReader's document hash."""
-    detected = sniffing.detect(path)
-    meta, error = metadata.extract(path, detected)
-    with open(path, "rb") as stream:
-        koreader = hashing.koreader_partial_md5(stream)
-    return Inspection(detected=detected, metadata=meta, metadata_error=error, koreader_hash=koreader)
 
 
 @dataclass(frozen=True)
@@ -183,10 +164,10 @@ def file_upload(
     *, owner_id: uuid.UUID, content: DjangoFile, sha256: str, name: str, file_id: uuid.UUID | None = None
 ) -> FileResult:
     """A streamed upload, already spooled to a temporary file (see streaming.py)."""
-    path = content.temporary_file_path()  # type: ignore[attr-defined]
     size = int(content.size or 0)
     _check_size(size)
-    inspection = file_inspect(path=path)
+    with open(content.temporary_file_path(), "rb") as stream:  # type: ignore[attr-defined]
+        inspection = inspect_file(stream)
     name = sanitize_name(name, default_extension=EXTENSIONS[inspection.detected.content_type])
     found = _existing(owner_id=owner_id, sha256=sha256, name=name, file_id=file_id)
     if found is not None:
@@ -400,28 +381,16 @@ def upload_complete(*, owner_id: uuid.UUID, upload_id: uuid.UUID) -> FileResult:
 
 
 def _verify_and_create(upload: Upload) -> FileResult:
-    key = upload.storage_key
-    size = storage.object_size(key)
-    if size != upload.size:
-        raise UploadVerificationFailed(
-            f"The stored object has {size} bytes, the upload declared {upload.size}.", code="size_mismatch"
-        )
-    if sniffing.sniff(storage.read_head(key, sniffing.HEAD_BYTES)) is None:
-        raise sniffing.unrecognised()
-    with tempfile.NamedTemporaryFile(prefix="upload-", dir=settings.FILE_UPLOAD_TEMP_DIR) as spool:
-        digest, _ = storage.download(key, spool)
-        if digest != upload.sha256:
-            raise UploadVerificationFailed(
-                "The SHA-256 of the stored object differs from the declared one.", code="checksum_mismatch"
-            )
-        inspection = file_inspect(path=spool.name)
+    """Size, type, SHA-256, then the inspection, read from S3 without a local copy (see
+    inspection.py)."""
+    inspection = inspect_object(upload.storage_key, size=upload.size, sha256=upload.sha256)
     return _file_create(
         owner_id=upload.owner_id,
         file_id=upload.new_file_id,
         name=upload.name,
         sha256=upload.sha256,
         size=upload.size,
-        storage_key=key,
+        storage_key=upload.storage_key,
         inspection=inspection,
         upload=upload,
     )

@@ -1,10 +1,12 @@
-"""Pure functions of the library: KOReader's partial MD5, name sanitising, Range parsing, part
-sizes, magic-number sniffing, progress ranking."""
+"""Pure functions of the library: KOReader's partial MD5 (seeking, or sampled from a stream),
+the markup scan of images, name sanitising, Range parsing, part sizes, magic-number sniffing,
+progress ranking."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import random
 
 import pytest
 from django.test import override_settings
@@ -60,6 +62,79 @@ class TestKoreaderPartialMd5:
         data = bytes((i * 7) % 251 for i in range(70_000))
         expected = md5(b"".join(data[o : o + 1024] for o in (0, 1024, 4096, 16384, 65536)))
         assert hashing.koreader_partial_md5(io.BytesIO(data)) == expected
+
+
+def _fed(scanner: hashing.KoreaderSampler | sniffing.MarkupScan, data: bytes, sizes: list[int]) -> None:
+    """Feed `data` in chunks of the given sizes, the last one repeated to the end."""
+    start = 0
+    for size in sizes[:-1]:
+        scanner.update(data[start : start + size])
+        start += size
+    while start < len(data):
+        scanner.update(data[start : start + sizes[-1]])
+        start += sizes[-1]
+
+
+class TestKoreaderSampler:
+    @pytest.mark.parametrize("size", [0, 1, 700, 1024, 1025, 2048, 4096, 5000, 70_000, 1_100_000])
+    def test_same_digest_as_seeking_whatever_the_chunks(self, size: int) -> None:
+        data = random.Random(size).randbytes(size)
+        expected = hashing.koreader_partial_md5(io.BytesIO(data))
+        for sizes in ([1000], [1024], [4095], [3, 1021, 65536], [max(size, 1)]):
+            sampler = hashing.KoreaderSampler()
+            _fed(sampler, data, sizes)
+            assert sampler.hexdigest() == expected, sizes
+
+    def test_far_offsets(self) -> None:
+        data = random.Random(7).randbytes(17 * 1024 * 1024 + 3)  # samples at 4 MiB and 16 MiB
+        expected = hashing.koreader_partial_md5(io.BytesIO(data))
+        for sizes in ([8 * 1024 * 1024], [1024 * 1024 + 7], [4 * 1024 * 1024 - 1, 8 * 1024 * 1024]):
+            sampler = hashing.KoreaderSampler()
+            _fed(sampler, data, sizes)
+            assert sampler.hexdigest() == expected, sizes
+
+
+class TestMarkupScan:
+    """The scan finds what one search of the whole file finds, wherever the chunks are cut."""
+
+    @pytest.mark.parametrize(
+        ("tag", "found"),
+        [
+            (b"<html>", True),
+            (b"<SCRIPT src=x>", True),
+            (b"<svg/", True),
+            (b"<iframe\n", True),
+            (b"<!doctype \n\t html>", True),
+            (b"<!DOCTYPE" + b" " * 300 + b"HTML ", True),
+            (b"<meta   http-equiv >", True),
+            (b"<meta" + b"\n" * 200 + b"http-equiv/", True),
+            (b"<htmlx>", False),
+            (b"<!doctypehtml>", False),
+            (b"< html>", False),
+            (b"<scrip>", False),
+            (b"<meta" + b" " * 200 + b"name>", False),
+        ],
+    )
+    def test_every_cut_through_a_tag(self, tag: bytes, found: bool) -> None:
+        rng = random.Random(tag)
+        before = rng.randbytes(5000).replace(b"<", b"(")
+        data = before + tag + rng.randbytes(3000).replace(b"<", b"(")
+        at = len(before)
+        for cut in range(at - 1, at + len(tag) + 2):
+            for sizes in ([cut, 4096], [cut, 1], [cut, 2, 3, 4096]):
+                scan = sniffing.MarkupScan()
+                _fed(scan, data, sizes)
+                assert scan.found is found, (cut, sizes)
+
+    def test_tags_among_many_angle_brackets(self) -> None:
+        rng = random.Random(3)
+        for _ in range(200):
+            data = bytes(rng.choice(b"<>/ \nhtmlsvgHTMLmeta-equivdoctype!xq") for _ in range(400))
+            expected = sniffing._MARKUP.search(data) is not None
+            for sizes in ([1], [7], [rng.randrange(1, 400), 13]):
+                scan = sniffing.MarkupScan()
+                _fed(scan, data, sizes)
+                assert scan.found is expected, (data, sizes)
 
 
 @pytest.mark.parametrize(
