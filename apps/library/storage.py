@@ -33,6 +33,7 @@ from typing import IO, Any, BinaryIO
 from boto3.exceptions import Boto3Error
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.core.files import File as DjangoFile
 from django.core.files.storage import Storage, storages
 from django.db import transaction
@@ -101,15 +102,17 @@ def delete_after_commit(keys: list[str], *, using: str) -> None:
 
 def download_url(key: str, *, filename: str, content_type: str) -> str:
     """A short-lived presigned GET that makes S3 answer as an attachment of the right type."""
-    storage: Any = get_storage()  # S3Storage.url takes presigning parameters
+    target = s3()
     return str(
-        storage.url(
-            key,
-            parameters={
+        _presign_client(target.storage).generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": target.bucket,
+                "Key": target.key(key),
                 "ResponseContentDisposition": content_disposition_header(True, filename),
                 "ResponseContentType": content_type,
             },
-            expire=min(int(getattr(storage, "querystring_expire", 300)), 300),
+            ExpiresIn=min(int(getattr(target.storage, "querystring_expire", 300)), 300),
         )
     )
 
@@ -147,28 +150,50 @@ class S3:
         return key[len(location) + 1 :] if location and key.startswith(location + "/") else key
 
 
-_read_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-_read_clients_lock = threading.Lock()
+# Clients besides the storage's own, made from its session and settings with one difference
+# each: per storage instance and variant. boto3 clients are thread-safe.
+_clients: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+_clients_lock = threading.Lock()
 
 
-def _read_client(storage: Any) -> Any:
-    """The client for reading objects back (see the module docstring): one per storage instance,
-    made from the storage's own session and settings. boto3 clients are thread-safe."""
-    with _read_clients_lock:
-        client = _read_clients.get(storage)
+def _client(storage: Any, purpose: str, *, endpoint_url: str | None, config: Config | None = None) -> Any:
+    variant = (purpose, endpoint_url or "")
+    with _clients_lock:
+        made = _clients.setdefault(storage, {})
+        client = made.get(variant)
         if client is None:
-            config = storage.client_config.merge(Config(response_checksum_validation="when_required"))
             # The storage's own session: its keys, token or profile, exactly as its connection.
             client = storage._create_session().client(
                 "s3",
                 region_name=storage.region_name,
                 use_ssl=storage.use_ssl,
-                endpoint_url=storage.endpoint_url,
-                config=config,
+                endpoint_url=endpoint_url,
+                config=storage.client_config.merge(config) if config is not None else storage.client_config,
                 verify=storage.verify,
             )
-            _read_clients[storage] = client
+            made[variant] = client
     return client
+
+
+def _read_client(storage: Any) -> Any:
+    """The client for reading objects back (see the module docstring)."""
+    return _client(
+        storage,
+        "read",
+        endpoint_url=storage.endpoint_url,
+        config=Config(response_checksum_validation="when_required"),
+    )
+
+
+def _presign_client(storage: Any) -> Any:
+    """The client that signs URLs handed to API clients: for S3_PUBLIC_ENDPOINT_URL when set.
+    Inside a cluster the app often reaches S3 at an address phones and browsers cannot
+    (`http://minio.storage.svc:9000`); a presigned URL is signed for its host, so it must be
+    made for the public one, not rewritten afterwards. Presigning sends no request."""
+    public = settings.S3_PUBLIC_ENDPOINT_URL
+    if not public:
+        return storage.connection.meta.client
+    return _client(storage, "presign", endpoint_url=public)
 
 
 def s3() -> S3:
@@ -195,7 +220,7 @@ def multipart_create(key: str, *, content_type: str) -> str:
 def presign_part(key: str, *, upload_id: str, number: int, expires: int) -> str:
     target = s3()
     return str(
-        target.client.generate_presigned_url(
+        _presign_client(target.storage).generate_presigned_url(
             "upload_part",
             Params={
                 "Bucket": target.bucket,

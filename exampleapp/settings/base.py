@@ -183,6 +183,9 @@ REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 2.0)
 
 # --- Storage ---------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")
+# Where clients reach S3, when the app reaches it elsewhere (an in-cluster service name):
+# presigned download and part-upload URLs are signed for this endpoint. Empty: S3_ENDPOINT_URL.
+S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
