@@ -35,7 +35,8 @@ from typing import IO, Any
 from django.conf import settings
 
 from . import hashing, metadata, sniffing, storage
-from .errors import UploadVerificationFailed
+from .deadline import DeadlineExceeded, cpu_deadline
+from .errors import UnsupportedFileType, UploadVerificationFailed
 from .models import FileKind
 
 logger = logging.getLogger(__name__)
@@ -64,8 +65,20 @@ def inspect_file(
     """Everything learnt from the file open in `stream` (seekable): verified type (raises
     UnsupportedFileType), metadata, KOReader's hash. A caller that streamed the whole file already
     passes what it computed on the way: the KOReader hash and, for an image, the markup scan."""
-    detected = sniffing.detect(stream, markup=markup)
-    meta, error = metadata.extract(stream, detected)
+    limit = settings.FILE_INSPECTION_CPU_SECONDS
+    try:
+        with cpu_deadline(limit):
+            detected = sniffing.detect(stream, markup=markup)
+    except DeadlineExceeded:
+        raise UnsupportedFileType(
+            f"Checking this file took more than {limit:g} CPU-seconds; it was not stored.",
+            reason="inspection_timeout",
+        ) from None
+    try:
+        with cpu_deadline(limit):
+            meta, error = metadata.extract(stream, detected)
+    except DeadlineExceeded:  # the file passed its checks: keep it, without metadata
+        meta, error = {}, f"metadata extraction took more than {limit:g} CPU-seconds"
     if koreader_hash is None:
         koreader_hash = hashing.koreader_partial_md5(stream)
     return Inspection(detected=detected, metadata=meta, metadata_error=error, koreader_hash=koreader_hash)

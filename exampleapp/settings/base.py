@@ -369,6 +369,9 @@ EPUB_MAX_ENTRIES = env_int("EPUB_MAX_ENTRIES", 10000, minimum=1)
 EPUB_MAX_UNCOMPRESSED_BYTES = env_int("EPUB_MAX_UNCOMPRESSED_BYTES", 1024**3, minimum=1024)
 EPUB_MAX_COMPRESSION_RATIO = env_int("EPUB_MAX_COMPRESSION_RATIO", 100, minimum=1)
 VIEWER_STATE_HISTORY_KEPT = env_int("VIEWER_STATE_HISTORY_KEPT", 20, minimum=1)
+# CPU-seconds the type/structure checks of one file may take, and again its metadata extraction
+# (apps/library/deadline.py); 0 turns the limit off.
+FILE_INSPECTION_CPU_SECONDS = max(0.0, env_float("FILE_INSPECTION_CPU_SECONDS", 20.0))
 # Streamed uploads spool to temporary files above this size instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
