@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.common.errors import NotFound
 
 from . import storage
-from .models import File, Upload, ViewerState
+from .models import File, Upload, ViewerState, ViewerStateEntry
 from .viewer import POSITION_KEYS
 
 UPLOAD_OPEN_STATUSES = (Upload.Status.PENDING, Upload.Status.COMPLETING)
@@ -45,6 +45,22 @@ def file_by_koreader_hash(*, owner_id: uuid.UUID, document: str) -> File | None:
         .order_by("-created_at")
         .first()
     )
+
+
+def current_viewer_state(*, file: File) -> tuple[ViewerState, datetime] | None:
+    """The file's viewer state, if any client ever wrote one, with the server time its current
+    position was recorded (the newest applied history entry; the state's own time once history
+    was trimmed past it)."""
+    state = ViewerState.objects.filter(file=file, deleted_at__isnull=True).first()
+    if state is None:
+        return None
+    recorded = (
+        ViewerStateEntry.objects.filter(viewer_state=state, applied=True)
+        .order_by("-version")
+        .values_list("recorded_at", flat=True)
+        .first()
+    )
+    return state, recorded or state.updated_at
 
 
 def live_file_ids(*, owner_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.library.models import File
+from apps.library.models import File, KosyncProgress
 from tests.library import factories
 from tests.library.conftest import upload
 from tests.sync.helpers import op, push
@@ -169,3 +169,86 @@ def test_koreader_progress_for_another_users_file_stays_separate(account, other_
     }
     assert account.client.put(f"{KOSYNC}/syncs/progress", body, format="json", **headers).status_code == 200
     assert other_account.client.get(f"/v1/files/{theirs['id']}/viewer-state").json()["current"] is None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _push_was_earlier(account, document: str, seconds: int = 5) -> int:
+    """Date KOReader's stored push back a few seconds (its record has whole seconds, and the
+    server orders a KOReader push and another client's write by the second)."""
+    record = KosyncProgress.objects.get(owner_id=account.id, document=document)
+    record.timestamp -= seconds
+    record.save(update_fields=["timestamp"])
+    return record.timestamp
+
+
+def _kosync_get(account, headers, document: str) -> dict:
+    response = account.client.get(f"{KOSYNC}/syncs/progress/{document}", **headers)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_koreader_is_answered_with_a_newer_position_from_another_client(account):
+    book = _upload(account, factories.epub_bytes(chapters=4), "book.epub")
+    headers = _kosync_reader(account)
+    kobo = {
+        "document": book["koreader_hash"],
+        "progress": "/body/DocFragment[1]/body/p[2]/text().0",
+        "percentage": 0.1,
+        "device": "Kobo",
+        "device_id": "ABC123",
+    }
+    assert account.client.put(f"{KOSYNC}/syncs/progress", kobo, format="json", **headers).status_code == 200
+    assert _kosync_get(account, headers, book["koreader_hash"])["device_id"] == "ABC123"
+    pushed_at = _push_was_earlier(account, book["koreader_hash"])
+
+    href = account.client.get(f"/v1/files/{book['id']}").json()["metadata"]["spine"][2]
+    web = {
+        "device": {"id": "web-1", "name": "Web reader"},
+        "modified": _now(),
+        "locator": {
+            "href": href,
+            "type": "application/xhtml+xml",
+            "locations": {"progression": 0.4, "totalProgression": 0.61237},
+        },
+    }
+    assert account.client.put(f"/v1/files/{book['id']}/viewer-state", web, format="json").status_code == 200
+    answer = _kosync_get(account, headers, book["koreader_hash"])
+    assert answer.pop("timestamp") > pushed_at
+    assert answer == {
+        "document": book["koreader_hash"],
+        "percentage": 0.6123,
+        "progress": "/body/DocFragment[3].0",
+        "device": "Web reader",
+        "device_id": "web-1",
+    }
+
+    # KOReader pushes after that: its own record is the answer again (last write wins).
+    later = {**kobo, "progress": "/body/DocFragment[3]/body/p[9]/text().0", "percentage": 0.64}
+    assert account.client.put(f"{KOSYNC}/syncs/progress", later, format="json", **headers).status_code == 200
+    got = _kosync_get(account, headers, book["koreader_hash"])
+    assert (got["progress"], got["device_id"]) == (later["progress"], "ABC123")
+
+
+def test_koreader_gets_a_web_pdf_page_even_before_its_first_push(account):
+    book = _upload(account, factories.pdf_bytes(pages=12), "paper.pdf")
+    headers = _kosync_reader(account)
+    web = {"device": {"id": "web-1", "name": "Web reader"}, "modified": _now(), "pdf": {"page": 9}}
+    assert account.client.put(f"/v1/files/{book['id']}/viewer-state", web, format="json").status_code == 200
+    got = _kosync_get(account, headers, book["koreader_hash"])
+    assert got["progress"] == "9"
+    assert got["device_id"] == "web-1"
+    assert 0 < got["percentage"] <= 1
+
+
+def test_an_older_position_from_another_client_does_not_replace_koreaders(account):
+    book = _upload(account, factories.pdf_bytes(pages=12), "paper.pdf")
+    headers = _kosync_reader(account)
+    web = {"device": {"id": "web-1", "name": "Web"}, "modified": _when(0), "pdf": {"page": 3}}
+    assert account.client.put(f"/v1/files/{book['id']}/viewer-state", web, format="json").status_code == 200
+    kobo = {"document": book["koreader_hash"], "progress": "5", "percentage": 0.41}
+    kobo |= {"device": "Kobo", "device_id": "K"}
+    assert account.client.put(f"{KOSYNC}/syncs/progress", kobo, format="json", **headers).status_code == 200
+    assert _kosync_get(account, headers, book["koreader_hash"])["progress"] == "5"

@@ -1,4 +1,4 @@
-"""KOReader progress → the library's viewer state.
+"""KOReader progress ↔ the library's viewer state.
 
 When the document hash of a KOReader push is one of the user's files (KOReader's partial MD5,
 computed for every file), the push becomes that device's viewer-state write, so the position
@@ -12,11 +12,26 @@ also reaches every other client. Translation:
 KOReader decides by itself whether to jump, so its writes carry `intent: advance`: a write that
 goes backwards is kept as the KOReader device's position without moving the current one, and
 a write older than the stored position is ignored here (KOReader's own record keeps it).
+
+The other way (`library_progress`, used by GET): when another client (the web reader, an app)
+moved the file's current position after KOReader's last push, KOReader is answered with that
+position instead of its own stale record, so it offers to jump there:
+- EPUB: `/body/DocFragment[n].0`, n being the 1-based spine index of the locator's `href` (the
+  start of that chapter, the form Komga's KOReader endpoint answers with), or the XPointer the
+  locator carries; `percentage` is the total progression, truncated to 4 decimals as KOReader
+  does.
+- PDF: the page number.
+The record names the other client as `device`/`device_id` (so KOReader never takes it for its
+own). Which is newer is decided on the server's clock, as KOReader's own records are: the time
+the current position was recorded against the time of KOReader's last push (same second:
+KOReader's record); that time is also the answer's `timestamp`, which KOReader compares with its
+last page turn to tell forward from backward.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 from datetime import datetime
@@ -26,11 +41,13 @@ from apps.common.errors import ApplicationError
 from .. import selectors as library_selectors
 from .. import services as library_services
 from ..models import FileKind
-from ..viewer import resources
+from ..viewer import resources, spine_index
 
 logger = logging.getLogger(__name__)
 
 _FRAGMENT = re.compile(r"^/body/DocFragment\[(\d+)\]")
+# Viewer-state device ids of KOReader's own writes (record_position).
+KOREADER_DEVICE = "koreader:"
 
 
 def _epub_locator(metadata: dict, progress: str, percentage: float) -> dict | None:
@@ -86,7 +103,7 @@ def record_position(
         library_services.viewer_state_put(
             owner_id=owner_id,
             file_id=file.id,
-            device_id=f"koreader:{device_id or device}"[:100],
+            device_id=f"{KOREADER_DEVICE}{device_id or device}"[:100],
             device_name=device[:100],
             modified=when,
             intent="advance",
@@ -97,3 +114,46 @@ def record_position(
         logger.info("kosync position not applied to viewer state of %s: %s", file.id, exc.code)
         return False
     return True
+
+
+def _kosync_progress(kind: str, metadata: dict, position: dict) -> str | None:
+    if kind == FileKind.PDF:
+        page = position.get("page")
+        return str(page) if isinstance(page, int) and page >= 1 else None
+    locations = position.get("locations")
+    xpointer = locations.get("xpointer") if isinstance(locations, dict) else None
+    if isinstance(xpointer, str) and _FRAGMENT.match(xpointer):
+        return xpointer
+    href = position.get("href")
+    index = spine_index(href, metadata) if isinstance(href, str) else None
+    return None if index is None else f"/body/DocFragment[{index + 1}].0"
+
+
+def library_progress(*, owner_id: uuid.UUID, document: str, after: int | None) -> dict | None:
+    """The matching file's current position as a KOReader progress record (see the module
+    docstring), when a client other than KOReader set it later than `after` (the Unix second of
+    KOReader's last push; None: KOReader never pushed). None otherwise: KOReader's own record
+    stands."""
+    file = library_selectors.file_by_koreader_hash(owner_id=owner_id, document=document)
+    if file is None or file.kind not in (FileKind.EPUB, FileKind.PDF):
+        return None
+    found = library_selectors.current_viewer_state(file=file)
+    if found is None:
+        return None
+    state, recorded_at = found
+    if state.device_id.startswith(KOREADER_DEVICE) or state.progress is None:
+        return None
+    # Server clock on both sides (KOReader's record has the server's Unix second of its push).
+    set_at = int(recorded_at.timestamp())
+    if after is not None and set_at <= after:
+        return None
+    progress = _kosync_progress(file.kind, file.metadata, state.position)
+    if progress is None:
+        return None
+    return {
+        "percentage": math.floor(min(1.0, max(0.0, state.progress)) * 10000) / 10000,
+        "progress": progress,
+        "device": state.device_name or state.device_id,
+        "device_id": state.device_id,
+        "timestamp": set_at,
+    }

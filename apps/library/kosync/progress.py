@@ -10,7 +10,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from ..models import KosyncProgress
-from .positions import record_position
+from .positions import library_progress, record_position
 
 
 def progress_put(
@@ -47,7 +47,12 @@ def progress_put(
 
 
 def progress_get(*, owner_id: uuid.UUID, document: str) -> dict[str, Any]:
+    """KOReader's last record for the document, or the library's current position of the same
+    file when another client moved it since (positions.library_progress)."""
     record = KosyncProgress.objects.filter(owner_id=owner_id, document=document).first()
+    newer = library_progress(owner_id=owner_id, document=document, after=record.timestamp if record else None)
+    if newer is not None:
+        return {"document": document, **newer}
     if record is None:
         return {}
     body: dict[str, Any] = {
