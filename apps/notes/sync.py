@@ -21,18 +21,7 @@ from .models import EDITABLE_FIELDS, Note, NoteRevision
 
 # A pull page's notes as NoteOutput shows them: its keys in its order (tests/notes checks a
 # pulled note equals GET /v1/notes/{id}); `files` are the live linked files, sorted.
-_PULL_KEYS = (
-    "id",
-    "title",
-    "body",
-    "tags",
-    "pinned",
-    "archived",
-    "files",
-    "version",
-    "created_at",
-    "updated_at",
-)
+_PULL_KEYS = tuple(NoteOutput.Meta.fields)
 _PULL_PAGE = """
 SELECT n.id, n.title, n.body, n.tags::text, n.pinned, n.archived,
        ARRAY(SELECT l.file_id FROM notes_note_linked_files l JOIN library_file f ON f.id = l.file_id

@@ -79,3 +79,15 @@ def local_storage(settings: Any, tmp_path: Path) -> Iterator[Path]:
     }
     assert not storage.is_s3()
     return tmp_path
+
+
+def initiate(account: Account, data: bytes, **overrides: Any) -> Any:
+    """POST /v1/files/uploads for `data` (a PDF unless overridden; None drops a field)."""
+    body = {
+        "name": "Big book.pdf",
+        "size": len(data),
+        "sha256": sha256(data),
+        "content_type": "application/pdf",
+    }
+    payload = {key: value for key, value in {**body, **overrides}.items() if value is not None}
+    return account.client.post("/v1/files/uploads", payload, format="json")

@@ -20,21 +20,10 @@ from apps.library.models import File, Upload
 from tests.conftest import Account, assert_problem
 
 from . import factories
-from .conftest import http, object_size, sha256, upload
+from .conftest import http, initiate, object_size, sha256, upload
 
 pytestmark = pytest.mark.django_db
 MIB = 1024 * 1024
-
-
-def initiate(account: Account, data: bytes, **overrides: Any) -> Any:
-    body = {
-        "name": "Big book.pdf",
-        "size": len(data),
-        "sha256": sha256(data),
-        "content_type": "application/pdf",
-    }
-    payload = {key: value for key, value in {**body, **overrides}.items() if value is not None}
-    return account.client.post("/v1/files/uploads", payload, format="json")
 
 
 def put_part(url: str, data: bytes) -> str:

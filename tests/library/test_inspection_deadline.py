@@ -18,7 +18,7 @@ from apps.library.models import File, Upload
 from tests.conftest import Account, assert_problem
 
 from . import factories
-from .conftest import http, sha256, upload
+from .conftest import http, initiate, upload
 
 pytestmark = pytest.mark.django_db
 # 2,000 pages: ~0.2 CPU-seconds of pypdf work here, far above the limits set below.
@@ -65,11 +65,7 @@ def test_streamed_upload_over_the_limit_is_refused_and_not_stored(account: Accou
 
 def test_direct_upload_over_the_limit_fails_and_its_object_is_deleted(account: Account) -> None:
     data = factories.pdf_bytes(pages=SLOW_PDF_PAGES)
-    started = account.client.post(
-        "/v1/files/uploads",
-        {"name": "long.pdf", "size": len(data), "sha256": sha256(data), "content_type": "application/pdf"},
-        format="json",
-    )
+    started = initiate(account, data, name="long.pdf")
     assert started.status_code == 201, started.content
     job = started.json()["upload"]
     [part] = job["part_urls"]

@@ -14,7 +14,7 @@ from django.test import override_settings
 from tests.conftest import Account
 
 from . import factories
-from .conftest import http, sha256, upload
+from .conftest import http, initiate, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -38,11 +38,7 @@ def test_download_and_part_urls_are_signed_for_the_public_endpoint(
     pdf = factories.pdf_bytes(title="public endpoint")
     with override_settings(S3_PUBLIC_ENDPOINT_URL=public_endpoint):
         location = account.client.get(f"/v1/files/{file['id']}/content")["Location"]
-        started = account.client.post(
-            "/v1/files/uploads",
-            {"name": "b.pdf", "size": len(pdf), "sha256": sha256(pdf), "content_type": "application/pdf"},
-            format="json",
-        )
+        started = initiate(account, pdf, name="b.pdf")
     assert started.status_code == 201, started.content
     job = started.json()["upload"]
     assert _host(location) == _host(public_endpoint)
