@@ -479,7 +479,7 @@ class RangedObject(io.RawIOBase):
                 if response.get("ContentRange") != f"bytes {start}-{end}/{self.size}":
                     raise OSError(f"S3 answered {response.get('ContentRange')!r} to a ranged read")
                 yield body
-        except BaseException as exc:
+        except Exception as exc:  # a read failure; not an interruption (inspection's CPU deadline)
             self.error = exc
             raise
 

@@ -14,11 +14,13 @@ from django.test import override_settings
 
 from apps.library import storage
 from apps.library.deadline import DeadlineExceeded, armable, cpu_deadline
+from apps.library.errors import UnsupportedFileType
+from apps.library.inspection import inspect_object
 from apps.library.models import File, Upload
 from tests.conftest import Account, assert_problem
 
 from . import factories
-from .conftest import http, initiate, upload
+from .conftest import http, initiate, sha256, upload
 
 pytestmark = pytest.mark.django_db
 # 2,000 pages: ~0.2 CPU-seconds of pypdf work here, far above the limits set below.
@@ -78,3 +80,21 @@ def test_direct_upload_over_the_limit_fails_and_its_object_is_deleted(account: A
     assert failed.status == Upload.Status.FAILED
     assert storage.object_size(failed.storage_key) is None
     assert not File.objects.filter(owner_id=account.id).exists()
+
+
+def test_ranged_inspection_over_the_limit_is_refused(account: Account) -> None:
+    """The same limit when the checks read the object in S3 by ranges (files above 8 MiB): the
+    deadline may strike inside a ranged GET, which must not pass for a storage failure."""
+    data = factories.pdf_bytes(pages=SLOW_PDF_PAGES)
+    key = storage.new_key(account.id)
+    target = storage.s3()
+    target.client.put_object(Bucket=target.bucket, Key=target.key(key), Body=data)
+    try:
+        with (
+            override_settings(FILE_INSPECTION_CPU_SECONDS=0.005),
+            pytest.raises(UnsupportedFileType) as refused,
+        ):
+            inspect_object(key, size=len(data), sha256=sha256(data), in_memory_max=0)
+        assert refused.value.reason == "inspection_timeout"
+    finally:
+        storage.delete_objects([key])

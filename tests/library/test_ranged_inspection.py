@@ -22,8 +22,8 @@ from apps.library.models import FileKind
 from tests.conftest import Account
 
 from . import factories
-from .conftest import sha256
-from .test_direct_upload import initiate, put_part
+from .conftest import initiate, sha256
+from .test_direct_upload import put_part
 from .test_rejections import REFUSED
 
 MIB = 1024 * 1024
