@@ -1,4 +1,4 @@
-"""Bulk statements of the hot write paths (sync push), written for PostgreSQL.
+"""SQL of the sync hot paths (push's bulk writes, pull's page reads), written for PostgreSQL.
 
 Django's psycopg backend binds parameters on the client: every value is quoted into the SQL
 text in Python. For a bulk INSERT of 100 rows that quoting (arrays of text and JSON) cost more
@@ -8,7 +8,8 @@ unnest(...)` on a server-binding cursor). `bound_cursor` gives such a cursor on 
 own connection and transaction, wrapped like any Django cursor (database errors become
 django.db errors, execute wrappers and query logging see it). Send the arrays in binary
 (`%(name)b`): psycopg's text format escapes every element in Python, which for 100 JSON
-documents cost 3.4 ms of CPU against 0.26 ms in binary.
+documents cost 3.4 ms of CPU against 0.26 ms in binary. With `binary=True` the rows come back
+in binary as well: parsing 500 rows of timestamps and UUIDs from text cost ~4 ms a page.
 """
 
 from __future__ import annotations

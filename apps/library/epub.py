@@ -104,6 +104,8 @@ def check_archive(archive: zipfile.ZipFile) -> None:
 
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    # zipfile raises NotImplementedError for a compression method it lacks (and RuntimeError for
+    # encryption): the entry is unreadable to us, so the book is refused, not a 500.
     try:
         with archive.open(info) as stream:
             return stream.read(limit)

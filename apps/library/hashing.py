@@ -52,14 +52,3 @@ class KoreaderSampler:
                 break
             digest.update(sample)
         return digest.hexdigest()
-
-
-def sha256_of(stream: IO[bytes]) -> tuple[str, int]:
-    """SHA-256 and length of a stream, read from the start in bounded chunks."""
-    stream.seek(0)
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size

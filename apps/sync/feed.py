@@ -117,7 +117,7 @@ def changes_record(*, owner_id: uuid.UUID, changes: Sequence[ChangeSpec]) -> lis
     specs = list(latest.values())
     now = timezone.now()
     with transaction.atomic(using=using, savepoint=False):
-        if connections[using].vendor == "postgresql":
+        if db.is_postgresql(using):
             with db.bound_cursor(using) as cursor:
                 cursor.execute(
                     _RECORD,
