@@ -164,7 +164,11 @@ def upload_progress(*, upload: Upload, list_uploaded: bool = True) -> UploadProg
             "number": n,
             "size": part_expected_size(upload, n),
             "url": storage.presign_part(
-                upload.storage_key, upload_id=upload.s3_upload_id, number=n, expires=expires
+                upload.storage_key,
+                upload_id=upload.s3_upload_id,
+                number=n,
+                size=part_expected_size(upload, n),
+                expires=expires,
             ),
         }
         for n in missing

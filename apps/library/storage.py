@@ -217,7 +217,10 @@ def multipart_create(key: str, *, content_type: str) -> str:
     return str(response["UploadId"])
 
 
-def presign_part(key: str, *, upload_id: str, number: int, expires: int) -> str:
+def presign_part(key: str, *, upload_id: str, number: int, size: int, expires: int) -> str:
+    """A URL that stores exactly part `number` of `size` bytes. The length is signed (it is one
+    of the URL's SignedHeaders), so S3 refuses a PUT of any other length and a declared upload
+    cannot grow in storage beyond what its quota reservation counted."""
     target = s3()
     return str(
         _presign_client(target.storage).generate_presigned_url(
@@ -227,6 +230,7 @@ def presign_part(key: str, *, upload_id: str, number: int, expires: int) -> str:
                 "Key": target.key(key),
                 "UploadId": upload_id,
                 "PartNumber": number,
+                "ContentLength": size,
             },
             ExpiresIn=min(expires, MAX_PART_URL_SECONDS),
         )

@@ -138,17 +138,43 @@ def test_checksum_mismatch_fails_the_upload_and_deletes_the_object(account: Acco
     assert not File.objects.filter(owner_id=account.id).exists()
 
 
-def test_a_part_of_the_wrong_size_must_be_sent_again(account: Account) -> None:
+def test_a_part_url_stores_exactly_its_part_size(account: Account) -> None:
+    """Issue 12: an upload declared as 454 bytes took a 6 MiB part, twice, and usage still
+    said 454. The URL signs the part's Content-Length: S3 refuses any other length."""
     data = factories.pdf_bytes()
     job = initiate(account, data).json()["upload"]
-    put_part(job["part_urls"][0]["url"], data[:-10])
-    body = assert_problem(
-        account.client.post(f"/v1/files/uploads/{job['id']}/complete"), 409, "upload_incomplete"
-    )
-    assert body["wrong_size_parts"] == [1]
-    retry = account.client.get(f"/v1/files/uploads/{job['id']}").json()
-    put_part(retry["part_urls"][0]["url"], data)
+    url = job["part_urls"][0]["url"]
+    assert "content-length" in parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"][0].split(";")
+    for wrong in (b"x" * (6 * MIB), data[:-10], data + b"\n"):
+        status, _, body = http("PUT", url, wrong)
+        assert status == 403, (len(wrong), body[:200])
+    row = Upload.objects.get(id=job["id"])
+    assert storage.list_parts(row.storage_key, upload_id=row.s3_upload_id) == []
+    assert_problem(account.client.post(f"/v1/files/uploads/{job['id']}/complete"), 409, "upload_incomplete")
+    put_part(url, data)
     assert account.client.post(f"/v1/files/uploads/{job['id']}/complete").status_code == 201
+
+
+def test_no_url_stores_a_part_the_upload_does_not_have(account: Account) -> None:
+    data = factories.pdf_bytes()
+    job = initiate(account, data).json()["upload"]
+    assert [part["number"] for part in job["part_urls"]] == [1]
+    url = job["part_urls"][0]["url"]
+    extra = url.replace("partNumber=1&", "partNumber=2&")
+    assert extra != url
+    status, _, _ = http("PUT", extra, data)
+    assert status == 403
+    row = Upload.objects.get(id=job["id"])
+    assert storage.list_parts(row.storage_key, upload_id=row.s3_upload_id) == []
+
+
+def test_pending_uploads_count_against_the_quota_by_their_declared_size(account: Account) -> None:
+    data = factories.pdf_bytes()
+    with override_settings(USER_STORAGE_QUOTA_BYTES=len(data) * 2 + 10):
+        assert initiate(account, data).status_code == 201
+        assert initiate(account, data + b"%%pad").status_code == 201
+        assert account.client.get("/v1/users/me").json()["storage"]["used_bytes"] == len(data) * 2 + 5
+        assert_problem(initiate(account, data + b"%%more pad"), 413, "quota_exceeded")
 
 
 def test_type_is_decided_by_the_bytes_at_completion(account: Account) -> None:
