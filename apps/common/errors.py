@@ -17,7 +17,6 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +149,10 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF EXCEPTION_HANDLER: every error the API answers becomes problem+json."""
+    # Imported here: rest_framework.views loads the parser classes, and the API's JSON parser
+    # (parsers.py) raises the errors defined in this module.
+    from rest_framework.views import set_rollback
+
     if isinstance(exc, RequestDataTooBig):
         return problem_response(
             status=413,
@@ -221,6 +224,16 @@ def database_unavailable(retry_after: int = 2) -> JsonResponse:
     )
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def unstorable_url(where: str) -> JsonResponse:
+    body = problem_body(
+        status=400,
+        code="invalid_text",
+        detail="The URL has text that cannot be stored.",
+        errors={where: ["Contains a NUL character, which cannot be stored."]},
+    )
+    return JsonResponse(body, status=400, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -2,7 +2,12 @@
 
 RequestIdMiddleware: the id is taken from a trusted-looking X-Request-ID header or generated,
 logged with every record and echoed on the response so a client's report can be matched to the
-logs.
+logs. It also opens the request's context (context.py) and hands the work deferred with
+`context.after_response` to the response, to run once it has been sent.
+
+UnstorableURLMiddleware: a path or query string carrying text PostgreSQL cannot store (a NUL;
+a lone surrogate cannot survive Django's decoding of the URL) is refused with 400 problem+json
+`invalid_text` before any view, filter, paginator or admin search puts it into a query.
 
 DatabaseUnavailableMiddleware: a connection failure (the primary is down or being failed over,
 a connection was cut) is not a bug in the request: the client gets 503 problem+json with
@@ -16,12 +21,14 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from . import context
-from .errors import database_unavailable
+from .errors import database_unavailable, unstorable_url
+from .text import is_storable
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +45,29 @@ class RequestIdMiddleware:
         token = context.begin(request_id)
         try:
             response = self.get_response(request)
+            deferred = context.current().deferred  # type: ignore[union-attr]  # begun above
         finally:
             context.end(token)
         response["X-Request-ID"] = request_id
+        # The WSGI server closes the response after sending it; Django runs these closers then
+        # (the same hook FileResponse uses to close its file).
+        response._resource_closers.extend(  # type: ignore[attr-defined]
+            partial(context.run_logged, work) for work in deferred
+        )
         return response
+
+
+class UnstorableURLMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_storable(request.path_info):
+            return unstorable_url("path")
+        for key, values in request.GET.lists():
+            if not is_storable(key) or not all(is_storable(value) for value in values):
+                return unstorable_url(key if is_storable(key) else "<key>")
+        return self.get_response(request)
 
 
 class DatabaseUnavailableMiddleware:

@@ -35,6 +35,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from .text import find_unstorable
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -161,6 +163,8 @@ class CursorPagination(pagination.CursorPagination):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+            if find_unstorable(data) is not None:
+                raise ValueError("text no query can carry")
             if not isinstance(data, dict) or data.get("o") != list(self.ordering):
                 raise ValueError("cursor from another ordering")
             raw_values = data["p"]
@@ -176,6 +180,14 @@ class CursorPagination(pagination.CursorPagination):
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ValueError("not a finite number")
                 values.append(value)
-        except (ValueError, TypeError, KeyError, binascii.Error, ValidationError, UnicodeError):
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            binascii.Error,
+            ValidationError,
+            UnicodeError,
+            RecursionError,
+        ):
             raise NotFound(self.invalid_cursor_message) from None
         return values

@@ -9,10 +9,12 @@ through the identity selectors.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -21,6 +23,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
 from apps.common import context
+from apps.common.errors import ApplicationError
 
 from .sessions import session_state
 
@@ -72,6 +75,27 @@ class AccessTokenAuthentication(JWTAuthentication):
 
     def get_user(self, validated_token: Any) -> Any:  # pragma: no cover - not used
         return self.user_for(validated_token)
+
+
+def require_recent_authentication(request: Request) -> None:
+    """403 `reauthentication_required` unless the request's access token comes from a password
+    proved within REAUTHENTICATION_SECONDS (its `auth_time`; see services._issue)."""
+    token = request.auth
+    auth_time = token.get("auth_time") if isinstance(token, Token) else None
+    if not is_recently_authenticated(auth_time):
+        raise ApplicationError(
+            "This needs a recent sign-in: POST your password to /v1/auth/reauthenticate and "
+            "retry with the new access token.",
+            code="reauthentication_required",
+            status=403,
+        )
+
+
+def is_recently_authenticated(auth_time: Any) -> bool:
+    if not isinstance(auth_time, int) or isinstance(auth_time, bool):
+        return False
+    # A minute of slack for pods whose clocks differ a little.
+    return -60 <= time.time() - auth_time <= settings.REAUTHENTICATION_SECONDS
 
 
 class AccessTokenScheme(OpenApiAuthenticationExtension):

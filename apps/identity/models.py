@@ -39,7 +39,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     version = models.PositiveBigIntegerField(default=1, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Stamped by the writes (services, admin) rather than auto_now: registration gives a new
+    # account one timestamp for both, as its no-enumeration stand-in has.
+    updated_at = models.DateTimeField(default=timezone.now)
     # Slow hash of the key KOReader sends (md5 of the kosync password); empty: kosync off.
     kosync_key_hash = models.CharField(max_length=256, blank=True)
     objects = UserManager()
@@ -75,6 +77,9 @@ class DeviceSession(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     refresh_jti = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the password was last proved in this session (sign-in, re-authentication): the
+    # `auth_time` of its tokens.
+    authenticated_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)

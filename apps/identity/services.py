@@ -55,44 +55,78 @@ def _now() -> Any:
 # --- accounts --------------------------------------------------------------------------------
 
 
+_WELCOME = (
+    "Welcome to ExampleApp",
+    "Your ExampleApp account for this address is ready. If you did not create it, reset its "
+    "password or tell us, and it will be removed.",
+)
+_TAKEN = (
+    "Someone tried to register with your address",
+    "An account already exists for this e-mail address. If this was you, sign in or reset your "
+    "password. If not, you can ignore this message.",
+)
+
+
 def user_register(*, email: str, password: str, display_name: str = "") -> User:
-    """Create an account. When the address is taken, nothing is created: the owner of the
-    address gets a notice, and the caller gets an unsaved stand-in shaped like a fresh account,
-    so the answer is the same either way (no enumeration)."""
+    """Create an account. When the address is taken, nothing is created: the caller gets an
+    unsaved stand-in shaped like a fresh account, and the owner of the address a notice.
+
+    Nothing tells the two apart (no enumeration): the same body and headers (one timestamp for
+    `date_joined` and `updated_at`, version 1), the same work before the answer (the password is
+    hashed, then the insert is tried) and one e-mail either way — a welcome or the notice — sent
+    after the response, so an SMTP server's pace is not part of the answer's timing."""
     email = normalize_email(email)
+    user = User(email=email, display_name=display_name)
+    user.set_password(password)
+    user.date_joined = user.updated_at = timezone.now()
     try:
         with transaction.atomic(using=_db()):
-            return User.objects.create_user(email, password, display_name=display_name)
+            user.save(using=_db(), force_insert=True)
+        subject, body = _WELCOME
     except IntegrityError:
-        send_mail(
-            "Someone tried to register with your address",
-            "An account already exists for this e-mail address. If this was you, sign in or "
-            "reset your password. If not, you can ignore this message.",
-            None,
-            [email],
+        user = User(
+            email=email, display_name=display_name, date_joined=user.date_joined, updated_at=user.date_joined
         )
-        now = timezone.now()
-        return User(email=email, display_name=display_name, date_joined=now, updated_at=now)
+        subject, body = _TAKEN
+    context.after_response(lambda: send_mail(subject, body, None, [email]))
+    return user
 
 
-def user_update(*, user_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None = None) -> User:
+def user_update(
+    *,
+    user_id: uuid.UUID,
+    fields: dict[str, Any],
+    expected_version: int | None = None,
+    current_password: str | None = None,
+    ip: str = "",
+) -> User:
     """Apply `fields` (already validated) to an account, bumping its version.
 
     `kosync_password` turns KOReader sync on with that password (only a slow hash of the key
-    KOReader derives from it is kept) or off when empty or None."""
+    KOReader derives from it is kept) or off when empty or None. It is a credential: changing
+    it needs the account's `current_password` (checked like a sign-in, from `ip`)."""
     fields = dict(fields)
-    if "kosync_password" in fields:
+    kosync = "kosync_password" in fields
+    if kosync:
         password = fields.pop("kosync_password")
         fields["kosync_key_hash"] = make_password(kosync_user_key(password)) if password else ""
     with transaction.atomic(using=_db()):
         user = User.objects.select_for_update().get(id=user_id)
         require_version(user.version, expected_version)
+        if kosync:
+            if current_password is None:
+                message = "Changing the KOReader password needs your current password."
+                raise ApplicationError(
+                    message, code="validation_error", errors={"current_password": [message]}
+                )
+            _require_password(user, current_password, ip=ip)
         changed = [name for name, value in fields.items() if getattr(user, name) != value]
         if not changed:
             return user
         for name in changed:
             setattr(user, name, fields[name])
         user.version = F("version") + 1
+        user.updated_at = timezone.now()
         user.save(update_fields=[*changed, "version", "updated_at"])
         user.refresh_from_db(fields=["version"])
         if "is_active" in changed and not user.is_active:
@@ -144,25 +178,59 @@ def _issue(session: DeviceSession) -> tuple[str, str]:
     refresh = RefreshToken()
     refresh["user_id"] = str(session.user_id)
     refresh["sid"] = str(session.id)
+    # When this session last proved the password: operations that need a recent proof (deleting
+    # the account) compare it with REAUTHENTICATION_SECONDS. Copied into the access token.
+    refresh["auth_time"] = int(session.authenticated_at.timestamp())
     session.refresh_jti = refresh["jti"]
     return str(refresh.access_token), str(refresh)
+
+
+def _require_password(user: User, password: str, *, ip: str, field: str = "current_password") -> None:
+    """A password check inside a signed-in session (password change, KOReader key, re-sign-in)
+    counts like a sign-in attempt: a stolen access token cannot guess its way further."""
+    if not throttling.credential_check(email=user.email, ip=ip, verify=lambda: user.check_password(password)):
+        message = "The password is not correct."
+        raise ApplicationError(message, code="validation_error", errors={field: [message]})
+
+
+def session_reauthenticate(*, session_id: uuid.UUID, password: str, ip: str) -> TokenPair:
+    """Prove the password again inside a session (for operations that need a recent proof):
+    a new token pair for the same session, stamped now. Like a refresh, it rotates the
+    session's refresh token."""
+    with transaction.atomic(using=_db()):
+        session = DeviceSession.objects.select_for_update().select_related("user").get(id=session_id)
+        _require_password(session.user, password, ip=ip, field="password")
+        session.authenticated_at = session.last_used_at = _now()
+        access, refresh = _issue(session)
+        session.save(update_fields=["authenticated_at", "last_used_at", "refresh_jti"])
+    return TokenPair(access=access, refresh=refresh, session_id=session.id)
+
+
+def credentials_verify(*, email: str, password: str, ip: str) -> User | None:
+    """The active account with this e-mail and password, or None; under the sign-in limits
+    (throttling.credential_check: 429 while the account or the address is locked). An unknown
+    address costs the same password hash as a real check, so timing tells nothing. The API's
+    sign-in and the Django admin's (backends.py) both come through here."""
+    email = normalize_email(email)
+
+    def verify() -> User | None:
+        user = user_for_login(email=email)
+        if user is None:
+            make_password(password)
+            return None
+        return user if user.check_password(password) and user.is_active else None
+
+    result: User | None = throttling.credential_check(email=email, ip=ip, verify=verify)
+    return result
 
 
 def session_login(
     *, email: str, password: str, ip: str, device_name: str = "", user_agent: str = ""
 ) -> TokenPair:
     """Check credentials (with lockout) and open a new session for the device."""
-    throttling.check_login_allowed(email=normalize_email(email), ip=ip)
-    user = user_for_login(email=email)
+    user = credentials_verify(email=email, password=password, ip=ip)
     if user is None:
-        make_password(password)  # spend the same time as a real check: no timing oracle
-        ok = False
-    else:
-        ok = user.check_password(password) and user.is_active
-    if not ok or user is None:
-        throttling.record_login_failure(email=normalize_email(email), ip=ip)
         raise AuthError("E-mail or password is incorrect.", code="invalid_credentials")
-    throttling.record_login_success(email=user.email)
     now = _now()
     session = DeviceSession(
         user=user,
@@ -170,6 +238,7 @@ def session_login(
         user_agent=user_agent[:300],
         ip_address=ip or None,
         created_at=now,
+        authenticated_at=now,
         last_used_at=now,
         expires_at=now + settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
     )
@@ -256,23 +325,39 @@ def _revoke_sessions(*, user_id: uuid.UUID, reason: str, keep: uuid.UUID | None 
 # --- passwords -------------------------------------------------------------------------------
 
 
+def _kosync_off(user: User) -> None:
+    """End KOReader sync (its key is a credential): password change and reset, and signing out
+    everywhere, must leave no way in that the old password opened."""
+    if user.kosync_key_hash:
+        user.kosync_key_hash = ""
+        user.version += 1
+        user.updated_at = _now()
+        user.save(update_fields=["kosync_key_hash", "version", "updated_at"])
+
+
 def password_change(
-    *, user_id: uuid.UUID, current_password: str, new_password: str, current_session: uuid.UUID
+    *, user_id: uuid.UUID, current_password: str, new_password: str, current_session: uuid.UUID, ip: str
 ) -> None:
-    """Change the password and end every other session (the caller stays signed in)."""
+    """Change the password, end every other session and KOReader sync (the caller stays signed
+    in). A wrong current password counts towards the sign-in lockout."""
     with transaction.atomic(using=_db()):
         user = User.objects.select_for_update().get(id=user_id)
-        if not user.check_password(current_password):
-            raise ApplicationError(
-                "The current password is not correct.",
-                code="validation_error",
-                errors={"current_password": ["The current password is not correct."]},
-            )
+        _require_password(user, current_password, ip=ip)
         user.set_password(new_password)
         user.save(update_fields=["password"])
+        _kosync_off(user)
         _revoke_sessions(
             user_id=user.id, reason=DeviceSession.RevokeReason.PASSWORD_CHANGE, keep=current_session
         )
+
+
+def sessions_end_all(*, user_id: uuid.UUID) -> int:
+    """Sign out everywhere: every session of the account ends (this one too) and KOReader sync
+    is turned off. Returns the number of sessions ended."""
+    with transaction.atomic(using=_db()):
+        user = User.objects.select_for_update().get(id=user_id)
+        _kosync_off(user)
+        return len(_revoke_sessions(user_id=user.id, reason=DeviceSession.RevokeReason.USER))
 
 
 def password_reset_request(*, email: str) -> None:
@@ -283,14 +368,13 @@ def password_reset_request(*, email: str) -> None:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     link = settings.PASSWORD_RESET_URL.format(uid=uid, token=token)
-    send_mail(
-        "Reset your ExampleApp password",
+    body = (
         "Use this link to choose a new password. It works once and expires in "
         f"{settings.PASSWORD_RESET_TIMEOUT // 60} minutes:\n\n{link}\n\n"
-        f"uid: {uid}\ntoken: {token}\n\nIf you did not ask for this, ignore this message.",
-        None,
-        [user.email],
+        f"uid: {uid}\ntoken: {token}\n\nIf you did not ask for this, ignore this message."
     )
+    # After the response: sending inline would make "the account exists" the slower answer.
+    context.after_response(lambda: send_mail("Reset your ExampleApp password", body, None, [user.email]))
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
@@ -308,4 +392,5 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
             raise invalid
         user.set_password(new_password)
         user.save(update_fields=["password"])
+        _kosync_off(user)
         _revoke_sessions(user_id=user.id, reason=DeviceSession.RevokeReason.PASSWORD_RESET)

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, router, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, router, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.utils.encoders import JSONEncoder
@@ -91,6 +91,17 @@ def _rejected(op: PushOp, exc: Exception) -> dict[str, Any]:
     if errors:
         result["errors"] = errors
     return result
+
+
+def _failed(op: PushOp) -> dict[str, Any]:
+    return {
+        "op_id": op.op_id,
+        "status": "rejected",
+        "type": op.type,
+        "id": str(op.id),
+        "code": "op_failed",
+        "detail": "The server could not apply this operation; the failure has been logged.",
+    }
 
 
 def _apply(owner_id: uuid.UUID, op: PushOp) -> dict[str, Any]:
@@ -190,7 +201,7 @@ def _create_new_in_bulk(
                     for (index, op, _), shape in zip(fresh, shapes, strict=True)
                 }
                 _store_results(owner_id, list(made.values()), using)
-        except (IntegrityError, OperationalError):
+        except DatabaseError:  # a concurrent create of an id, or one bad row: decide one by one
             logger.info("bulk create of %d %s ops fell back to one by one", len(fresh), type_name)
             continue
         results.update(made)
@@ -220,6 +231,14 @@ def sync_push(*, owner_id: uuid.UUID, ops: Sequence[PushOp]) -> list[dict[str, A
                     PushedOp.objects.using(using).create(owner_id=owner_id, op_id=op.op_id, result=result)
             except (ApplicationError, ValidationError) as exc:
                 result = _rejected(op, exc)
+                PushedOp.objects.using(using).create(owner_id=owner_id, op_id=op.op_id, result=result)
+            except (OperationalError, InterfaceError):
+                raise  # the database is gone or the batch must be retried whole (503)
+            except Exception:
+                # A bug must not wedge a device: the op is answered (and remembered) as failed,
+                # its savepoint rolled back, and the rest of the batch applies.
+                logger.exception("push op %s (%s %s) failed", op.op_id, op.action, op.type)
+                result = _failed(op)
                 PushedOp.objects.using(using).create(owner_id=owner_id, op_id=op.op_id, result=result)
             stored[op.op_id] = result  # the same op_id twice in one batch applies once
             results[index] = result

@@ -26,7 +26,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 PORT = env_int("PORT", 8000, minimum=1)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with its sign-in under the API's limits (apps/identity/admin_site.py).
+    "apps.identity.apps.ExampleAppAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestIdMiddleware",
+    "apps.common.middleware.UnstorableURLMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -223,6 +225,8 @@ STORAGES = {
 
 # --- Identity --------------------------------------------------------------------------------
 AUTH_USER_MODEL = "identity.User"
+# Django's own authenticate() (the admin's sign-in) goes through the API's lockout.
+AUTHENTICATION_BACKENDS = ["apps.identity.backends.SignInGateBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -243,6 +247,9 @@ LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
 LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 20, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 AUTH_IP_RATE = env_str("AUTH_IP_RATE", "500/hour")
+# Deleting the account needs a password proved this recently in the session (sign-in or
+# POST /v1/auth/reauthenticate).
+REAUTHENTICATION_SECONDS = env_int("REAUTHENTICATION_SECONDS", 300, minimum=30)
 # Number of proxies in front of the app whose X-Forwarded-For entries are trusted.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 
@@ -282,7 +289,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.common.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.common.errors.problem_exception_handler",
     "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": None,
@@ -290,7 +297,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ExampleApp API",
-    "DESCRIPTION": "Todos, notes and a reading library kept in sync across devices.",
+    "DESCRIPTION": "Todos, notes and a reading library kept in sync across devices.\n\n"
+    "Every string in a request (bodies, query parameters, paths) is Unicode text without NUL "
+    "characters or unpaired surrogates: PostgreSQL cannot store them, so a request carrying one "
+    "anywhere is refused with 400 `invalid_text` (in a sync push, only that operation is "
+    "rejected). JSON bodies nest at most 32 levels (400 `json_too_deep`).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -351,6 +362,8 @@ LOGGING = {
 # Request bodies: JSON is small; uploads stream through their own handlers later.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+# JSON bodies nested deeper than this are refused (400 json_too_deep; apps/common/parsers.py).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32, minimum=8)
 
 # --- Todos and notes -------------------------------------------------------------------------
 # Deleted objects stay as tombstones (for the sync feed) this long; `purge_tombstones` removes

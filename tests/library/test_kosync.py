@@ -43,7 +43,9 @@ def _error(response, status: int, code: int, message: str | None = None) -> None
 
 @pytest.fixture
 def reader(account):
-    response = account.client.patch("/v1/users/me", {"kosync_password": KOSYNC_PASSWORD})
+    response = account.client.patch(
+        "/v1/users/me", {"kosync_password": KOSYNC_PASSWORD, "current_password": account.password}
+    )
     assert response.status_code == 200
     assert response.json()["kosync_enabled"] is True
     return account
@@ -87,7 +89,12 @@ def test_account_without_kosync_key_is_unauthorized(account):
 
 
 def test_turning_kosync_off(reader):
-    assert reader.client.patch("/v1/users/me", {"kosync_password": None}).json()["kosync_enabled"] is False
+    assert (
+        reader.client.patch(
+            "/v1/users/me", {"kosync_password": None, "current_password": reader.password}
+        ).json()["kosync_enabled"]
+        is False
+    )
     _error(_kclient(reader.email).get(f"{BASE}/users/auth"), 401, 2001)
 
 
@@ -173,7 +180,9 @@ def test_unknown_document_is_empty_object(reader):
 def test_progress_is_per_user(reader, make_account):
     _put(_kclient(reader.email))
     other = make_account()
-    other.client.patch("/v1/users/me", {"kosync_password": KOSYNC_PASSWORD})
+    other.client.patch(
+        "/v1/users/me", {"kosync_password": KOSYNC_PASSWORD, "current_password": other.password}
+    )
     assert _kclient(other.email).get(f"{BASE}/syncs/progress/{DOC}").json() == {}
 
 

@@ -40,6 +40,7 @@ CLASSIFIED: dict[str, tuple[str, dict[str, str] | str]] = {
     "auth-password-reset": (PUBLIC, "answers the same for any address"),
     "auth-password-reset-confirm": (PUBLIC, "authenticated by the e-mailed token"),
     "auth-password-change": (SELF, {}),
+    "auth-reauthenticate": (SELF, {}),
     "users-list": (STAFF, {}),
     "users-detail": (STAFF, {"user_id": "user"}),
     "users-me": (SELF, {}),

@@ -31,6 +31,10 @@ from tests.conftest import Account
 pytestmark = pytest.mark.django_db
 
 schema = schemathesis.openapi.from_wsgi("/v1/schema?format=json", application)
+# The schema's description says strings carry no NUL (nor unpaired surrogates, which the default
+# utf-8 codec never generates): PostgreSQL cannot store them, and a body with one anywhere is
+# 400 `invalid_text` (tests/security/test_hostile_input.py covers that class).
+schema.config.generation.update(allow_x00=False)
 
 # (METHOD path, check name) -> why this check does not apply to this operation.
 LENIENT_LIMIT = (
@@ -55,6 +59,8 @@ KNOWN: dict[tuple[str, str], str] = {
         (op, "positive_data_acceptance"): BUSINESS_400
         for op in (
             "POST /v1/auth/password/change",
+            "POST /v1/auth/reauthenticate",
+            "PATCH /v1/users/me",
             "POST /v1/auth/password/reset/confirm",
             "POST /v1/auth/register",
             "PUT /v1/files/{file_id}",

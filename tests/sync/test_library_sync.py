@@ -103,7 +103,7 @@ def test_viewer_state_of_another_users_file_is_rejected(account, other_account):
 
 
 def _kosync_reader(account) -> dict:
-    account.client.patch("/v1/users/me", {"kosync_password": "ko pass"})
+    account.client.patch("/v1/users/me", {"kosync_password": "ko pass", "current_password": account.password})
     key = hashlib.md5(b"ko pass", usedforsecurity=False).hexdigest()
     return {**VND, "HTTP_X_AUTH_USER": account.email, "HTTP_X_AUTH_KEY": key}
 

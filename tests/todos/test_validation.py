@@ -187,7 +187,7 @@ def test_idempotent_create_compares_the_whole_body(account: Account, inbox: dict
 def test_nul_characters_are_refused_not_500(account: Account, inbox: dict[str, Any]) -> None:
     for body in ({"title": "a\x00b"}, {"notes": "\x00"}, {"tags": ["a\x00"]}, {"position": "a\x00"}):
         response = account.client.post(TASKS, {"title": "t", "list": inbox["id"], **body}, format="json")
-        assert_problem(response, 400, "validation_error")
-    assert_problem(account.client.post(LISTS, {"name": "\x00"}, format="json"), 400, "validation_error")
+        assert_problem(response, 400, "invalid_text")
+    assert_problem(account.client.post(LISTS, {"name": "\x00"}, format="json"), 400, "invalid_text")
     for params in ({"q": "a\x00"}, {"tag": "\x00"}):
-        assert_problem(account.client.get(TASKS, params), 400, "validation_error")
+        assert_problem(account.client.get(TASKS, params), 400, "invalid_text")

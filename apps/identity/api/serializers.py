@@ -48,6 +48,10 @@ class RefreshInput(serializers.Serializer):
     refresh = StrictCharField(max_length=4096)
 
 
+class ReauthenticateInput(serializers.Serializer):
+    password = StrictCharField(max_length=256, trim_whitespace=False)
+
+
 class TokenPairOutput(serializers.Serializer):
     access = StrictCharField()
     refresh = StrictCharField()
@@ -123,7 +127,14 @@ class MeUpdateInput(serializers.Serializer):
         write_only=True,
         trim_whitespace=False,
         help_text="Password to type into KOReader's progress sync (user name: your e-mail); "
-        "empty or null turns KOReader sync off.",
+        "empty or null turns KOReader sync off. Needs `current_password`.",
+    )
+    current_password = StrictCharField(
+        max_length=256,
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="The account's password: required with `kosync_password` (it is a credential).",
     )
 
 

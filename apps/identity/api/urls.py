@@ -10,6 +10,7 @@ auth_urlpatterns = [
     path("/token", views.LoginView.as_view(), name="auth-token"),
     path("/token/refresh", views.RefreshView.as_view(), name="auth-token-refresh"),
     path("/logout", views.LogoutView.as_view(), name="auth-logout"),
+    path("/reauthenticate", views.ReauthenticateView.as_view(), name="auth-reauthenticate"),
     path("/password/change", views.PasswordChangeView.as_view(), name="auth-password-change"),
     path("/password/reset", views.PasswordResetView.as_view(), name="auth-password-reset"),
     path(

@@ -17,6 +17,7 @@ from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
 
 from .. import selectors, services
+from ..authentication import require_recent_authentication
 from ..models import DeviceSession
 from ..throttling import AuthRateThrottle, client_ip
 from . import serializers as s
@@ -51,6 +52,11 @@ class RegisterView(_AnonymousAuthView):
         return Response(s.UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
+def _tokens(pair: services.TokenPair) -> Response:
+    # Credentials: no cache (browser, proxy or CDN) may keep them (RFC 6749, section 5.1).
+    return Response({"access": pair.access, "refresh": pair.refresh}, headers={"Cache-Control": "no-store"})
+
+
 class LoginView(_AnonymousAuthView):
     @extend_schema(
         request=s.LoginInput,
@@ -65,7 +71,7 @@ class LoginView(_AnonymousAuthView):
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
         )
-        return Response({"access": pair.access, "refresh": pair.refresh})
+        return _tokens(pair)
 
 
 class RefreshView(_AnonymousAuthView):
@@ -78,7 +84,29 @@ class RefreshView(_AnonymousAuthView):
         data = s.RefreshInput(data=request.data)
         data.is_valid(raise_exception=True)
         pair = services.session_refresh(raw_refresh=data.validated_data["refresh"])
-        return Response({"access": pair.access, "refresh": pair.refresh})
+        return _tokens(pair)
+
+
+class ReauthenticateView(APIView):
+    throttle_classes = [AuthRateThrottle]
+
+    @extend_schema(
+        request=s.ReauthenticateInput,
+        responses={200: s.TokenPairOutput, **PROBLEM_RESPONSES},
+        summary="Prove the password again (for operations that need a recent sign-in)",
+        description="Answers a new token pair for the same session, stamped as signed in now; "
+        "deleting the account needs one less than REAUTHENTICATION_SECONDS old. Wrong passwords "
+        "count towards the sign-in lockout.",
+    )
+    def post(self, request: Request) -> Response:
+        data = s.ReauthenticateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = services.session_reauthenticate(
+            session_id=request.user.session_id,  # type: ignore[union-attr]
+            password=data.validated_data["password"],
+            ip=client_ip(request),
+        )
+        return _tokens(pair)
 
 
 class LogoutView(_AnonymousAuthView):
@@ -98,7 +126,7 @@ class PasswordChangeView(APIView):
     @extend_schema(
         request=s.PasswordChangeInput,
         responses={204: None, **PROBLEM_RESPONSES},
-        summary="Change the password; every other session is ended",
+        summary="Change the password; every other session and KOReader sync are ended",
     )
     def post(self, request: Request) -> Response:
         data = s.PasswordChangeInput(data=request.data)
@@ -106,6 +134,7 @@ class PasswordChangeView(APIView):
         services.password_change(
             user_id=_user_id(request),
             current_session=request.user.session_id,  # type: ignore[union-attr]
+            ip=client_ip(request),
             **data.validated_data,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -150,17 +179,25 @@ class MeView(ETagMixin, APIView):
     def patch(self, request: Request) -> Response:
         data = s.MeUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
         user = services.user_update(
             user_id=_user_id(request),
-            fields=dict(data.validated_data),
+            fields=fields,
             expected_version=expected_version(request),
+            current_password=fields.pop("current_password", None),
+            ip=client_ip(request),
         )
         return Response(s.MeOutput(user).data)
 
     @extend_schema(
-        responses={204: None, **PROBLEM_RESPONSES}, summary="Delete the account and everything it owns"
+        responses={204: None, **PROBLEM_RESPONSES},
+        summary="Delete the account and everything it owns",
+        description="Needs a recent sign-in: an access token from a sign-in or from "
+        "POST /v1/auth/reauthenticate at most REAUTHENTICATION_SECONDS (5 minutes) ago; "
+        "otherwise 403 `reauthentication_required`.",
     )
     def delete(self, request: Request) -> Response:
+        require_recent_authentication(request)
         services.user_delete(user_id=_user_id(request), expected_version=expected_version(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -183,6 +220,15 @@ class SessionListView(generics.ListAPIView):
     @extend_schema(summary="Signed-in devices of this account")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="users_me_sessions_end_all",
+        responses={204: None, **PROBLEM_RESPONSES},
+        summary="Sign out everywhere: end every session (this one too) and KOReader sync",
+    )
+    def delete(self, request: Request) -> Response:
+        services.sessions_end_all(user_id=_user_id(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SessionDetailView(APIView):

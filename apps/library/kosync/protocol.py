@@ -12,9 +12,11 @@ import hashlib
 import re
 import uuid
 
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
+from rest_framework.exceptions import Throttled
 
+from apps.common.text import is_storable
 from apps.identity import selectors as identity_selectors
 from apps.identity import throttling
 
@@ -66,25 +68,33 @@ def user_key(password: str) -> str:
 def authenticate(*, username: str | None, key: str | None, ip: str) -> uuid.UUID:
     """The account behind KOReader's `x-auth-user` (the account's e-mail) and `x-auth-key`.
 
-    Keys are compared with a slow hash; a successful check is remembered briefly (keyed by the
-    stored hash, so changing the key forgets it) to keep KOReader's 2-5 s timeouts comfortable.
-    Failures count towards the same lockout as ordinary sign-ins."""
-    if not username or not key or ":" in username:
+    Keys are compared with a slow hash, under the same sign-in limits as passwords
+    (identity's credential_check: a lockout answers `unauthorized`, as KOReader knows no 429).
+    Every refusal costs the same: an unknown address or an account without a key hashes the
+    key too, so timing does not tell which addresses have KOReader sync. A successful check is
+    remembered briefly (keyed by the stored hash, so changing the key forgets it) to keep
+    KOReader's 2-5 s timeouts comfortable; only the right key meets that shortcut."""
+    if not username or not key or ":" in username or not is_storable(username) or not is_storable(key):
         raise KosyncError("unauthorized")
     email = username.strip().lower()
-    try:
-        throttling.check_login_allowed(email=email, ip=ip)
-    except Exception:
-        raise KosyncError("unauthorized") from None
     user = identity_selectors.user_for_login(email=email)
     stored = user.kosync_key_hash if user is not None and user.is_active else ""
-    if user is None or not stored:
-        throttling.record_login_failure(email=email, ip=ip)
-        raise KosyncError("unauthorized")
     memo = "kosync:ok:" + hashlib.sha256(f"{stored}\0{key}".encode()).hexdigest()
-    if cache.get(memo) is None:
-        if not check_password(key, stored):
-            throttling.record_login_failure(email=email, ip=ip)
-            raise KosyncError("unauthorized")
-        cache.set(memo, True, VERIFIED_SECONDS)
-    return user.id
+    remembered = cache.get(memo) is not None  # asked for every key: the same round trip for all
+    if stored and remembered:
+        return user.id  # type: ignore[union-attr]  # stored is only set with a user
+
+    def verify() -> bool:
+        if not stored:
+            make_password(key)  # the same work as a real check
+            return False
+        return check_password(key, stored)
+
+    try:
+        ok = throttling.credential_check(email=email, ip=ip, verify=verify)
+    except Throttled:
+        raise KosyncError("unauthorized") from None
+    if not ok:
+        raise KosyncError("unauthorized")
+    cache.set(memo, True, VERIFIED_SECONDS)
+    return user.id  # type: ignore[union-attr]

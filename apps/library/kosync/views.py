@@ -7,12 +7,12 @@ reads `application/json`), the body parsed here so bad JSON gets the protocol's 
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
@@ -20,6 +20,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from apps.common import parsers
 from apps.identity import services as identity_services
 from apps.identity.throttling import AuthRateThrottle, client_ip
 
@@ -66,12 +67,15 @@ class KosyncView(APIView):
         raise Http404  # the reference server has no route for other methods
 
     def body(self, request: Request) -> dict[str, Any]:
-        raw = request._request.body
-        if not raw:
-            return {}
+        """The body by the API's JSON rules (apps/common/parsers.py) in the protocol's terms:
+        what cannot be parsed (malformed, too deep, too large) is `bad_json`, text that cannot
+        be stored is an invalid request."""
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            raw = parsers.read_body(request._request)
+            data = parsers.loads(raw) if raw else {}
+        except parsers.UnstorableText:
+            raise KosyncError("invalid_request") from None
+        except (parsers.InvalidJSON, parsers.JSONTooDeep, RequestDataTooBig):
             raise KosyncError("bad_json") from None
         if not isinstance(data, dict):
             raise KosyncError("not_a_hash")

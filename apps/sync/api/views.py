@@ -16,8 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import ApplicationError, flatten_errors
+from apps.common.parsers import ItemwiseTextJSONParser
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES
+from apps.common.text import UNSTORABLE_MESSAGE, find_unstorable
 
 from .. import asyncapi, registry, selectors, services
 from . import serializers as s
@@ -94,8 +96,41 @@ def _plain_op(raw: Any) -> services.PushOp | None:
     )
 
 
+def _echo(raw: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str | None:
+    """A field of a refused op as the result may repeat it: only a well-formed one (the result
+    must never carry text that cannot be stored or rendered)."""
+    value = raw.get(key)
+    return value if isinstance(value, str) and pattern.fullmatch(value) else None
+
+
+_TYPE = re.compile(r"[a-z_]{1,32}")
+_UUID = re.compile(r"[0-9A-Fa-f-]{32,36}")
+
+
+def _refused(raw: Any, errors: dict[str, list[str]], *, code: str, detail: str) -> dict[str, Any]:
+    raw_dict = raw if isinstance(raw, dict) else {}
+    return {
+        "op_id": _echo(raw_dict, "op_id", _OP_ID),
+        "status": "rejected",
+        "type": _echo(raw_dict, "type", _TYPE),
+        "id": _echo(raw_dict, "id", _UUID),
+        "code": code,
+        "detail": detail,
+        "errors": errors,
+    }
+
+
 def _parse_op(raw: Any) -> services.PushOp | dict[str, Any]:
-    """A valid op, or the `rejected` result of an invalid envelope."""
+    """A valid op, or the `rejected` result of an invalid one. Text PostgreSQL cannot store is
+    refused here, per op (the body parser leaves it to this view: see ItemwiseTextJSONParser)."""
+    unstorable = find_unstorable(raw)
+    if unstorable is not None:
+        return _refused(
+            raw,
+            {unstorable: [UNSTORABLE_MESSAGE]},
+            code="invalid_text",
+            detail="The operation has text that cannot be stored.",
+        )
     plain = _plain_op(raw)
     if plain is not None:
         return plain
@@ -110,20 +145,14 @@ def _parse_op(raw: Any) -> services.PushOp | dict[str, Any]:
             base_version=data["base_version"],
             fields=data["fields"],
         )
-    raw_dict = raw if isinstance(raw, dict) else {}
-    return {
-        "op_id": raw_dict.get("op_id") if isinstance(raw_dict.get("op_id"), str) else None,
-        "status": "rejected",
-        "type": raw_dict.get("type") if isinstance(raw_dict.get("type"), str) else None,
-        "id": raw_dict.get("id") if isinstance(raw_dict.get("id"), str) else None,
-        "code": "validation_error",
-        "detail": "The operation is malformed.",
-        "errors": flatten_errors(op.errors),
-    }
+    return _refused(
+        raw, flatten_errors(op.errors), code="validation_error", detail="The operation is malformed."
+    )
 
 
 class PushView(APIView):
     renderer_classes = [ORJSONRenderer]  # the results are plain JSON; orjson writes them faster
+    parser_classes = [ItemwiseTextJSONParser]  # text is checked per op (_parse_op)
 
     @extend_schema(
         summary="Apply a batch of operations; one result per operation",
