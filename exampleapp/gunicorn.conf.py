@@ -33,7 +33,10 @@ def default_workers() -> int:
     return max(2, math.ceil(cpus))
 
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# The app's port, and the metrics port when METRICS_PORT is set (the manifests set 9100):
+# apps/common/middleware.MetricsPortMiddleware serves /metrics there and only there.
+_METRICS_PORT = int(os.environ.get("METRICS_PORT") or 0)
+bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"] + ([f"0.0.0.0:{_METRICS_PORT}"] if _METRICS_PORT else [])
 workers = int(os.environ.get("GUNICORN_WORKERS", default_workers()))
 worker_class = "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

@@ -210,8 +210,12 @@ def _json_problem(status: int, code: str, detail: str) -> JsonResponse:
     )
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def not_found() -> JsonResponse:
     return _json_problem(404, "not_found", "No such resource.")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return not_found()
 
 
 def handler500(request: HttpRequest) -> JsonResponse:

@@ -67,10 +67,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
     for name, check in (("database", _check_database), ("cache", _check_cache), ("storage", _check_storage)):
         started = time.monotonic()
         problem = check()
+        # The answer is public (the ingress routes it): it says that a dependency failed, the
+        # log says how (exception names are internals).
         checks[name] = {
             "ok": problem is None,
             "ms": round((time.monotonic() - started) * 1000, 1),
-            **({"error": problem} if problem else {}),
+            **({"error": "unavailable"} if problem else {}),
         }
         if problem:
             failed[name] = problem

@@ -9,6 +9,12 @@ UnstorableURLMiddleware: a path or query string carrying text PostgreSQL cannot 
 a lone surrogate cannot survive Django's decoding of the URL) is refused with 400 problem+json
 `invalid_text` before any view, filter, paginator or admin search puts it into a query.
 
+MetricsPortMiddleware: with METRICS_PORT set, /metrics is served only to requests that came in
+on that port (gunicorn binds it beside the app's port, see exampleapp/gunicorn.conf.py), and that
+port serves nothing else. The Service and Ingress route only the app's port, so metrics (per-view
+traffic, exception names) are reachable inside the cluster only, and the NetworkPolicy limits
+that port to the monitoring namespace.
+
 DatabaseUnavailableMiddleware: a connection failure (the primary is down or being failed over,
 a connection was cut) is not a bug in the request: the client gets 503 problem+json with
 Retry-After instead of a bare 500, and retries. It sits above the replica-routing middleware,
@@ -23,11 +29,12 @@ import uuid
 from collections.abc import Callable
 from functools import partial
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from . import context
-from .errors import database_unavailable, unstorable_url
+from .errors import database_unavailable, not_found, unstorable_url
 from .text import is_storable
 
 logger = logging.getLogger(__name__)
@@ -55,6 +62,22 @@ class RequestIdMiddleware:
             partial(context.run_logged, work) for work in deferred
         )
         return response
+
+
+METRICS_PATH = "/metrics"
+
+
+class MetricsPortMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.METRICS_PORT:
+            # SERVER_PORT is the listening socket's port (gunicorn), not the Host header's.
+            on_metrics_port = request.META.get("SERVER_PORT") == str(settings.METRICS_PORT)
+            if on_metrics_port != (request.path_info == METRICS_PATH):
+                return not_found()
+        return self.get_response(request)
 
 
 class UnstorableURLMiddleware:

@@ -15,6 +15,7 @@ Reads never trust the sizes written in the zip beyond these bounds: every read i
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 import stat
@@ -47,6 +48,8 @@ MAX_XML_BYTES = 8 * 1024 * 1024
 # Small entries compress absurdly well (a page of spaces); the ratio matters for big ones.
 RATIO_MIN_BYTES = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
+
+logger = logging.getLogger(__name__)
 
 
 def _refuse(detail: str, reason: str) -> UnsupportedFileType:
@@ -110,8 +113,9 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
         with archive.open(info) as stream:
             return stream.read(limit)
     except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+        logger.info("EPUB entry %r unreadable: %s: %s", info.filename, type(exc).__name__, exc)
         raise _refuse(
-            f"entry {info.filename!r} cannot be read ({exc.__class__.__name__}).", "zip_corrupt"
+            f"entry {info.filename!r} cannot be read (damaged or unsupported compression).", "zip_corrupt"
         ) from exc
 
 

@@ -21,6 +21,8 @@ from xml.etree.ElementTree import Element
 from PIL import Image
 from pypdf import PdfReader
 
+from apps.common.text import clean_text
+
 from . import epub
 from .models import FileKind
 from .sniffing import Detected
@@ -28,6 +30,7 @@ from .sniffing import Detected
 logger = logging.getLogger(__name__)
 
 TEXT_MAX = 1000
+METADATA_ERROR = "The file's metadata could not be read; the file itself is fine."
 TOC_MAX_ENTRIES = 5000
 TOC_MAX_DEPTH = 16
 
@@ -42,15 +45,19 @@ def extract(stream: IO[bytes], detected: Detected) -> tuple[dict[str, Any], str 
             return _epub(stream), None
         return _image(stream), None
     except Exception as exc:  # a valid file must survive a metadata bug or oddity
-        error = f"{exc.__class__.__name__}: {exc}"[:TEXT_MAX]
-        logger.warning("metadata extraction failed (%s): %s", detected.content_type, error)
-        return {"error": error}, error
+        # The details go to the log; the answer says only what happened (no exception names).
+        logger.warning(
+            "metadata extraction failed (%s): %s: %s", detected.content_type, type(exc).__name__, exc
+        )
+        return {"error": METADATA_ERROR}, METADATA_ERROR
 
 
 def _clean(value: Any) -> str | None:
+    """Text from inside a file, made storable (apps/common/text.py: no NUL, no unpaired
+    surrogate) and displayable: single spaces, at most TEXT_MAX characters."""
     if value is None:
         return None
-    text = " ".join(str(value).replace("\x00", "").split())
+    text = " ".join(clean_text(str(value)).split())
     return text[:TEXT_MAX] or None
 
 

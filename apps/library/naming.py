@@ -50,3 +50,20 @@ EXTENSIONS = {
     "image/webp": ".webp",
     "image/gif": ".gif",
 }
+
+# Other spellings of an extension that name the same type.
+_SAME_TYPE = {".jpg": (".jpg", ".jpeg", ".jpe"), ".epub": (".epub",), ".pdf": (".pdf",)}
+
+
+def download_name(name: str, content_type: str) -> str:
+    """The name a download is saved under: the file's own name, ending in the extension of the
+    type its bytes were detected as. A PDF named `invoice.html` downloads as
+    `invoice.html.pdf`: the saved file must never open as something it is not (a browser or a
+    desktop picks the handler by the extension)."""
+    extension = EXTENSIONS.get(content_type)
+    if extension is None:
+        return name
+    accepted = _SAME_TYPE.get(extension, (extension,))
+    if posixpath.splitext(name)[1].lower() in accepted:
+        return name
+    return name + extension

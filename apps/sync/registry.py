@@ -149,6 +149,7 @@ class SyncType(ABC):
                 version=obj.version,
                 conflicts=[{"field": None, "reason": "deleted", "server": None, "client": dict(fields)}],
             )
+        _check_base(obj, base_version)
         cleaned = self.validate(fields=fields, partial=True)
         field_versions: dict[str, int] = getattr(obj, "field_versions", {}) or {}
         changes: dict[str, Any] = {}
@@ -179,6 +180,7 @@ class SyncType(ABC):
             return Outcome("applied", version=None)
         if self.is_deleted(obj):
             return Outcome("applied", obj=obj, version=obj.version)
+        _check_base(obj, base_version)
         if obj.version > base_version:
             field_versions: dict[str, int] = getattr(obj, "field_versions", {}) or {}
             changed = [name for name, at in field_versions.items() if at > base_version]
@@ -190,6 +192,19 @@ class SyncType(ABC):
             )
         deleted = self.delete(owner_id=owner_id, obj=obj)
         return Outcome("applied", obj=deleted, version=deleted.version)
+
+
+def _check_base(obj: Any, base_version: int) -> None:
+    """A base version the server never issued (ahead of the object's) is no base to merge
+    against: taken at its word it would make every field look unchanged on the server and
+    overwrite newer values blindly."""
+    if base_version > obj.version:
+        raise Rejected(
+            f"base_version {base_version} is ahead of the server's version {obj.version}: pull, then "
+            "send the change against the version you have.",
+            code="base_version_ahead",
+            extra={"version": obj.version},
+        )
 
 
 _types: dict[str, SyncType] = {}

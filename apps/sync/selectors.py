@@ -89,8 +89,25 @@ def _feed_page(
         return list(cursor.fetchall())
 
 
-def _floor(owner_id: uuid.UUID) -> int:
-    return SyncCounter.objects.filter(owner_id=owner_id).values_list("floor_seq", flat=True).first() or 0
+def _counter(owner_id: uuid.UUID, using: str | None = None) -> tuple[int, int]:
+    """The user's (floor, last seq); (0, 0) before their first write."""
+    counters = SyncCounter.objects.using(using) if using else SyncCounter.objects
+    row = counters.filter(owner_id=owner_id).values_list("floor_seq", "last_seq").first()
+    return (int(row[0]), int(row[1])) if row is not None else (0, 0)
+
+
+def _check_not_ahead(cursor: Cursor, owner_id: uuid.UUID, last_seq: int) -> None:
+    """A cursor past the newest change was never issued by this server — or the server lost
+    changes the client has seen (a database restored to an earlier time). Either way the
+    client's copy cannot be trusted to be a prefix of the feed: it must sync afresh. A replica
+    a little behind the one that issued the cursor looks the same, so the primary decides."""
+    if cursor.seq > last_seq:
+        _floor, last_seq = _counter(owner_id, using=router.db_for_write(SyncCounter))
+    if cursor.seq > last_seq:
+        raise ResyncRequired(
+            "This cursor is ahead of the server's newest change. Start a full sync with an empty cursor.",
+            extra={"last_seq": last_seq},
+        )
 
 
 def changes_since(
@@ -98,7 +115,10 @@ def changes_since(
 ) -> Page:
     after = cursor.seq
     # A full sync is exempt from the retention check and needs the floor only on its last page.
-    floor = 0 if cursor.full_sync else _floor(owner_id)
+    floor = 0
+    if not cursor.full_sync:
+        floor, last_seq = _counter(owner_id)
+        _check_not_ahead(cursor, owner_id, last_seq)
     if not cursor.full_sync and after < floor:
         raise ResyncRequired(
             "This cursor is older than the tombstone retention: deletes may have been missed. "
@@ -146,9 +166,13 @@ def changes_since(
     last = rows[-1][0] if rows else after
     if has_more:
         next_cursor = Cursor(last, cursor.full_sync)
-    else:
+    elif cursor.full_sync:
         # A finished full sync has seen everything that still exists: its cursor starts at the
         # floor at least, so the next incremental pull is not mistaken for an outdated one.
         # (The floor only rises, and only below existing entries: reading it last is safe.)
-        next_cursor = Cursor(max(last, _floor(owner_id)) if cursor.full_sync else last, full_sync=False)
+        floor, last_seq = _counter(owner_id)
+        _check_not_ahead(cursor, owner_id, last_seq)
+        next_cursor = Cursor(max(last, floor), full_sync=False)
+    else:
+        next_cursor = Cursor(last, full_sync=False)
     return Page(changes=changes, cursor=next_cursor, has_more=has_more)

@@ -90,6 +90,8 @@ def _rejected(op: PushOp, exc: Exception) -> dict[str, Any]:
     }
     if errors:
         result["errors"] = errors
+    if isinstance(exc, ApplicationError) and isinstance(exc.extra.get("version"), int):
+        result["version"] = exc.extra["version"]  # the server's version, when the refusal names it
     return result
 
 

@@ -24,6 +24,9 @@ SECRET_KEY = env_str("SECRET_KEY")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 PORT = env_int("PORT", 8000, minimum=1)
+# A second port gunicorn listens on, serving only /metrics (which the app's port then refuses);
+# 0: /metrics on the app's port (local development). The manifests set 9100.
+METRICS_PORT = env_int("METRICS_PORT", 0, minimum=0)
 
 INSTALLED_APPS = [
     # Django's admin with its sign-in under the API's limits (apps/identity/admin_site.py).
@@ -51,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestIdMiddleware",
+    "apps.common.middleware.MetricsPortMiddleware",
     "apps.common.middleware.UnstorableURLMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

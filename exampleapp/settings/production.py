@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import ALLOWED_HOSTS, DEBUG, SECRET_KEY, STORAGES, env_bool, env_int
+from .base import ALLOWED_HOSTS, DEBUG, METRICS_PORT, PORT, SECRET_KEY, STORAGES, env_bool, env_int
 
 _WEAK_PREFIXES = ("django-insecure", "changeme", "local-development-key", "test-secret-key")
 
@@ -18,6 +18,8 @@ def _require_secure_configuration() -> None:
         problems.append("DEBUG must be off in production")
     if not ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS is empty: list the host names this API answers to")
+    if METRICS_PORT == PORT:
+        problems.append("METRICS_PORT must differ from PORT (it serves only /metrics)")
     if problems:
         raise ImproperlyConfigured("Refusing to start: " + "; ".join(problems) + ".")
 

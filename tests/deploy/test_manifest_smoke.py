@@ -205,14 +205,22 @@ def test_deployment_command_env_and_probes_work(
         assert probe_port(container, probe) == int(env["PORT"]), f"{name} {kind} port != PORT"
         assert probe["httpGet"].get("scheme", "HTTP") == "HTTP"
 
+    # Metrics have their own port, declared on the container and matching METRICS_PORT.
+    assert int(env["METRICS_PORT"]) == next(
+        p["containerPort"] for p in container["ports"] if p["name"] == "metrics"
+    )
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    assert annotations.get("prometheus.io/port") == env["METRICS_PORT"], f"{name}: scrape annotation"
+
     # Here the cluster's host names do not resolve: the test services stand in for them.
     services = {key: os.environ[key] for key in SERVICE_VARIABLES if key in os.environ}
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     local = {
         "PATH": os.environ["PATH"],
         **env,
         **services,
         "PORT": str(port),
+        "METRICS_PORT": str(metrics_port),
         # Keep local worker count modest; the pod derives it from its CPU quota.
         "GUNICORN_WORKERS": "1",
     }
@@ -229,6 +237,13 @@ def test_deployment_command_env_and_probes_work(
             assert status == 200, (
                 f"{name} {kind} {http['path']} -> {status}: {body[:300]!r}\n{server.output()}"
             )
+        # /metrics answers on its own port only, and that port answers nothing else.
+        pod_host = {"Host": "127.0.0.1"}
+        status, body = get(metrics_port, "/metrics", pod_host)
+        assert status == 200, (status, body[:300])
+        assert b"django_http_requests_total_by_method_total" in body
+        assert get(port, "/metrics", pod_host)[0] == 404
+        assert get(metrics_port, "/v1/users/me", pod_host)[0] == 404
         assert server.terminate() == 0, server.output()
 
 
@@ -242,6 +257,9 @@ def test_ingress_routes_the_gateway(rendered: list[dict[str, Any]]) -> None:
                 assert path["pathType"] == "Prefix"
                 routes[path["path"]] = path["backend"]["service"]["name"]
     assert routes.pop("/") == "web"
+    assert (
+        routes.pop("/admin") == "web"
+    )  # its own Ingress: test_admin_is_reachable_only_from_allowed_networks
     assert routes == GATEWAY
 
     # ... and the gateway in the code agrees: each /v1/<prefix> app include goes to its service.
@@ -262,6 +280,24 @@ def test_ingress_routes_the_gateway(rendered: list[dict[str, Any]]) -> None:
         covering = [p for p in GATEWAY if prefix == p or prefix.startswith(p + "/")]
         routed = GATEWAY[max(covering, key=len)] if covering else None
         assert routed == SERVICE_OF_APP[owner], f"{prefix} ({owner}) is not routed to its service"
+
+
+def test_admin_is_reachable_only_from_allowed_networks(rendered: list[dict[str, Any]]) -> None:
+    admin = find(rendered, "Ingress", "exampleapp-admin")
+    ranges = admin["metadata"]["annotations"]["nginx.ingress.kubernetes.io/allowlist-source-range"]
+    assert ranges
+    assert "0.0.0.0/0" not in ranges
+    [path] = [p for rule in admin["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert (path["path"], path["pathType"]) == ("/admin", "Prefix")
+    # No other Ingress routes /admin itself (the longest prefix decides: "/" loses to "/admin").
+    others = [d for d in rendered if d["kind"] == "Ingress" and d["metadata"]["name"] != "exampleapp-admin"]
+    assert not [
+        p
+        for d in others
+        for r in d["spec"]["rules"]
+        for p in r["http"]["paths"]
+        if p["path"].startswith("/admin")
+    ]
 
 
 def test_jobs_run_commands_that_exist(rendered: list[dict[str, Any]]) -> None:

@@ -77,7 +77,10 @@ CLASSIFIED: dict[str, tuple[str, dict[str, str] | str]] = {
     "redoc": (PUBLIC, "documentation page"),
     "healthz": (PUBLIC, "liveness probe, no data"),
     "readyz": (PUBLIC, "readiness probe: dependency names and timings only"),
-    "prometheus-django-metrics": (PUBLIC, "scraped in-cluster; the ingress does not route /metrics"),
+    "prometheus-django-metrics": (
+        PUBLIC,
+        "served only on METRICS_PORT, which no Service or Ingress routes (test_metrics_port.py)",
+    ),
 }
 # Unnamed aliases (KOReader clients add a trailing slash) and Django's admin (its own session
 # login, staff only: checked in test_admin_needs_a_staff_login).

@@ -27,6 +27,7 @@ from .. import downloads, selectors, services, storage, streaming
 from ..errors import StorageUnavailable
 from ..filtersets import DEFAULT_ORDERING, ORDERINGS, FileFilter
 from ..models import File, Upload
+from ..naming import download_name
 from . import serializers as s
 
 _problem = PROBLEM_RESPONSES[400]
@@ -174,9 +175,10 @@ class FileContentView(StorageOutageMixin, APIView):
     )
     def get(self, request: Request, file_id: uuid.UUID) -> HttpResponseBase:
         file = selectors.file_get(owner_id=_user_id(request), file_id=file_id)
+        filename = download_name(file.name, file.content_type)
         response: HttpResponseBase
         if storage.is_s3():
-            url = storage.download_url(file.storage_key, filename=file.name, content_type=file.content_type)
+            url = storage.download_url(file.storage_key, filename=filename, content_type=file.content_type)
             response = HttpResponseRedirect(url)
             response["Cache-Control"] = "private, no-store"
         else:
@@ -185,7 +187,7 @@ class FileContentView(StorageOutageMixin, APIView):
                 key=file.storage_key,
                 size=file.size,
                 content_type=file.content_type,
-                filename=file.name,
+                filename=filename,
                 etag=f'"{file.sha256}"',
             )
             response["Cache-Control"] = "private"
