@@ -12,6 +12,11 @@ Cursors are opaque (URL-safe base64 of JSON) and bound to the ordering that made
 tampered cursor, or one from a differently ordered list, is 404 "Invalid cursor", never a 500.
 Ordering fields must not be NULL (order by a non-null sort key instead). Only `next` links
 exist: the list shape has no `previous`.
+
+Pages are bounded by bytes too (LIST_MAX_BYTES): a lean list whose rows carry large text (a
+note's body, a task's notes) asks `text_budget` for annotations that make the database stop
+sending that text once the page's budget is spent, and the page ends there (one row at least;
+`next` goes on from it). Lists of bounded rows need nothing: their cap times `limit` is small.
 """
 
 from __future__ import annotations
@@ -20,14 +25,19 @@ import base64
 import binascii
 import json
 import math
+import operator
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import Field, Q, QuerySet
+from django.db.models import BigIntegerField, Case, F, Field, Func, Q, QuerySet, Sum, When, Window
+from django.db.models.expressions import RowRange
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
@@ -39,6 +49,50 @@ from .text import find_unstorable
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# Annotation names of text_budget: the running byte count, and the suffix of a withheld column.
+BYTES_BEFORE = "bytes_before"
+WITHIN_BUDGET = "__within_budget"
+
+
+def text_budget(*, ordering: Sequence[str], counted: Sequence[str], large: str) -> dict[str, Any]:
+    """Annotations bounding a lean (`.values()`) list page by LIST_MAX_BYTES in the database:
+    BYTES_BEFORE, the UTF-8 bytes of the `counted` text columns in the rows before each row in
+    list order (a running sum: the ordered scan computes it as it goes, under the page's
+    LIMIT), and `<large>__within_budget`, the `large` column itself while a row starts within
+    the budget and NULL after it (the value is never read). Select those instead of `large`;
+    the paginator ends the page at the first row past the budget and gives the column its
+    name back."""
+    size = reduce(
+        operator.add,
+        [Func(F(name), function="octet_length", output_field=BigIntegerField()) for name in counted],
+    )
+    order_by = [
+        F(name.lstrip("-")).desc() if name.startswith("-") else F(name.lstrip("-")).asc() for name in ordering
+    ]
+    before = Window(Sum(size), order_by=order_by, frame=RowRange(start=None, end=0)) - size
+    return {
+        BYTES_BEFORE: before,
+        large + WITHIN_BUDGET: Case(
+            When(LessThan(before, settings.LIST_MAX_BYTES), then=F(large)), default=None
+        ),
+    }
+
+
+def _within_budget(rows: list[Any], page_size: int) -> tuple[list[Any], bool]:
+    """The page's rows, ended at LIST_MAX_BYTES when the rows carry BYTES_BEFORE (see
+    text_budget), and whether rows were left for the next page."""
+    if not rows or not isinstance(rows[0], dict) or BYTES_BEFORE not in rows[0]:
+        return rows[:page_size], len(rows) > page_size
+    page: list[Any] = []
+    for row in rows[:page_size]:
+        if page and row[BYTES_BEFORE] >= settings.LIST_MAX_BYTES:
+            break
+        page.append(row)
+    for row in page:
+        del row[BYTES_BEFORE]
+        for name in [key for key in row if key.endswith(WITHIN_BUDGET)]:
+            row[name.removesuffix(WITHIN_BUDGET)] = row.pop(name)
+    return page, len(rows) > len(page)
 
 
 def _plain(value: Any) -> Any:
@@ -83,8 +137,7 @@ class CursorPagination(pagination.CursorPagination):
         if after is not None:
             queryset = queryset.filter(self._after(after))
         rows = list(queryset[: self.page_size + 1])
-        self.page = rows[: self.page_size]
-        self.has_next = len(rows) > self.page_size
+        self.page, self.has_next = _within_budget(rows, self.page_size)
         if self.has_next:
             last = self.page[-1]
             self.next_values = [_plain(_value(last, name.lstrip("-"))) for name in self.ordering]
@@ -184,10 +237,11 @@ class CursorPagination(pagination.CursorPagination):
             ValueError,
             TypeError,
             KeyError,
+            OverflowError,  # 1e400 is infinity, which no integer field takes
+            RecursionError,
             binascii.Error,
             ValidationError,
             UnicodeError,
-            RecursionError,
         ):
             raise NotFound(self.invalid_cursor_message) from None
         return values

@@ -57,7 +57,7 @@ def _refuse_constant(name: str) -> Any:
 
 def _decode(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw)  # refuses NaN/Infinity and numbers that overflow a double
     except orjson.JSONDecodeError as exc:
         reason = str(exc)
         if "depth limit" in reason:
@@ -67,37 +67,50 @@ def _decode(raw: bytes) -> Any:
                 raise InvalidJSON("The body has a number too large to represent.") from None
             raise InvalidJSON(f"The body is not valid JSON: {reason}.") from None
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        value = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError:
         raise _too_deep() from None
     except json.JSONDecodeError as exc:
         raise InvalidJSON(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}.") from None
     except ValueError:  # an integer with more digits than Python converts, a NaN token
         raise InvalidJSON("The body has a number too large to represent.") from None
+    if _has_infinity(value):  # the json module reads `1e400` as infinity, which nothing stores
+        raise InvalidJSON("The body has a number too large to represent.")
+    return value
 
 
-def _check_shape(value: Any, max_depth: int) -> None:
-    """Depth within the limit, and no non-finite number (the json module reads `1e400` as
-    infinity, which no column and no JSON encoder accepts). A loop, not recursion."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
+def _has_infinity(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return True
+    return False
+
+
+def _check_depth(value: Any, max_depth: int) -> None:
+    """Arrays and objects at most `max_depth` deep; a loop over the containers only."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            if depth >= max_depth:
-                raise _too_deep()
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            if depth >= max_depth:
-                raise _too_deep()
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise InvalidJSON("The body has a number too large to represent.")
+        kind = type(item)
+        if kind is not dict and kind is not list:
+            continue
+        if depth > max_depth:
+            raise _too_deep()
+        for child in item.values() if kind is dict else item:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
 
 
 def loads(raw: bytes, *, check_text: bool = True) -> Any:
     """Decode a JSON document with the rules above; raises an ApplicationError (400)."""
     value = _decode(raw)
-    _check_shape(value, settings.JSON_MAX_DEPTH)
+    _check_depth(value, settings.JSON_MAX_DEPTH)
     if check_text:
         path = find_unstorable(value)
         if path is not None:

@@ -29,10 +29,32 @@ def clean_text(text: str) -> str:
     return _UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", text)
 
 
+def _has_unstorable(value: Any) -> bool:
+    """Whether any string (or key) in a decoded JSON value is unstorable. The hot path of every
+    request body and of every op of a push: no paths built, ASCII strings checked with a plain
+    `in` (str.isascii is a flag lookup), a loop rather than recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if ("\x00" in item) if item.isascii() else not is_storable(item):
+                return True
+        elif kind is dict:
+            if any(("\x00" in key) if key.isascii() else not is_storable(key) for key in item):
+                return True
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+    return False
+
+
 def find_unstorable(value: Any, path: str = "") -> str | None:
     """The dotted path (`ops.3.fields.title`, keys included) of the first string in a decoded
     JSON value that PostgreSQL cannot store, or None. Walks without recursion: the value may
     be as deep as the parser allowed."""
+    if not _has_unstorable(value):
+        return None
     stack: list[tuple[str, Any]] = [(path, value)]
     while stack:
         where, item = stack.pop()
@@ -41,11 +63,10 @@ def find_unstorable(value: Any, path: str = "") -> str | None:
                 return where or "non_field_errors"
         elif isinstance(item, dict):
             for key, child in item.items():
-                name = f"{where}.{key}" if where else str(key)
                 if not is_storable(str(key)):
                     # The key itself cannot be echoed in a path either.
                     return f"{where}.<key>" if where else "<key>"
-                stack.append((name, child))
+                stack.append((f"{where}.{key}" if where else str(key), child))
         elif isinstance(item, list):
             stack.extend(
                 (f"{where}.{index}" if where else str(index), child) for index, child in enumerate(item)

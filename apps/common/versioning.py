@@ -8,6 +8,7 @@ write proceeds (clients opt in to optimistic concurrency).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rest_framework.request import Request
@@ -16,6 +17,9 @@ from .errors import PreconditionFailed
 
 # An If-Match that can match no version (garbage, or a tag we never issued).
 NEVER = -1
+# The tags we issue: a quoted version in ASCII digits (str.isdigit also takes "²" and other
+# Unicode digits, which int() then refuses).
+_ETAG = re.compile(r'"[0-9]{1,18}"')
 
 
 def etag_for(version: int) -> str:
@@ -31,9 +35,8 @@ def expected_version(request: Request) -> int | None:
     if "*" in tags:
         return None
     for tag in tags:
-        inner = tag.strip('"')
-        if tag.startswith('"') and tag.endswith('"') and inner.isdigit():
-            return int(inner)
+        if _ETAG.fullmatch(tag):
+            return int(tag[1:-1])
     return NEVER
 
 

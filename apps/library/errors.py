@@ -24,15 +24,6 @@ class FileTooLarge(ApplicationError):
     code = "file_too_large"
 
 
-class QuotaExceeded(ApplicationError):
-    # 413, not 507: the client must free space or send less; a 5xx would invite retries.
-    status = 413
-    code = "quota_exceeded"
-
-    def __init__(self, detail: str, *, used: int, quota: int) -> None:
-        super().__init__(detail, extra={"used_bytes": used, "quota_bytes": quota})
-
-
 class IdConflict(Conflict):
     code = "id_conflict"
 

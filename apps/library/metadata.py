@@ -30,6 +30,11 @@ from .sniffing import Detected
 logger = logging.getLogger(__name__)
 
 TEXT_MAX = 1000
+AUTHORS_MAX = 20
+# A table of contents keeps at most this much text (titles and links): metadata is in every
+# listing and sync page of the file (see _Budget).
+TOC_MAX_BYTES = 48 * 1024
+TOC_ENTRY_OVERHEAD = 40  # the JSON around an entry's title and link
 METADATA_ERROR = "The file's metadata could not be read; the file itself is fine."
 TOC_MAX_ENTRIES = 5000
 TOC_MAX_DEPTH = 16
@@ -118,14 +123,16 @@ def _epub(stream: IO[bytes]) -> dict[str, Any]:
         for element in metadata.iterfind("dc:identifier", epub.NS):
             if identifier is None or element.get("id") == unique_id:
                 identifier = _clean(epub.text_of(element))
+        toc, truncated = _toc(archive, package)
         return {
             "title": titles[0] if titles else None,
-            "authors": texts("dc:creator"),
+            "authors": texts("dc:creator")[:AUTHORS_MAX],
             "language": languages[0] if languages else None,
             "identifier": identifier,
             "epub_version": _clean(root.get("version")),
             "cover": _cover(package, metadata),
-            "toc": _toc(archive, package),
+            "toc": toc,
+            **({"toc_truncated": True} if truncated else {}),
             "spine": package.spine,
         }
 
@@ -143,37 +150,49 @@ def _cover(package: epub.Package, metadata: Element) -> str | None:
 
 
 class _Budget:
+    """How much table of contents a book's metadata keeps: TOC_MAX_ENTRIES entries and
+    TOC_MAX_BYTES of titles and links. Metadata travels in every file listing and sync page, so
+    a book with a huge table of contents gets its first part and `toc_truncated: true`."""
+
     def __init__(self) -> None:
-        self.left = TOC_MAX_ENTRIES
+        self.entries = TOC_MAX_ENTRIES
+        self.bytes = TOC_MAX_BYTES
+        self.truncated = False
 
-    def take(self) -> bool:
-        self.left -= 1
-        return self.left >= 0
+    def take(self, title: str, href: str | None) -> bool:
+        self.entries -= 1
+        self.bytes -= len(title.encode()) + len((href or "").encode()) + TOC_ENTRY_OVERHEAD
+        if self.entries < 0 or self.bytes < 0:
+            self.truncated = True
+        return not self.truncated
 
 
-def _toc(archive: zipfile.ZipFile, package: epub.Package) -> list[dict[str, Any]]:
+def _toc(archive: zipfile.ZipFile, package: epub.Package) -> tuple[list[dict[str, Any]], bool]:
+    """The table of contents (EPUB 3 nav, else the EPUB 2 NCX) and whether it was cut short."""
     nav = next((item for item in package.manifest.values() if "nav" in item.properties), None)
     if nav is not None:
         try:
             root = epub.read_xml(archive, nav.path, allow_doctype=True)
-            entries = _nav_toc(root, posixpath.dirname(nav.path))
+            budget = _Budget()
+            entries = _nav_toc(root, posixpath.dirname(nav.path), budget)
             if entries:
-                return entries
+                return entries, budget.truncated
         except Exception as exc:  # fall back to the NCX
             logger.info("EPUB nav unreadable: %s", exc)
     ncx: epub.ManifestItem | None = package.manifest.get(package.ncx_id or "")
     if ncx is None:
         ncx = next((i for i in package.manifest.values() if i.media_type == "application/x-dtbncx+xml"), None)
     if ncx is None:
-        return []
+        return [], False
     root = epub.read_xml(archive, ncx.path, allow_doctype=True)
     nav_map = root.find("ncx:navMap", epub.NS)
     if nav_map is None:
-        return []
-    return _ncx_points(nav_map, posixpath.dirname(ncx.path), 0, _Budget())
+        return [], False
+    budget = _Budget()
+    return _ncx_points(nav_map, posixpath.dirname(ncx.path), 0, budget), budget.truncated
 
 
-def _nav_toc(root: Element, base: str) -> list[dict[str, Any]]:
+def _nav_toc(root: Element, base: str, budget: _Budget) -> list[dict[str, Any]]:
     navs = list(root.iter(f"{{{epub.NS['xhtml']}}}nav"))
     chosen = next(
         (n for n in navs if "toc" in (n.get(f"{{{epub.NS['epub']}}}type") or "").split()),
@@ -182,7 +201,7 @@ def _nav_toc(root: Element, base: str) -> list[dict[str, Any]]:
     if chosen is None:
         return []
     ol = chosen.find("xhtml:ol", epub.NS)
-    return _nav_list(ol, base, 0, _Budget()) if ol is not None else []
+    return _nav_list(ol, base, 0, budget) if ol is not None else []
 
 
 def _nav_list(ol: Element, base: str, depth: int, budget: _Budget) -> list[dict[str, Any]]:
@@ -190,16 +209,17 @@ def _nav_list(ol: Element, base: str, depth: int, budget: _Budget) -> list[dict[
     if depth >= TOC_MAX_DEPTH:
         return entries
     for li in ol.iterfind("xhtml:li", epub.NS):
-        if not budget.take():
-            break
         link = li.find("xhtml:a", epub.NS)
         label = link if link is not None else li.find("xhtml:span", epub.NS)
         href = link.get("href") if link is not None else None
+        title, target = _clean(epub.text_of(label)) or "", epub.resolve(base, href) if href else None
+        if not budget.take(title, target):
+            break
         child = li.find("xhtml:ol", epub.NS)
         entries.append(
             {
-                "title": _clean(epub.text_of(label)) or "",
-                "href": epub.resolve(base, href) if href else None,
+                "title": title,
+                "href": target,
                 "children": _nav_list(child, base, depth + 1, budget) if child is not None else [],
             }
         )
@@ -211,15 +231,13 @@ def _ncx_points(parent: Element, base: str, depth: int, budget: _Budget) -> list
     if depth >= TOC_MAX_DEPTH:
         return entries
     for point in parent.iterfind("ncx:navPoint", epub.NS):
-        if not budget.take():
-            break
         content = point.find("ncx:content", epub.NS)
         src = content.get("src") if content is not None else None
+        title = _clean(epub.text_of(point.find("ncx:navLabel/ncx:text", epub.NS))) or ""
+        target = epub.resolve(base, src) if src else None
+        if not budget.take(title, target):
+            break
         entries.append(
-            {
-                "title": _clean(epub.text_of(point.find("ncx:navLabel/ncx:text", epub.NS))) or "",
-                "href": epub.resolve(base, src) if src else None,
-                "children": _ncx_points(point, base, depth + 1, budget),
-            }
+            {"title": title, "href": target, "children": _ncx_points(point, base, depth + 1, budget)}
         )
     return entries

@@ -77,13 +77,11 @@ def file_links() -> QuerySet[File]:
     return File.objects.only("id", "deleted_at")
 
 
-def storage_usage(*, user_id: uuid.UUID, exclude_upload_id: uuid.UUID | None = None) -> int:
-    """Bytes counted against the user's quota: live files plus the declared size of direct
-    uploads in progress (an upload reserves its space when it starts)."""
+def file_storage_usage(*, user_id: uuid.UUID) -> int:
+    """The library's part of the storage quota (apps/common/quota.py): live files plus the
+    declared size of direct uploads in progress (an upload reserves its space when it starts)."""
     files = File.objects.filter(owner_id=user_id, deleted_at__isnull=True).aggregate(total=Sum("size"))
     uploads = Upload.objects.filter(owner_id=user_id, status__in=UPLOAD_OPEN_STATUSES)
-    if exclude_upload_id is not None:
-        uploads = uploads.exclude(id=exclude_upload_id)
     reserved = uploads.aggregate(total=Sum("size"))
     return int(files["total"] or 0) + int(reserved["total"] or 0)
 

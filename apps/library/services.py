@@ -21,6 +21,7 @@ from django.core.files import File as DjangoFile
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
+from apps.common import quota
 from apps.common.errors import NotFound
 from apps.common.versioning import require_version
 from apps.sync.feed import ChangeSpec, change_record, changes_record, owner_write
@@ -29,7 +30,6 @@ from . import selectors, sniffing, storage, viewer
 from .errors import (
     FileTooLarge,
     IdConflict,
-    QuotaExceeded,
     StaleViewerState,
     UnsupportedFileType,
     UploadIncomplete,
@@ -65,14 +65,10 @@ def _db() -> str:
     return router.db_for_write(File)
 
 
-def _check_quota(owner_id: uuid.UUID, size: int, *, exclude_upload_id: uuid.UUID | None = None) -> None:
-    used = selectors.storage_usage(user_id=owner_id, exclude_upload_id=exclude_upload_id)
-    if used + size > settings.USER_STORAGE_QUOTA_BYTES:
-        raise QuotaExceeded(
-            "This file does not fit in your storage quota.",
-            used=used,
-            quota=settings.USER_STORAGE_QUOTA_BYTES,
-        )
+def _check_quota(owner_id: uuid.UUID, size: int, *, reserved: int = 0) -> None:
+    """The one storage quota (apps/common/quota.py); `reserved`: bytes of this file that a
+    direct upload already counts."""
+    quota.check(user_id=owner_id, adding=size - reserved, what="file")
 
 
 def _check_size(size: int) -> None:
@@ -130,7 +126,7 @@ def _file_create(
     with owner_write(owner_id=owner_id):
         found = _existing(owner_id=owner_id, sha256=sha256, name=name, file_id=file_id)
         if found is None:
-            _check_quota(owner_id, size, exclude_upload_id=upload.id if upload else None)
+            _check_quota(owner_id, size, reserved=upload.size if upload else 0)
             file = File(
                 id=file_id or uuid.uuid4(),
                 owner_id=owner_id,

@@ -19,9 +19,11 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
 from rest_framework.request import Request
 
+from apps.common import quota
 from apps.common.errors import ApplicationError
+from apps.common.quota import QuotaExceeded
 
-from .errors import FileTooLarge, QuotaExceeded
+from .errors import FileTooLarge
 
 FIELD = "file"
 # Room for the multipart envelope (boundaries, part headers, small form fields) on top of the
@@ -40,8 +42,7 @@ def too_large() -> FileTooLarge:
 
 
 def over_quota(used: int) -> QuotaExceeded:
-    quota = settings.USER_STORAGE_QUOTA_BYTES
-    return QuotaExceeded("This file does not fit in your storage quota.", used=used, quota=quota)
+    return quota.exceeded(used_bytes=used, what="file")
 
 
 class HashingUploadHandler(FileUploadHandler):

@@ -1,8 +1,9 @@
 """Staff views of notes and revisions.
 
-Notes are the users' own writing: staff can find and read them (for support) and move one to
-the trash, but not edit them here. Edits made through the admin would skip the services — no
-version bump, no revision, no field_versions — and sync clients would never learn of them.
+Notes are the users' own writing: staff can find and read them (for support) and delete one
+(the API's soft delete: a tombstone without text), but not edit them here. Edits made through
+the admin would skip the services — no version bump, no revision, no field_versions — and sync
+clients would never learn of them.
 Removing rows for good is the job of `purge_tombstones`, so the admin does not hard-delete.
 """
 
@@ -71,7 +72,7 @@ class NoteAdmin(admin.ModelAdmin):
         "deleted_at",
     )
     inlines = [NoteRevisionInline]
-    actions = ["move_to_trash"]
+    actions = ["delete_notes"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -79,13 +80,15 @@ class NoteAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description="Move the selected notes to the trash (soft delete)", permissions=["change"])
-    def move_to_trash(self, request: HttpRequest, queryset: QuerySet[Note]) -> None:
+    @admin.action(
+        description="Delete the selected notes (tombstones for sync, text gone)", permissions=["change"]
+    )
+    def delete_notes(self, request: HttpRequest, queryset: QuerySet[Note]) -> None:
         count = 0
         for note in queryset.filter(deleted_at__isnull=True).only("id", "owner_id"):
             services.note_delete(note_id=note.id, owner_id=note.owner_id)
             count += 1
-        self.message_user(request, f"{count} note(s) moved to the trash.", messages.SUCCESS)
+        self.message_user(request, f"{count} note(s) deleted.", messages.SUCCESS)
 
 
 @admin.register(NoteRevision)

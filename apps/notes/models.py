@@ -101,3 +101,22 @@ class NoteRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.note_id} #{self.number}"
+
+
+class NoteStorage(models.Model):
+    """Bytes of text a user's notes hold, their part of the one storage quota
+    (apps/common/quota.py): title and body of every live note and of every revision of a live
+    note (UTF-8). Deleted notes count for nothing (note_delete also drops their text).
+
+    On PostgreSQL the row is kept by triggers (migration 0004), so every write path — services,
+    bulk SQL, the admin, purges, account deletion — counts the same way, in the same
+    transaction; reading it is one primary-key lookup however many notes there are. Elsewhere
+    (SQLite, `make run`) selectors.note_storage_usage sums the rows instead."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    bytes = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.bytes} bytes"

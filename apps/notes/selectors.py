@@ -10,15 +10,16 @@ from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
-from django.db import connections
-from django.db.models import F, FloatField, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db import connections, router
+from django.db.models import F, FloatField, Func, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Cast, Substr
 
 from apps.common.errors import NotFound
+from apps.common.pagination import BYTES_BEFORE, WITHIN_BUDGET, text_budget
 from apps.library import selectors as library_selectors
 
-from .models import Note, NoteRevision, normalize_tags
+from .models import Note, NoteRevision, NoteStorage, normalize_tags
 
 # Must match the configuration of the generated column (migration 0002_search_vector).
 SEARCH_CONFIG = "english"
@@ -48,14 +49,23 @@ def note_get(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note:
 OUTPUT_COLUMNS = ("id", "title", "body", "tags", "pinned", "archived", "version", "created_at", "updated_at")
 
 
-def note_rows(queryset: QuerySet[Note], *, extra: Sequence[str] = ()) -> QuerySet[Any]:
+def note_rows(
+    queryset: QuerySet[Note], *, extra: Sequence[str] = (), page_ordering: Sequence[str] | None = None
+) -> QuerySet[Any]:
     """`queryset` as dicts of the output columns (plus `extra`, e.g. the ordering's fields),
     with `file_ids` (the live linked files, sorted) from a correlated subquery on PostgreSQL:
     a page or an object in one query, no model instances. Elsewhere (SQLite) `note_files`
     adds the links with one more query. The list and detail endpoints read through this; the
-    shape is NoteOutput's (see api/serializers.note_output, tested equal)."""
+    shape is NoteOutput's (see api/serializers.note_output, tested equal). With
+    `page_ordering` (a list page's), bodies past the page's byte budget stay in the database
+    (apps/common/pagination.text_budget)."""
     columns = list(dict.fromkeys([*OUTPUT_COLUMNS, *extra]))
     queryset = queryset.prefetch_related(None)
+    if page_ordering is not None:
+        queryset = queryset.annotate(
+            **text_budget(ordering=page_ordering, counted=("title", "body"), large="body")
+        )
+        columns = [name for name in columns if name != "body"] + [BYTES_BEFORE, "body" + WITHIN_BUDGET]
     if connections[queryset.db].vendor == "postgresql":
         links = (
             Note.linked_files.through.objects.filter(note_id=OuterRef("id"), file__deleted_at__isnull=True)
@@ -173,3 +183,34 @@ def revision_get(*, owner_id: uuid.UUID, note_id: uuid.UUID, number: int) -> Not
     if revision is None:
         raise NotFound("No such revision.")
     return revision
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+class _Bytes(Func):
+    """UTF-8 bytes of a text column (SQLite: the length of its blob)."""
+
+    template = "length(CAST(%(expressions)s AS BLOB))"
+    output_field = IntegerField()
+
+
+def note_storage_usage(*, user_id: uuid.UUID) -> int:
+    """The notes' part of the storage quota (apps/common/quota.py): bytes of title and body of
+    live notes and of their revisions. PostgreSQL keeps it in NoteStorage (triggers, one row
+    read); elsewhere the rows are summed. Read on the primary: a quota check must not miss a
+    write of a moment ago."""
+    using = router.db_for_write(NoteStorage)
+    if connections[using].vendor == "postgresql":
+        stored = (
+            NoteStorage.objects.using(using).filter(owner_id=user_id).values_list("bytes", flat=True).first()
+        )
+        return int(stored or 0)
+    live = Note.objects.using(using).filter(owner_id=user_id, deleted_at__isnull=True)
+    notes = live.aggregate(total=Sum(_Bytes("title") + _Bytes("body")))["total"]
+    revisions = (
+        NoteRevision.objects.using(using)
+        .filter(note__in=live)
+        .aggregate(total=Sum(_Bytes("title") + _Bytes("body")))["total"]
+    )
+    return int(notes or 0) + int(revisions or 0)

@@ -19,7 +19,7 @@ from django.db import IntegrityError, OperationalError, router, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from apps.common import db
+from apps.common import db, quota
 from apps.common.errors import ApplicationError, Conflict, NotFound
 from apps.common.versioning import require_version
 from apps.library import selectors as library_selectors
@@ -67,6 +67,17 @@ def _db() -> str:
 
 def body_size(body: str) -> int:
     return len(body.encode("utf-8"))
+
+
+def text_bytes(title: str, body: str) -> int:
+    """What a note's (or a revision's) text counts against the storage quota."""
+    return body_size(title) + body_size(body)
+
+
+def _check_quota(owner_id: uuid.UUID, growth: int) -> None:
+    """Note text counts towards the one storage quota (apps/common/quota.py; NoteStorage keeps
+    the notes' part). Called under the owner's feed lock, before the write."""
+    quota.check(user_id=owner_id, adding=growth, what="note")
 
 
 def check_body_size(body: str) -> None:
@@ -190,6 +201,7 @@ def note_create(
                 return _replay(existing, owner_id=owner_id, values=values), False
         columns = {name: value for name, value in values.items() if name != "files"}
         _check_files(owner_id, values["files"])
+        _check_quota(owner_id, text_bytes(values["title"], values["body"]))
         note = Note(
             id=note_id or uuid.uuid4(),
             owner_id=owner_id,
@@ -246,6 +258,7 @@ def notes_create_new(
     ]
     field_versions = dict.fromkeys(EDITABLE_FIELDS, 1)
     using = _db()
+    _check_quota(owner_id, sum(text_bytes(row["title"], row["body"]) for row in rows))
     with transaction.atomic(using=using, savepoint=False), _indexable():
         if db.is_postgresql(using):
             with db.bound_cursor(using) as cursor:
@@ -285,6 +298,11 @@ def _apply(note: Note, fields: Mapping[str, Any], *, reason: str) -> Note:
     if not changed:
         return note
     if any(name in changed for name in REVISED_FIELDS):
+        # The old text stays (as a revision) and the new one comes in: the note grows by all of
+        # the new text (pruning an old revision may free some; not counted in advance).
+        _check_quota(
+            note.owner_id, text_bytes(changed.get("title", note.title), changed.get("body", note.body))
+        )
         _keep_revision(note=note, title=note.title, body=note.body, reason=reason, note_version=note.version)
     note.version += 1
     columns = [name for name in changed if name != "files"]
@@ -320,13 +338,17 @@ def note_update(
 
 def note_delete(*, note_id: uuid.UUID, owner_id: uuid.UUID, expected_version: int | None = None) -> None:
     """Soft delete: the note becomes a tombstone (a new version with `deleted_at`) until
-    `purge_tombstones` removes it, with its revisions, after the retention window."""
+    `purge_tombstones` removes it after the retention window. The tombstone keeps no text: the
+    title, body and revisions go now (nothing reads a tombstone's text, and a deleted note must
+    neither count against the quota nor let deleted text pile up uncounted)."""
     with owner_write(owner_id=owner_id):
         note = note_lock(note_id=note_id, owner_id=owner_id)
         require_version(note.version, expected_version)
         note.deleted_at = timezone.now()
         note.version += 1
-        note.save(using=_db(), update_fields=["deleted_at", "version", "updated_at"])
+        note.title = note.body = ""
+        note.save(using=_db(), update_fields=["deleted_at", "version", "title", "body", "updated_at"])
+        NoteRevision.objects.using(_db()).filter(note=note).delete()
         change_record(
             owner_id=owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version, deleted=True
         )
@@ -343,8 +365,9 @@ def revision_create(
     Call it inside a transaction that holds the note's row lock (`note_lock`): the lock makes
     the numbering race-free. The note itself does not change. Sync uses it to keep the text that
     lost a conflict (reason CONFLICT, note_version None), so no edit is ever lost. The text comes
-    from a client, so the size cap applies."""
+    from a client, so the size cap and the quota apply."""
     check_body_size(body)
+    _check_quota(note.owner_id, text_bytes(title, body))
     return _keep_revision(note=note, title=title, body=body, reason=reason, note_version=note_version)
 
 

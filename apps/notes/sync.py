@@ -13,22 +13,34 @@ from django.db import router
 
 from apps.common import db
 from apps.common.renderers import OPTIONS
-from apps.sync.registry import SyncType
+from apps.sync.registry import OVER_BUDGET, OverBudget, Shaped, SyncType, encode
 
 from . import selectors, services
 from .api.serializers import NoteOutput, NoteWriteInput, note_output, plain_note_fields
 from .models import EDITABLE_FIELDS, Note, NoteRevision
 
 # A pull page's notes as NoteOutput shows them: its keys in its order (tests/notes checks a
-# pulled note equals GET /v1/notes/{id}); `files` are the live linked files, sorted.
+# pulled note equals GET /v1/notes/{id}); `files` are the live linked files, sorted. The ids
+# come in feed order; a running sum of the text's bytes in that order decides which bodies are
+# sent (`loaded`): once the page's budget is spent, bodies stay in the database (their TOAST
+# pointers are never read) and those notes are left to the next page.
 _PULL_KEYS = tuple(NoteOutput.Meta.fields)
 _PULL_PAGE = """
-SELECT n.id, n.title, n.body, n.tags::text, n.pinned, n.archived,
+SELECT n.id, n.title,
+       CASE WHEN page.before < %(budget)s THEN n.body END,
+       n.tags::text, n.pinned, n.archived,
        ARRAY(SELECT l.file_id FROM notes_note_linked_files l JOIN library_file f ON f.id = l.file_id
              WHERE l.note_id = n.id AND f.deleted_at IS NULL ORDER BY l.file_id)::text,
-       n.version, n.created_at, n.updated_at
-FROM notes_note n
-WHERE n.owner_id = %(owner)s AND n.deleted_at IS NULL AND n.id = ANY(%(ids)b::uuid[])
+       n.version, n.created_at, n.updated_at,
+       page.before < %(budget)s AS loaded
+FROM (
+    SELECT n.id, SUM(octet_length(n.title) + octet_length(n.body)) OVER (ORDER BY wanted.ord)
+                 - (octet_length(n.title) + octet_length(n.body)) AS before
+    FROM unnest(%(ids)b::uuid[]) WITH ORDINALITY AS wanted(id, ord)
+    JOIN notes_note n ON n.id = wanted.id
+    WHERE n.owner_id = %(owner)s AND n.deleted_at IS NULL
+) AS page
+JOIN notes_note n ON n.id = page.id
 """
 
 
@@ -45,23 +57,24 @@ class NoteSync(SyncType):
         return {note.id: note for note in selectors.note_list(owner_id=owner_id).filter(id__in=ids)}
 
     def fetch_shaped(
-        self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, tuple[int, Any]]:
-        """A pull page's notes (up to 500) in one query. On PostgreSQL: the ids as one binary
-        array on a server-binding cursor, rows back in binary, built straight into NoteOutput's
-        shape (see _PULL_PAGE). Compiling and quoting `id IN (...)` of 500 UUIDs cost the ORM
-        ~5 ms of CPU per page and parsing timestamps from text ~3 ms, more than the query."""
+        self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID], max_bytes: int
+    ) -> dict[uuid.UUID, Shaped | OverBudget]:
+        """A pull page's notes (up to SYNC_PULL_MAX_LIMIT) in one query, bodies only within the
+        page's byte budget (see _PULL_PAGE). On PostgreSQL: the ids as one binary array on a
+        server-binding cursor, rows back in binary, built straight into NoteOutput's shape.
+        Compiling and quoting `id IN (...)` of 500 UUIDs cost the ORM ~5 ms of CPU per page and
+        parsing timestamps from text ~3 ms, more than the query."""
         using = router.db_for_read(Note)
         if not db.is_postgresql(using):
-            rows = selectors.note_files(
-                list(selectors.note_rows(selectors.note_list(owner_id=owner_id).filter(id__in=ids)))
-            )
-            return {row["id"]: (row["version"], note_output(row)) for row in rows}
+            return self._fetch_shaped_portable(owner_id=owner_id, ids=ids, max_bytes=max_bytes)
         with db.bound_cursor(using, binary=True) as cursor:
-            cursor.execute(_PULL_PAGE, {"owner": owner_id, "ids": list(ids)})
+            cursor.execute(_PULL_PAGE, {"owner": owner_id, "ids": list(ids), "budget": max_bytes})
             rows = cursor.fetchall()
-        shaped = {}
-        for values in rows:
+        shaped: dict[uuid.UUID, Shaped | OverBudget] = {}
+        for *values, loaded in rows:
+            if not loaded:
+                shaped[values[0]] = OVER_BUDGET
+                continue
             shape = dict(zip(_PULL_KEYS, values, strict=True))
             # tags and files come as text: orjson reads JSON ~5x faster than the json module, and
             # psycopg's array loader cost more than the rest of the row for a (nearly always
@@ -69,7 +82,28 @@ class NoteSync(SyncType):
             shape["tags"] = orjson.loads(shape["tags"])
             links = shape["files"].strip("{}")
             shape["files"] = [uuid.UUID(link) for link in links.split(",")] if links else []
-            shaped[shape["id"]] = (shape["version"], shape)
+            shaped[shape["id"]] = Shaped(shape["version"], encode(shape))
+        return shaped
+
+    def _fetch_shaped_portable(
+        self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID], max_bytes: int
+    ) -> dict[uuid.UUID, Shaped | OverBudget]:
+        """SQLite (`make run`): the same answer through the ORM."""
+        rows = selectors.note_files(
+            list(selectors.note_rows(selectors.note_list(owner_id=owner_id).filter(id__in=ids)))
+        )
+        by_id = {row["id"]: row for row in rows}
+        shaped: dict[uuid.UUID, Shaped | OverBudget] = {}
+        used = 0
+        for note_id in ids:
+            row = by_id.get(note_id)
+            if row is None:
+                continue
+            if used >= max_bytes:
+                shaped[note_id] = OVER_BUDGET
+                continue
+            used += services.text_bytes(row["title"], row["body"])
+            shaped[note_id] = Shaped(row["version"], encode(note_output(row)))
         return shaped
 
     def plain_create_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -22,16 +22,42 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import orjson
 from django.db import models
 from rest_framework.utils.encoders import JSONEncoder
 
 from apps.common.errors import ApplicationError
+from apps.common.renderers import OPTIONS
 
 
 class Rejected(ApplicationError):
     """An operation that cannot be applied as sent (validation, unknown object, ...)."""
 
     code = "rejected"
+
+
+FETCH_CHUNK = 100
+
+
+@dataclass(frozen=True)
+class Shaped:
+    """An object as a pull sends it: its version and its REST representation, encoded."""
+
+    version: int
+    json: bytes
+
+
+class OverBudget:
+    """Marks objects a pull did not load because its page was full (see fetch_shaped)."""
+
+
+OVER_BUDGET = OverBudget()
+_fallback = JSONEncoder()
+
+
+def encode(shape: Any) -> bytes:
+    """JSON as the API renders it (apps/common/renderers.py: DRF's formats, written by orjson)."""
+    return orjson.dumps(shape, default=_fallback.default, option=OPTIONS)
 
 
 @dataclass
@@ -73,15 +99,28 @@ class SyncType(ABC):
         return getattr(obj, "deleted_at", None) is not None
 
     def fetch_shaped(
-        self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, tuple[int, Any]]:
-        """The caller's live objects with these feed ids as (version, REST representation), keyed
-        by feed id: what a pull returns. Types with a lean row path override it; the
-        representation may hold datetimes and UUIDs (the pull renders them as DRF would)."""
-        by_feed_id = self.fetch(owner_id=owner_id, ids=ids)
-        alive = [(feed_id, obj) for feed_id, obj in by_feed_id.items() if not self.is_deleted(obj)]
-        shaped = self.serialize([obj for _, obj in alive])
-        return {feed_id: (obj.version, shape) for (feed_id, obj), shape in zip(alive, shaped, strict=True)}
+        self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID], max_bytes: int
+    ) -> dict[uuid.UUID, Shaped | OverBudget]:
+        """What a pull sends of the caller's live objects with these feed ids (in feed order):
+        their versions and encoded REST representations, keyed by feed id; absent ones are
+        gone. Objects are loaded in feed order until their JSON reaches `max_bytes`; the rest
+        are OVER_BUDGET (not loaded: the pull's page ends before them). This default loads in
+        chunks of FETCH_CHUNK, so a page of large objects never sits in memory whole; types
+        with a lean row path override it."""
+        shaped: dict[uuid.UUID, Shaped | OverBudget] = {}
+        used = 0
+        for start in range(0, len(ids), FETCH_CHUNK):
+            chunk = ids[start : start + FETCH_CHUNK]
+            if used >= max_bytes:
+                shaped.update(dict.fromkeys(chunk, OVER_BUDGET))
+                continue
+            by_feed_id = self.fetch(owner_id=owner_id, ids=chunk)
+            alive = [(feed_id, obj) for feed_id, obj in by_feed_id.items() if not self.is_deleted(obj)]
+            for (feed_id, obj), shape in zip(alive, self.serialize([obj for _, obj in alive]), strict=True):
+                encoded = encode(shape)
+                shaped[feed_id] = Shaped(obj.version, encoded)
+                used += len(encoded)
+        return shaped
 
     # --- writes through the app's services ------------------------------------------------------
 

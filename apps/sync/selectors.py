@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from django.conf import settings
 from django.db import router
 
 from apps.common import db
@@ -57,6 +59,9 @@ class Page:
     cursor: Cursor
     has_more: bool
 
+
+# What a change adds to the JSON of a page besides its object: {"seq":..,"type":..,"id":..,...}.
+CHANGE_ENVELOPE_BYTES = 120
 
 # The pull's keyset: a range scan on the unique (owner, seq) index, already in answer order.
 FEED_PAGE_SQL = """
@@ -129,40 +134,48 @@ def changes_since(
     has_more = len(rows) > limit
     rows = rows[:limit]
 
+    budget = settings.SYNC_PULL_MAX_BYTES
     live_ids: dict[str, list[uuid.UUID]] = {}
     for _seq, kind, object_id, _version, deleted in rows:
         if not deleted:
             live_ids.setdefault(kind, []).append(object_id)
-    data: dict[tuple[str, uuid.UUID], tuple[int, Any]] = {}
+    data: dict[tuple[str, uuid.UUID], registry.Shaped | registry.OverBudget] = {}
     for kind, ids in live_ids.items():
-        for feed_id, shaped in registry.get(kind).fetch_shaped(owner_id=owner_id, ids=ids).items():
+        # Each type gets the whole budget (it cannot know the others'); the cut below is exact.
+        fetched = registry.get(kind).fetch_shaped(owner_id=owner_id, ids=ids, max_bytes=budget)
+        for feed_id, shaped in fetched.items():
             data[(kind, feed_id)] = shaped
 
-    changes = []
+    # The page ends at `limit` changes or SYNC_PULL_MAX_BYTES of JSON, whichever comes first,
+    # with at least one change (an object larger than the budget still gets through, alone).
+    changes: list[dict[str, Any]] = []
+    used = 0
     for seq, kind, object_id, version, _deleted in rows:
         found = data.get((kind, object_id))
+        if isinstance(found, registry.OverBudget):
+            has_more = True
+            break
+        change: dict[str, Any]
         if found is None:  # deleted (or purged) since this entry was read: report the delete
-            changes.append(
-                {
-                    "seq": seq,
-                    "type": kind,
-                    "op": "delete",
-                    "id": str(object_id),
-                    "version": version,
-                    "data": None,
-                }
-            )
+            change = {"seq": seq, "type": kind, "op": "delete", "id": str(object_id), "version": version}
+            change["data"] = None
+            size = CHANGE_ENVELOPE_BYTES
         else:
-            changes.append(
-                {
-                    "seq": seq,
-                    "type": kind,
-                    "op": "upsert",
-                    "id": str(object_id),
-                    "version": found[0],
-                    "data": found[1],
-                }
-            )
+            change = {
+                "seq": seq,
+                "type": kind,
+                "op": "upsert",
+                "id": str(object_id),
+                "version": found.version,
+            }
+            change["data"] = orjson.Fragment(found.json)  # encoded once, by the type
+            size = CHANGE_ENVELOPE_BYTES + len(found.json)
+        if changes and used + size > budget:
+            has_more = True
+            break
+        used += size
+        changes.append(change)
+    rows = rows[: len(changes)]
     last = rows[-1][0] if rows else after
     if has_more:
         next_cursor = Cursor(last, cursor.full_sync)

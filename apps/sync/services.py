@@ -203,7 +203,7 @@ def _create_new_in_bulk(
                     for (index, op, _), shape in zip(fresh, shapes, strict=True)
                 }
                 _store_results(owner_id, list(made.values()), using)
-        except DatabaseError:  # a concurrent create of an id, or one bad row: decide one by one
+        except (DatabaseError, ApplicationError):  # a concurrent create, a bad row, the quota: one by one
             logger.info("bulk create of %d %s ops fell back to one by one", len(fresh), type_name)
             continue
         results.update(made)

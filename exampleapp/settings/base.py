@@ -366,6 +366,9 @@ LOGGING = {
 # Request bodies: JSON is small; uploads stream through their own handlers later.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+# A list page (GET /v1/notes, /v1/todos) also ends at this many bytes of its rows' text (one row at
+# least; `next` goes on): a page of large notes is never read or built whole.
+LIST_MAX_BYTES = env_int("LIST_MAX_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
 # JSON bodies nested deeper than this are refused (400 json_too_deep; apps/common/parsers.py).
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32, minimum=8)
 
@@ -394,11 +397,18 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 # Identity calls these by name, so it does not import the library (which builds on identity).
 ACCOUNT_DELETED_HOOKS = ["apps.library.services.library_purge_user"]
-ACCOUNT_STORAGE_USAGE = "apps.library.selectors.storage_usage"
+# The parts of the one storage quota (USER_STORAGE_QUOTA_BYTES; apps/common/quota.py).
+STORAGE_USAGE = {
+    "files": "apps.library.selectors.file_storage_usage",
+    "notes": "apps.notes.selectors.note_storage_usage",
+}
 
 # --- Sync ------------------------------------------------------------------------------------
 SYNC_PUSH_MAX_OPS = env_int("SYNC_PUSH_MAX_OPS", 100, minimum=1)
 SYNC_PULL_MAX_LIMIT = env_int("SYNC_PULL_MAX_LIMIT", 1000, minimum=1)
+# A pull page also ends at this much JSON (at least one change per page; `has_more` says the
+# rest): a page of large notes is never built in memory whole.
+SYNC_PULL_MAX_BYTES = env_int("SYNC_PULL_MAX_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
 # How long push results are remembered by op_id (retries must come within this window).
 SYNC_OP_RETENTION_DAYS = env_int("SYNC_OP_RETENTION_DAYS", 7, minimum=1)
 # Registration over KOReader's protocol (POST /v1/sync/kosync/users/create); off by default:

@@ -130,7 +130,11 @@ def test_me_shows_storage_and_delete_removes_stored_files(account, settings):
     data = factories.pdf_bytes()
     assert upload(account.client, data, "a.pdf").status_code == 201
     me = account.client.get("/v1/users/me").json()
-    assert me["storage"] == {"used_bytes": len(data), "quota_bytes": settings.USER_STORAGE_QUOTA_BYTES}
+    assert me["storage"] == {
+        "used_bytes": len(data),
+        "quota_bytes": settings.USER_STORAGE_QUOTA_BYTES,
+        "parts": {"files": len(data), "notes": 0},
+    }
     key = File.objects.get(owner_id=account.id).storage_key
     assert [k for k, _ in storage.list_objects(storage.owner_prefix(uuid.UUID(account.id)))] == [key]
     assert account.client.delete("/v1/users/me").status_code == 204

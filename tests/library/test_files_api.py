@@ -5,6 +5,7 @@ Range), the CRUD contract and BOLA on every route."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -355,7 +356,7 @@ def test_storage_usage_and_purging_a_user(account: Account, uploaded: Any, other
     second = uploaded(factories.image_bytes("GIF"), "g.gif")
     theirs = upload(other_account.client, factories.pdf_bytes()).json()
     user_id = uuid.UUID(account.id)
-    assert selectors.storage_usage(user_id=user_id) == first["size"] + second["size"]
+    assert selectors.file_storage_usage(user_id=user_id) == first["size"] + second["size"]
     assert services.library_purge_user(user_id=user_id) == 2
     assert list(storage.list_objects(storage.owner_prefix(user_id))) == []
     assert object_size(theirs["id"]) == theirs["size"]
@@ -387,3 +388,27 @@ def test_the_download_name_ends_in_the_detected_type_from_local_storage(
     response = account.client.get(f"/v1/files/{file['id']}/content")
     assert response.status_code == 200
     assert 'filename="photo.jpeg.html.jpg"' in response["Content-Disposition"]
+
+
+def test_a_huge_table_of_contents_is_cut_to_a_bounded_size(account: Account) -> None:
+    """Metadata travels in every listing and sync page: a book with 3,000 long contents entries
+    keeps its first 48 KiB of them, and says so."""
+    entries = "".join(
+        f'<li><a href="text/ch1.xhtml#e{n}">{"Entry " + str(n) + " " + "x" * 100}</a></li>'
+        for n in range(3000)
+    )
+    nav = (
+        '<?xml version="1.0" encoding="UTF-8"?><html xmlns="http://www.w3.org/1999/xhtml" '
+        'xmlns:epub="http://www.idpf.org/2007/ops"><head><title>c</title></head><body>'
+        f'<nav epub:type="toc"><ol>{entries}</ol></nav></body></html>'
+    ).encode()
+    body = upload(account.client, factories.epub_bytes(nav_document=nav), filename="big.epub").json()
+    metadata = body["metadata"]
+    assert metadata["toc_truncated"] is True
+    assert 100 < len(metadata["toc"]) < 3000
+    assert metadata["toc"][0]["title"].startswith("Entry 0 ")
+    assert len(json.dumps(metadata["toc"], separators=(",", ":"))) <= 48 * 1024
+    assert (
+        "toc_truncated"
+        not in upload(account.client, factories.epub_bytes(), filename="small.epub").json()["metadata"]
+    )

@@ -66,10 +66,10 @@ def test_change_pages_are_read_only(admin_client, some_notes):
     assert admin_client.get("/admin/notes/note/add/").status_code == 403
 
 
-def test_move_to_trash_soft_deletes_through_the_service(admin_client, account, some_notes):
+def test_delete_action_soft_deletes_through_the_service(admin_client, account, some_notes):
     first, _ = some_notes
     response = admin_client.post(
-        "/admin/notes/note/", {"action": "move_to_trash", "_selected_action": [first["id"]]}
+        "/admin/notes/note/", {"action": "delete_notes", "_selected_action": [first["id"]]}
     )
     assert response.status_code == 302
     note = Note.objects.get(id=first["id"])

@@ -521,3 +521,24 @@ def test_field_versions_follow_every_change(account):
     stored = Note.objects.get(id=note["id"])
     assert stored.version == 6
     assert stored.field_versions == {"title": 5, "body": 1, "tags": 3, "pinned": 4, "archived": 4, "files": 1}
+
+
+@pytest.mark.parametrize("ordering", [None, "search"])
+def test_list_pages_stop_at_the_byte_budget(account, settings, ordering):
+    """Issue 12: a list page of 200 notes of 1 MB was 200 MB. Pages end at LIST_MAX_BYTES of
+    text (one note at least), bodies past it never leave the database, `next` goes on."""
+    settings.LIST_MAX_BYTES = 64 * 1024
+    for index in range(6):
+        create_note(account, title=f"big {index}", body=f"word{index} " + "x" * (40 * 1024))
+    params = {"limit": 200, **({"q": "big"} if ordering else {})}
+    seen, pages, url = [], 0, URL
+    while url:
+        response = account.client.get(url, params if url == URL else None)
+        assert response.status_code == 200
+        body = response.json()
+        assert 1 <= len(body["results"]) <= 2  # 0 and 40 KiB before them: the third starts past 64
+        assert all(len(note["body"]) > 40 * 1024 for note in body["results"])
+        seen += [note["id"] for note in body["results"]]
+        url, pages = body["next"], pages + 1
+    assert pages >= 3
+    assert len(seen) == len(set(seen)) == 6

@@ -299,3 +299,42 @@ def test_nothing_reached_the_database_as_nul(account: Account) -> None:
 def _refuse_nul_sql(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
     assert "\x00" not in repr(params)
     return execute(sql, params, many, context)
+
+
+# --- found by the fuzzer (test_hostile_input.py) ------------------------------------------------
+
+
+@pytest.mark.parametrize("tag", ['"²"', '"' + "9" * 5000 + '"', '"\u0661"', 'W/"1\u0000"'])
+def test_an_if_match_we_never_issued_matches_nothing(account: Account, tag: str) -> None:
+    note = account.client.post("/v1/notes", {"title": "t"}, format="json").json()
+    response = account.client.patch(
+        f"/v1/notes/{note['id']}", {"title": "u"}, format="json", HTTP_IF_MATCH=tag
+    )
+    assert_problem(response, 412, "precondition_failed")
+
+
+def test_an_op_that_is_not_an_object_is_rejected_alone(account: Account) -> None:
+    good = op("note", str(uuid.uuid4()), title="fine")
+    results = _push(account, good, "\ud800", 7, None, op("tasklist", str(uuid.uuid4()), name="ok"))
+    assert [r["status"] for r in results] == ["applied", "rejected", "rejected", "rejected", "applied"]
+    assert results[1]["code"] == "invalid_text"
+    assert results[2]["code"] == "validation_error"
+
+
+def test_a_cursor_holding_an_infinite_number_is_404(account: Account) -> None:
+    note = account.client.post("/v1/notes", {"title": "t"}, format="json").json()
+    payload = b'{"o": ["-number"], "p": [1e400]}'
+    cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    assert_problem(account.client.get(f"/v1/notes/{note['id']}/revisions", {"cursor": cursor}), 404)
+
+
+def test_kosync_registration_refuses_names_no_account_can_have(api: Any, settings: Any) -> None:
+    from tests.library.test_kosync import BASE, KEY, VND
+
+    settings.KOSYNC_REGISTRATION_ENABLED = True
+    for username, key in (("a" * 10_000 + "@example.org", KEY), ("ok@example.org", "k" * 10_000)):
+        response = api.post(
+            f"{BASE}/users/create", {"username": username, "password": key}, format="json", HTTP_ACCEPT=VND
+        )
+        assert response.status_code == 403, response.content
+        assert response.json()["code"] == 2003

@@ -191,3 +191,18 @@ def test_nul_characters_are_refused_not_500(account: Account, inbox: dict[str, A
     assert_problem(account.client.post(LISTS, {"name": "\x00"}, format="json"), 400, "invalid_text")
     for params in ({"q": "a\x00"}, {"tag": "\x00"}):
         assert_problem(account.client.get(TASKS, params), 400, "invalid_text")
+
+
+def test_task_list_pages_stop_at_the_byte_budget(
+    account: Account, inbox: dict[str, Any], settings: Any
+) -> None:
+    settings.LIST_MAX_BYTES = 64 * 1024
+    for index in range(5):
+        created = account.client.post(
+            TASKS, {"title": f"t{index}", "list": inbox["id"], "notes": "n" * (40 * 1024)}, format="json"
+        )
+        assert created.status_code == 201
+    first = account.client.get(TASKS, {"limit": 200}).json()
+    assert len(first["results"]) == 2  # 40 KiB before the second, 80 KiB before the third
+    assert first["next"]
+    assert all(len(task["notes"]) == 40 * 1024 for task in first["results"])

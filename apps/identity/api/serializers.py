@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.common import quota
 from apps.common.fields import StrictBooleanField, StrictCharField
 
 from ..models import DeviceSession, User
@@ -100,8 +99,13 @@ class UserOutput(serializers.ModelSerializer):
 
 
 class StorageOutput(serializers.Serializer):
-    used_bytes = serializers.IntegerField()
+    used_bytes = serializers.IntegerField(help_text="Everything counted against the quota.")
     quota_bytes = serializers.IntegerField()
+    parts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="`used_bytes` by part: `files` (library files and uploads in progress) and "
+        "`notes` (titles, bodies and kept revisions).",
+    )
 
 
 class MeOutput(UserOutput):
@@ -112,9 +116,8 @@ class MeOutput(UserOutput):
         read_only_fields = fields
 
     @extend_schema_field(StorageOutput)
-    def get_storage(self, obj: User) -> dict[str, int]:
-        usage = import_string(settings.ACCOUNT_STORAGE_USAGE)  # the library's count, by setting
-        return {"used_bytes": usage(user_id=obj.id), "quota_bytes": settings.USER_STORAGE_QUOTA_BYTES}
+    def get_storage(self, obj: User) -> dict[str, Any]:
+        return quota.summary(user_id=obj.id)
 
 
 class MeUpdateInput(serializers.Serializer):

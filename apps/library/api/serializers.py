@@ -34,8 +34,9 @@ class FileOutput(serializers.ModelSerializer):
     metadata = MetadataField(
         read_only=True,
         help_text="PDF: page_count, title, author, pdf_version, encrypted. EPUB: title, authors, "
-        "language, identifier, epub_version, cover, toc [{title, href, children}], spine. "
-        "Image: width, height, format, animated. On failure: {error}.",
+        "language, identifier, epub_version, cover, toc [{title, href, children}] (at most 48 KiB "
+        "of titles and links; `toc_truncated: true` when cut short), spine. Image: width, height, "
+        "format, animated. On failure: {error}.",
     )
     tags = serializers.ListField(child=StrictCharField(), read_only=True)
     last_opened = serializers.DateTimeField(

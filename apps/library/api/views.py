@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common import quota
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
 
@@ -99,7 +100,7 @@ class FileListCreateView(StorageOutageMixin, ETagMixin, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         owner_id = _user_id(request)
-        streaming.prepare_upload(request, used_bytes=selectors.storage_usage(user_id=owner_id))
+        streaming.prepare_upload(request, used_bytes=quota.used(user_id=owner_id))
         data = s.FileUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]

@@ -108,9 +108,10 @@ class RegisterView(KosyncView):
             raise KosyncError("registration_disabled")
         data = self.data
         username, key = data.get("username"), data.get("password")
-        if not isinstance(username, str) or not username or ":" in username:
+        # The account is named by its e-mail (at most 254 characters); the key is an md5 digest.
+        if not isinstance(username, str) or not username or ":" in username or len(username) > 254:
             raise KosyncError("invalid_request")
-        if not isinstance(key, str) or not key:
+        if not isinstance(key, str) or not key or len(key) > 256:
             raise KosyncError("invalid_request")
         if not identity_services.user_register_for_kosync(email=username, key=key):
             raise KosyncError("username_taken")

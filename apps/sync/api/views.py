@@ -162,10 +162,12 @@ class PushView(APIView):
     def post(self, request: Request) -> Response:
         body = request.data
         raw_ops = body.get("ops") if isinstance(body, dict) else None
-        if not (type(raw_ops) is list and raw_ops and all(type(raw) is dict for raw in raw_ops)):
-            envelope = s.PushInput(data=body)  # not the plain shape: the serializer decides
+        if not (type(raw_ops) is list and raw_ops):
+            envelope = s.PushInput(data=body)  # no list of ops at all: the serializer explains
             envelope.is_valid(raise_exception=True)
             raw_ops = envelope.validated_data["ops"]
+        # From here each element is an op on its own: one that is not even an object is rejected
+        # alone (_parse_op), never the batch.
         if len(raw_ops) > settings.SYNC_PUSH_MAX_OPS:
             raise PushTooLarge(
                 f"At most {settings.SYNC_PUSH_MAX_OPS} operations per push; send the rest in another.",
