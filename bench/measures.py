@@ -1,4 +1,5 @@
-"""The ten measures of issue 7. Each returns a result dict (see report.py for its shape).
+"""The ten measures of issue 7, and measure 11 (issue 12: timing parity). Each returns a result
+dict (see report.py for its shape).
 
 Throughput comparisons run A and B alternately (A B, B A, A B, ...) after a warm-up of each,
 so drift (page cache, CPU frequency, autovacuum) affects both; figures are medians of the runs.
@@ -898,6 +899,103 @@ def measure_mixed(ctx: Context) -> dict[str, Any]:
         "raw": result.as_dict(),
         "ratio": None,
         "checks": [_check("errors", result.errors, "0", result.errors == 0)],
+    }
+
+
+# --- 11: no timing oracle (issue 12) ----------------------------------------------------------------
+
+
+def _timed(client: Http, method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> float:
+    started = time.perf_counter()
+    status, data, _ = client.request(method, path, body=orjson.dumps(body) if body else None, headers=headers)
+    elapsed = time.perf_counter() - started
+    if status not in (201, 401):
+        raise RuntimeError(f"{method} {path}: {status} {data[:300]!r}")
+    return elapsed * 1000
+
+
+def measure_timing_parity(ctx: Context) -> dict[str, Any]:
+    """Answers that must not tell whether an address has an account must not take longer for
+    one kind of address than for the other (production hashers: Argon2). Alternating requests,
+    client-side latency over HTTP, medians."""
+    from django.contrib.auth.hashers import make_password
+
+    from apps.identity.models import User
+    from apps.identity.services import kosync_user_key
+
+    rounds = 10 if ctx.scale.quick else 30
+    client = Http(ctx.app.base)
+    json_headers = {"Content-Type": "application/json"}
+    password = "a long enough passphrase 42"  # noqa: S105 - a throwaway account's
+    taken = [seed.make_user(f"taken{index}").email for index in range(rounds)]
+
+    def register_taken(index: int) -> float:
+        return _timed(
+            client, "POST", "/v1/auth/register", {"email": taken[index], "password": password}, json_headers
+        )
+
+    def register_new(index: int) -> float:
+        email = f"bench-new-{uuid.uuid4().hex[:12]}@example.org"
+        return _timed(
+            client, "POST", "/v1/auth/register", {"email": email, "password": password}, json_headers
+        )
+
+    # KOReader: an account with a key and a wrong key sent, against an unknown address. One
+    # attempt per account: the lockout would otherwise answer without checking anything.
+    keyed = [seed.make_user(f"kosync{index}") for index in range(rounds)]
+    stored = make_password(kosync_user_key("the right kosync password"))
+    User.objects.using("default").filter(id__in=[user.id for user in keyed]).update(kosync_key_hash=stored)
+    kosync = {"Accept": "application/vnd.koreader.v1+json", "x-auth-key": kosync_user_key("a wrong one")}
+
+    def kosync_known(index: int) -> float:
+        return _timed(
+            client, "GET", "/v1/sync/kosync/users/auth", {}, {**kosync, "x-auth-user": keyed[index].email}
+        )
+
+    def kosync_unknown(index: int) -> float:
+        email = f"nobody-{uuid.uuid4().hex[:12]}@example.org"
+        return _timed(client, "GET", "/v1/sync/kosync/users/auth", {}, {**kosync, "x-auth-user": email})
+
+    register_new(0)  # warm-up (first Argon2 call, connection)
+    figures: list[dict[str, Any]] = []
+    checks = []
+    ratios = {}
+    for label, run_a, run_b in (
+        ("registration: taken ÷ new address", register_taken, register_new),
+        ("KOReader auth: unknown address ÷ account with a key", kosync_unknown, kosync_known),
+    ):
+        a: list[float] = []
+        b: list[float] = []
+        for index in range(rounds):
+            first, second = (run_a, run_b) if index % 2 == 0 else (run_b, run_a)
+            x, y = first(index), second(index)
+            a_ms, b_ms = (x, y) if first is run_a else (y, x)
+            a.append(a_ms)
+            b.append(b_ms)
+        ratio = median(a) / median(b)
+        ratios[label] = ratio
+        figures += [
+            {
+                "label": f"{label.split(':')[0]} — {label.split(': ')[1].split(' ÷ ')[0]}",
+                "value": round(median(a), 1),
+                "unit": "ms p50",
+                "runs": [round(v, 1) for v in a],
+            },
+            {
+                "label": f"{label.split(':')[0]} — {label.split(' ÷ ')[1]}",
+                "value": round(median(b), 1),
+                "unit": "ms p50",
+                "runs": [round(v, 1) for v in b],
+            },
+        ]
+        checks.append(_check(label, round(ratio, 3), "0.85 to 1.15", 0.85 <= ratio <= 1.15))
+    client.close()
+    return {
+        "id": 11,
+        "title": "No timing oracle: taken vs new address (registration), known vs unknown (KOReader)",
+        "figures": figures,
+        "ratio": round(ratios["registration: taken ÷ new address"], 3),
+        "checks": checks,
     }
 
 

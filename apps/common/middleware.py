@@ -5,9 +5,10 @@ logged with every record and echoed on the response so a client's report can be 
 logs. It also opens the request's context (context.py) and hands the work deferred with
 `context.after_response` to the response, to run once it has been sent.
 
-UnstorableURLMiddleware: a path or query string carrying text PostgreSQL cannot store (a NUL;
-a lone surrogate cannot survive Django's decoding of the URL) is refused with 400 problem+json
-`invalid_text` before any view, filter, paginator or admin search puts it into a query.
+UnstorableURLMiddleware: a query string carrying text PostgreSQL cannot store (a NUL; a lone
+surrogate cannot survive Django's decoding of the URL) is refused with 400 problem+json
+`invalid_text` before any view, filter, paginator or admin search puts it into a query; a path
+with one names nothing (404).
 
 MetricsPortMiddleware: with METRICS_PORT set, /metrics is served only to requests that came in
 on that port (gunicorn binds it beside the app's port, see exampleapp/gunicorn.conf.py), and that
@@ -86,7 +87,7 @@ class UnstorableURLMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_storable(request.path_info):
-            return unstorable_url("path")
+            return not_found()  # no resource is named with a NUL (KOReader's server says 404 too)
         for key, values in request.GET.lists():
             if not is_storable(key) or not all(is_storable(value) for value in values):
                 return unstorable_url(key if is_storable(key) else "<key>")

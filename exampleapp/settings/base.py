@@ -303,9 +303,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "ExampleApp API",
     "DESCRIPTION": "Todos, notes and a reading library kept in sync across devices.\n\n"
     "Every string in a request (bodies, query parameters, paths) is Unicode text without NUL "
-    "characters or unpaired surrogates: PostgreSQL cannot store them, so a request carrying one "
-    "anywhere is refused with 400 `invalid_text` (in a sync push, only that operation is "
-    "rejected). JSON bodies nest at most 32 levels (400 `json_too_deep`).",
+    "characters or unpaired surrogates: PostgreSQL cannot store them, so a body or query "
+    "carrying one is refused with 400 `invalid_text` (in a sync push, only that operation is "
+    "rejected) and a path with one is 404. JSON bodies nest at most 32 levels (400 "
+    "`json_too_deep`).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
