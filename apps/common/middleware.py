@@ -88,9 +88,11 @@ class UnstorableURLMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not is_storable(request.path_info):
             return not_found()  # no resource is named with a NUL (KOReader's server says 404 too)
-        for key, values in request.GET.lists():
-            if not is_storable(key) or not all(is_storable(value) for value in values):
-                return unstorable_url(key if is_storable(key) else "<key>")
+        # A NUL reaches a query string only as `%00` (servers refuse a raw one): parse only then.
+        if "%00" in request.META.get("QUERY_STRING", ""):
+            for key, values in request.GET.lists():
+                if not is_storable(key) or not all(is_storable(value) for value in values):
+                    return unstorable_url(key if is_storable(key) else "<key>")
         return self.get_response(request)
 
 

@@ -199,6 +199,8 @@ def session_reauthenticate(*, session_id: uuid.UUID, password: str, ip: str) -> 
     session's refresh token."""
     with transaction.atomic(using=_db()):
         session = DeviceSession.objects.select_for_update().select_related("user").get(id=session_id)
+        if not session.is_active:  # revoked since the access token was checked
+            raise AuthError("This session has ended; sign in again.", code="session_revoked")
         _require_password(session.user, password, ip=ip, field="password")
         session.authenticated_at = session.last_used_at = _now()
         access, refresh = _issue(session)

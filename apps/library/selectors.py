@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.common.errors import NotFound
@@ -80,10 +81,17 @@ def file_links() -> QuerySet[File]:
 def file_storage_usage(*, user_id: uuid.UUID) -> int:
     """The library's part of the storage quota (apps/common/quota.py): live files plus the
     declared size of direct uploads in progress (an upload reserves its space when it starts)."""
-    files = File.objects.filter(owner_id=user_id, deleted_at__isnull=True).aggregate(total=Sum("size"))
-    uploads = Upload.objects.filter(owner_id=user_id, status__in=UPLOAD_OPEN_STATUSES)
-    reserved = uploads.aggregate(total=Sum("size"))
-    return int(files["total"] or 0) + int(reserved["total"] or 0)
+    uploads = (
+        Upload.objects.filter(owner_id=user_id, status__in=UPLOAD_OPEN_STATUSES)
+        .values("owner_id")
+        .annotate(total=Sum("size"))
+        .values("total")
+    )
+    # One query: the hot paths (a push of new notes) check the quota on every write.
+    usage = File.objects.filter(owner_id=user_id, deleted_at__isnull=True).aggregate(
+        total=Coalesce(Sum("size"), 0) + Coalesce(Subquery(uploads), 0)
+    )
+    return int(usage["total"])
 
 
 def upload_list(*, owner_id: uuid.UUID) -> QuerySet[Upload]:

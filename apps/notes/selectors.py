@@ -16,7 +16,7 @@ from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Cast, Substr
 
 from apps.common.errors import NotFound
-from apps.common.pagination import BYTES_BEFORE, WITHIN_BUDGET, text_budget
+from apps.common.pagination import IF_SMALL, ROW_BYTES, text_budget
 from apps.library import selectors as library_selectors
 
 from .models import Note, NoteRevision, NoteStorage, normalize_tags
@@ -50,22 +50,20 @@ OUTPUT_COLUMNS = ("id", "title", "body", "tags", "pinned", "archived", "version"
 
 
 def note_rows(
-    queryset: QuerySet[Note], *, extra: Sequence[str] = (), page_ordering: Sequence[str] | None = None
+    queryset: QuerySet[Note], *, extra: Sequence[str] = (), list_page: bool = False
 ) -> QuerySet[Any]:
     """`queryset` as dicts of the output columns (plus `extra`, e.g. the ordering's fields),
     with `file_ids` (the live linked files, sorted) from a correlated subquery on PostgreSQL:
     a page or an object in one query, no model instances. Elsewhere (SQLite) `note_files`
     adds the links with one more query. The list and detail endpoints read through this; the
-    shape is NoteOutput's (see api/serializers.note_output, tested equal). With
-    `page_ordering` (a list page's), bodies past the page's byte budget stay in the database
+    shape is NoteOutput's (see api/serializers.note_output, tested equal). For a
+    `list_page`, bodies are bounded by the page's byte budget
     (apps/common/pagination.text_budget)."""
     columns = list(dict.fromkeys([*OUTPUT_COLUMNS, *extra]))
     queryset = queryset.prefetch_related(None)
-    if page_ordering is not None:
-        queryset = queryset.annotate(
-            **text_budget(ordering=page_ordering, counted=("title", "body"), large="body")
-        )
-        columns = [name for name in columns if name != "body"] + [BYTES_BEFORE, "body" + WITHIN_BUDGET]
+    if list_page:
+        queryset = text_budget(queryset, counted=("title", "body"), large="body")
+        columns = [name for name in columns if name != "body"] + [ROW_BYTES, "body" + IF_SMALL]
     if connections[queryset.db].vendor == "postgresql":
         links = (
             Note.linked_files.through.objects.filter(note_id=OuterRef("id"), file__deleted_at__isnull=True)

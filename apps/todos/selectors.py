@@ -13,7 +13,7 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from apps.common.errors import NotFound
-from apps.common.pagination import BYTES_BEFORE, WITHIN_BUDGET, text_budget
+from apps.common.pagination import IF_SMALL, ROW_BYTES, text_budget
 
 from .models import Task, TaskCompletion, TaskList
 
@@ -59,18 +59,16 @@ TASK_OUTPUT_COLUMNS = (
 
 
 def task_rows(
-    queryset: QuerySet[Task], *, extra: Sequence[str] = (), page_ordering: Sequence[str] | None = None
+    queryset: QuerySet[Task], *, extra: Sequence[str] = (), list_page: bool = False
 ) -> QuerySet[Any]:
     """`queryset` as dicts of the output columns (plus `extra`, e.g. the ordering's fields): the
-    lean read path of the task list (no model instances; see api/serializers.task_output). With
-    `page_ordering` (a list page's), task notes past the page's byte budget stay in the database
+    lean read path of the task list (no model instances; see api/serializers.task_output). For a
+    `list_page`, task notes are bounded by the page's byte budget
     (apps/common/pagination.text_budget)."""
     columns = list(dict.fromkeys([*TASK_OUTPUT_COLUMNS, *extra]))
-    if page_ordering is not None:
-        queryset = queryset.annotate(
-            **text_budget(ordering=page_ordering, counted=("title", "notes"), large="notes")
-        )
-        columns = [name for name in columns if name != "notes"] + [BYTES_BEFORE, "notes" + WITHIN_BUDGET]
+    if list_page:
+        queryset = text_budget(queryset, counted=("title", "notes"), large="notes")
+        columns = [name for name in columns if name != "notes"] + [ROW_BYTES, "notes" + IF_SMALL]
     return queryset.values(*columns)
 
 

@@ -69,7 +69,7 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
         # The hot path reads rows, not model instances (one query per page; see note_rows).
         queryset = self.filter_queryset(self.get_queryset())
         ordering = [name.lstrip("-") for name in self.cursor_ordering]
-        rows = selectors.note_rows(queryset, extra=ordering, page_ordering=self.cursor_ordering)
+        rows = selectors.note_rows(queryset, extra=ordering, list_page=True)
         page = self.paginate_queryset(rows)
         assert page is not None  # every list is paginated
         return self.get_paginated_response(s.note_outputs(selectors.note_files(page)))

@@ -166,7 +166,7 @@ class TaskCollectionView(ETagMixin, _Collection):
         # The hot path reads rows, not model instances (see selectors.task_rows).
         queryset = self.filter_queryset(self.get_queryset())
         ordering = [name.lstrip("-") for name in self.cursor_ordering]
-        rows = selectors.task_rows(queryset, extra=ordering, page_ordering=self.cursor_ordering)
+        rows = selectors.task_rows(queryset, extra=ordering, list_page=True)
         page = self.paginate_queryset(rows)
         assert page is not None  # every list is paginated
         return self.get_paginated_response([s.task_output(row) for row in page])
