@@ -16,10 +16,11 @@ FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-# Requirements before the code: the dependency layer is reused until a pin changes.
-COPY requirements/base.txt requirements/production.txt requirements/
+# Requirements before the code: the dependency layer is reused until a pin changes. The lock
+# pins every transitive dependency with its hashes (`make lock`).
+COPY requirements/lock/production.txt requirements/lock/
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install -r requirements/production.txt \
+    && /opt/venv/bin/pip install --require-hashes -r requirements/lock/production.txt \
     && /opt/venv/bin/pip uninstall --yes pip \
     && find /opt/venv -name '*.po' -delete
 COPY manage.py ./

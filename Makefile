@@ -3,15 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-REQS := requirements/base.txt requirements/production.txt requirements/test.txt
+# What is installed: the hashed locks compiled from requirements/*.txt (`make lock`).
+LOCK := requirements/lock/test.txt
 PORT ?= 8000
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck pytest stack clean
 
-$(STAMP): $(REQS)
+$(STAMP): $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	@touch $(STAMP)
 
 ## make run: serve the API on http://127.0.0.1:$(PORT) with embedded defaults (SQLite, local files)
@@ -19,8 +20,18 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-## make test: lint, type-check, then the whole suite against throwaway real services
+## make test: lint, type-check, then the whole suite against throwaway real services: in parallel
+## (pytest-xdist, a worker per CPU: each has its own test database and Redis database), then the
+## tests that start servers and kill services (marker `stack`) alone. PYTEST_ARGS goes to both
+## (e.g. PYTEST_ARGS=tests/notes); a stage that selects nothing (pytest's status 5) is no failure.
+PYTEST_WORKERS ?= auto
 test: lint typecheck deploy-check
+	$(BIN)/python scripts/devservices.py run -- sh -c '\
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not stack" $(PYTEST_ARGS) || [ $$? -eq 5 ] || exit 1; \
+		$(BIN)/python -m pytest -m stack $(PYTEST_ARGS) || [ $$? -eq 5 ]'
+
+## make pytest PYTEST_ARGS=...: one pytest run as asked (no lint, no stages), against fresh services
+pytest: $(STAMP)
 	$(BIN)/python scripts/devservices.py run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -44,9 +55,9 @@ DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
 
 .PHONY: deploy-check image-check
 
-$(DEPLOY_STAMP): requirements/deploy.txt
+$(DEPLOY_STAMP): requirements/lock/deploy.txt
 	@test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
-	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/deploy.txt
+	$(DEPLOY_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock/deploy.txt
 	@touch $(DEPLOY_STAMP)
 
 ## make deploy-check: render every overlay, validate (kubernetes-validate, CRD schemas), checkov, hadolint, workflows
@@ -79,8 +90,8 @@ BENCH_ARGS ?=
 
 .PHONY: bench
 
-$(BENCH_STAMP): $(STAMP) requirements/bench.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
+$(BENCH_STAMP): $(STAMP) requirements/lock/bench.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock/bench.txt
 	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
@@ -88,3 +99,15 @@ bench: $(BENCH_STAMP)
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
 		else echo "wrk is missing: apt-get install wrk" >&2; exit 1; fi; }
 	$(BIN)/python scripts/devservices.py run -- $(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+# --- Locked dependencies -------------------------------------------------------------------------
+# requirements/*.txt name what we depend on (direct pins, layered with -r); requirements/lock/ is
+# what gets installed: every transitive dependency pinned with its hashes, compiled by uv. Edit a
+# pin, run `make lock`, commit both. Python 3.11.2 is the oldest interpreter we run on (Debian
+# bookworm's, the image-check base); the deploy tools' lock needs 3.11.5 (soupsieve).
+.PHONY: lock
+
+lock: $(STAMP)
+	cd requirements && for name in production test bench; do \
+		../$(BIN)/uv pip compile $$name.txt --generate-hashes --python-version 3.11.2 --no-header --quiet -o lock/$$name.txt; done
+	cd requirements && ../$(BIN)/uv pip compile deploy.txt --generate-hashes --python-version 3.11.5 --no-header --quiet -o lock/deploy.txt

@@ -11,6 +11,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,19 @@ def pytest_configure(config: pytest.Config) -> None:
             "The suite runs against real services; start it with `make test` "
             f"(missing: {', '.join(missing)})."
         )
+
+
+# Tests that start gunicorn, stop PostgreSQL or Redis, promote the standby: `make test` runs them
+# alone, after the rest has run in parallel (pytest-xdist), so they neither compete for the two
+# cores with hundreds of other tests nor pull services from under them.
+STACK_TESTS = ("tests/drills/", "tests/deploy/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        if str(Path(str(item.path)).relative_to(root)).startswith(STACK_TESTS):
+            item.add_marker(pytest.mark.stack)
 
 
 @pytest.fixture(scope="session")
