@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from rest_framework.exceptions import Throttled
@@ -34,7 +35,7 @@ class AdminSite(admin.AdminSite):
             **self.each_context(request),
             "title": "Log in",
             "site_header": self.site_header,
-            "form": self.login_form(request) if self.login_form else None,
+            "form": (self.login_form or AdminAuthenticationForm)(request),  # empty: to try again later
             "app_path": request.get_full_path(),
             "throttled_detail": exc.detail,
         }

@@ -70,6 +70,7 @@ def test_admin_sign_in_locks_like_the_api(client: Client, api: Any, account: Acc
     assert locked.status_code == 429
     assert 1 <= int(locked["Retry-After"]) <= 600
     assert b"Too many failed sign-in attempts" in locked.content
+    assert b'name="password"' in locked.content  # the login page itself, to try again later
     assert "sessionid" not in locked.cookies
     # The same lockout holds for the API: one count, two entry points.
     assert_problem(api.post("/v1/auth/token", {"email": staff.email, "password": PASSWORD}), 429, "throttled")
