@@ -29,6 +29,7 @@ def test_list_queries_do_not_grow_with_page_size(account, django_assert_max_num_
     for limit in (1, 25):
         with django_assert_max_num_queries(READ_QUERIES) as captured:
             response = account.client.get(URL, {**params, "limit": limit})
+        assert response.status_code == 200, response.content
         assert len(response.json()["results"]) == limit
         assert len(captured) <= READ_QUERIES
 
@@ -39,14 +40,17 @@ def test_list_is_two_queries_once_the_session_is_cached(account, django_assert_m
     # The page and the file links of the whole page: one query on PostgreSQL (a subquery), two
     # elsewhere (see selectors.note_rows).
     with django_assert_max_num_queries(2):
-        account.client.get(URL, {"limit": 5})
+        # A request that failed early (a 4xx) would use fewer queries and pass: check it did not.
+        assert account.client.get(URL, {"limit": 5}).status_code == 200
 
 
 def test_a_page_after_a_cursor_costs_the_same(account, django_assert_max_num_queries):
     _fill(account, 6)
     next_url = account.client.get(URL, {"limit": 2}).json()["next"]
     with django_assert_max_num_queries(READ_QUERIES):
-        assert len(account.client.get(next_url).json()["results"]) == 2
+        response = account.client.get(next_url)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 2
 
 
 def test_revision_list_queries_do_not_grow(account, django_assert_max_num_queries):
@@ -57,7 +61,9 @@ def test_revision_list_queries_do_not_grow(account, django_assert_max_num_querie
     account.client.get(url)
     for limit in (1, 20):
         with django_assert_max_num_queries(READ_QUERIES + 1):  # + the note's existence check
-            assert len(account.client.get(url, {"limit": limit}).json()["results"]) == limit
+            response = account.client.get(url, {"limit": limit})
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == limit
 
 
 def test_writes_cost_a_bounded_number_of_queries(account, django_assert_max_num_queries, settings):

@@ -2,13 +2,16 @@
 
 `_plain_op` (the envelope) and `plain_note_fields` (a note's fields) skip DRF serializers for
 plainly valid input. They must never accept more than the serializers, nor shape it otherwise:
-checked here on a corpus of valid, odd and invalid inputs."""
+checked here on a corpus of valid, odd and invalid inputs, and as Hypothesis properties over
+generated ones (the fast path, when it answers, answers what the serializer does)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
 from apps.common.errors import ApplicationError
@@ -111,3 +114,73 @@ def test_plain_op_agrees_with_the_serializer(raw):
 def test_the_corpus_exercises_both_paths():
     assert sum(plain_note_fields(f) is not None for f in FIELDS) >= 8
     assert sum(_plain_op(o) is not None for o in OPS) >= 3
+
+
+# --- the same, as properties over generated input ----------------------------------------------
+
+_TEXT = st.one_of(st.text(max_size=8), st.text(alphabet="x ", min_size=498, max_size=502))
+_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    _TEXT,
+    st.just(ID),
+    st.lists(st.one_of(st.text(max_size=70), st.integers(), st.none()), max_size=52),
+    st.lists(st.one_of(st.just(ID), st.uuids().map(str)), max_size=2),
+)
+_NOTE_FIELDS = st.one_of(
+    # Mostly well-formed (the fast path's own ground), with odd text in it.
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "title": _TEXT,
+            "body": st.text(max_size=50),
+            "tags": st.lists(st.text(max_size=12), max_size=6),
+            "pinned": st.booleans(),
+            "archived": st.booleans(),
+            "files": st.just([]),
+        },
+    ),
+    st.dictionaries(
+        st.sampled_from(["title", "body", "tags", "pinned", "archived", "files", "colour", "owner"]),
+        _VALUE,
+        max_size=5,
+    ),
+    st.none(),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+)
+_OP = st.fixed_dictionaries(
+    {
+        "op_id": st.one_of(
+            st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True), st.text(max_size=70), st.integers()
+        ),
+        "type": st.sampled_from(["note", "task", "tasklist", "file", "viewer_state", "spaceship", 5]),
+        "action": st.sampled_from(["upsert", "delete", "merge", None]),
+        "id": st.one_of(st.just(ID), st.uuids().map(str), st.text(max_size=5), st.integers()),
+    },
+    optional={
+        "base_version": st.one_of(st.integers(-2, 10**20), st.booleans(), st.text(max_size=3), st.none()),
+        "fields": st.one_of(
+            st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+            st.lists(st.integers(), max_size=1),
+            st.none(),
+        ),
+        "extra": st.integers(),
+    },
+)
+_GENERATED = settings(max_examples=300, derandomize=True, database=None, deadline=None)
+
+
+@_GENERATED
+@given(fields=_NOTE_FIELDS)
+def test_plain_note_fields_never_accept_more_than_the_serializer(fields: Any) -> None:
+    fast = plain_note_fields(fields)
+    if fast is not None:
+        assert fast == _full(fields)
+
+
+@_GENERATED
+@given(raw=_OP)
+def test_plain_op_never_accepts_more_than_the_serializer(raw: Any) -> None:
+    test_plain_op_agrees_with_the_serializer(raw)
