@@ -47,7 +47,7 @@ class Note(VersionedModel):
     )
     title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
     body = models.TextField(blank=True, help_text="Markdown, capped at NOTE_BODY_MAX_BYTES (UTF-8).")
-    # Normalised (see services.normalize_tags): lower case, single spaces, unique, sorted.
+    # Normalised (normalize_tags above): lower case, single spaces, unique, sorted.
     tags = models.JSONField(default=list, blank=True)
     pinned = models.BooleanField(default=False)
     archived = models.BooleanField(default=False)

@@ -62,7 +62,7 @@ def _db() -> str:
     return router.db_for_write(Note)
 
 
-# --- validation shared by every write path (the API, and later sync push) ----------------------
+# --- validation shared by every write path (the API and the sync push) -------------------------
 
 
 def body_size(body: str) -> int:

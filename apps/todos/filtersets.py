@@ -1,7 +1,7 @@
 """Query filters of the task and task-list collections (django-filter).
 
 Invalid filter values are a 400 `validation_error`, never silently ignored. `ordering` is
-validated here; the keyset paginator applies it (see api/pagination.py), so each choice maps
+validated here; the keyset paginator applies it (apps/common/pagination.py), so each choice maps
 to a keyset on (field, id) below.
 """
 

@@ -1,7 +1,7 @@
 """The test suite: real services from the environment `make test` prepares (see scripts/devservices.py).
 
-Without those variables the suite still runs on SQLite and the in-process cache, but the tests
-that need PostgreSQL, its replica, Redis or S3 are then skipped with the reason printed.
+Without those variables the suite refuses to start (tests/conftest.py says how to run it): every
+test runs against the real services, none is skipped for want of one.
 """
 
 import os

@@ -78,7 +78,7 @@ def test_links_merge_by_push(account):
 
 
 def test_pulled_notes_show_the_same_links_as_the_rest_api(account):
-    """The pull reads notes its own way (notes.selectors.note_rows_by_id): the same JSON as
+    """The pull reads notes its own way (apps/notes/sync.NoteSync.fetch_shaped): the same JSON as
     GET /v1/notes/{id}, links sorted, a deleted file gone, a note without links []."""
     a, b, c = _file(account), _file(account), _file(account)
     linked = account.client.post(
