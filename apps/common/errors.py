@@ -1,14 +1,17 @@
 """One error shape for the whole API: RFC 9457 problem+json with a stable machine-readable code.
 
-Services raise `ApplicationError` (or a subclass) with a code; DRF's own exceptions are mapped
-to codes here; anything unexpected becomes a bare 500 with no internals. Every error response
-goes through `problem_response`, so clients can rely on `type, title, status, detail, code`
-and, for validation errors, `errors`: `{field: [message, ...]}`.
+Services raise `ApplicationError` (or a subclass) with an `ErrorCode`; DRF's own exceptions are
+mapped to codes here; anything unexpected becomes a bare 500 with no internals. Every error
+response goes through `problem_response`, so clients can rely on `type, title, status, detail,
+code` and, for validation errors, `errors`: `{field: [message, ...]}`. ErrorCode is the one list
+of codes: the schema's Problem component lists it and tests/test_error_codes.py keeps it, the
+code and docs/api.md in step.
 """
 
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
 
@@ -24,18 +27,79 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://docs.exampleapp.invalid/problems/"
 
 
+class ErrorCode(StrEnum):
+    """Every `code` an error answer carries (also the `code` of a rejected sync op). Stable: a
+    client may branch on them; docs/api.md says when each is used."""
+
+    # 400
+    BAD_REQUEST = "bad_request"
+    VALIDATION_ERROR = "validation_error"
+    PARSE_ERROR = "parse_error"
+    JSON_TOO_DEEP = "json_too_deep"
+    INVALID_TEXT = "invalid_text"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
+    NOTE_NOT_INDEXABLE = "note_not_indexable"
+    # 401
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    TOKEN_INVALID = "token_invalid"  # noqa: S105 - an error code
+    TOKEN_REUSED = "token_reused"  # noqa: S105 - an error code
+    SESSION_REVOKED = "session_revoked"
+    # 403
+    PERMISSION_DENIED = "permission_denied"
+    REAUTHENTICATION_REQUIRED = "reauthentication_required"
+    # 404, 405, 406
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    # 409, 410, 411, 412
+    CONFLICT = "conflict"
+    ID_CONFLICT = "id_conflict"
+    STALE_VIEWER_STATE = "stale_viewer_state"
+    UPLOAD_INCOMPLETE = "upload_incomplete"
+    UPLOAD_NOT_PENDING = "upload_not_pending"
+    RESYNC_REQUIRED = "resync_required"
+    LENGTH_REQUIRED = "length_required"
+    PRECONDITION_FAILED = "precondition_failed"
+    # 413, 415, 422, 429
+    REQUEST_TOO_LARGE = "request_too_large"
+    FILE_TOO_LARGE = "file_too_large"
+    NOTE_TOO_LARGE = "note_too_large"
+    PUSH_TOO_LARGE = "push_too_large"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
+    UPLOAD_VERIFICATION_FAILED = "upload_verification_failed"
+    SIZE_MISMATCH = "size_mismatch"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    THROTTLED = "throttled"
+    # 5xx
+    SERVER_ERROR = "server_error"
+    DIRECT_UPLOAD_UNAVAILABLE = "direct_upload_unavailable"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    # only in a sync push's `rejected` results
+    REJECTED = "rejected"
+    UNSUPPORTED_OPERATION = "unsupported_operation"
+    UPLOAD_REQUIRED = "upload_required"
+    BASE_VERSION_AHEAD = "base_version_ahead"
+    OP_FAILED = "op_failed"
+
+
 class ApplicationError(Exception):
     """A business-rule failure the client can act on."""
 
     status = 400
-    code = "bad_request"
+    code: ErrorCode = ErrorCode.BAD_REQUEST
     title: str | None = None
 
     def __init__(
         self,
         detail: str,
         *,
-        code: str | None = None,
+        code: ErrorCode | None = None,
         status: int | None = None,
         errors: dict[str, list[str]] | None = None,
         extra: dict[str, Any] | None = None,
@@ -52,26 +116,51 @@ class ApplicationError(Exception):
         self.headers = headers or {}
 
 
+class ValidationFailed(ApplicationError):
+    """A rule a request broke that a serializer could not see (it needs the database, or the
+    object's state), answered like a serializer's: 400 `validation_error` with
+    `errors: {field: [messages]}`, so clients handle both the same way."""
+
+    code = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, errors: dict[str, list[str]], detail: str = "The request has invalid fields.") -> None:
+        super().__init__(detail, errors=errors)
+
+    @classmethod
+    def field(cls, name: str, message: str) -> ValidationFailed:
+        return cls({name: [message]})
+
+
 class NotFound(ApplicationError):
     status = 404
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class Conflict(ApplicationError):
     status = 409
-    code = "conflict"
+    code = ErrorCode.CONFLICT
+
+
+class IdConflict(Conflict):
+    """A client-chosen id already used by a different object (anyone's, or a tombstone): ids
+    are random UUIDs, so saying so reveals nothing."""
+
+    code = ErrorCode.ID_CONFLICT
+
+    def __init__(self, detail: str = "This id is already used by another object.") -> None:
+        super().__init__(detail)
 
 
 class PreconditionFailed(ApplicationError):
     status = 412
-    code = "precondition_failed"
+    code = ErrorCode.PRECONDITION_FAILED
 
 
 class ServiceUnavailable(ApplicationError):
     """A dependency is down for a moment: 503 with Retry-After, so clients retry later."""
 
     status = 503
-    code = "service_unavailable"
+    code = ErrorCode.SERVICE_UNAVAILABLE
     retry_after = 5
 
     def __init__(self, detail: str, **kwargs: Any) -> None:
@@ -82,7 +171,7 @@ class ServiceUnavailable(ApplicationError):
 def problem_body(
     *,
     status: int,
-    code: str,
+    code: ErrorCode,
     detail: str,
     title: str | None = None,
     errors: dict[str, list[str]] | None = None,
@@ -103,7 +192,7 @@ def problem_body(
 
 
 def problem_response(
-    *, status: int, code: str, detail: str, headers: dict[str, str] | None = None, **kwargs: Any
+    *, status: int, code: ErrorCode, detail: str, headers: dict[str, str] | None = None, **kwargs: Any
 ) -> Response:
     return Response(
         problem_body(status=status, code=code, detail=detail, **kwargs),
@@ -134,16 +223,16 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-_DRF_CODES: dict[type[drf.APIException], str] = {
-    drf.ParseError: "parse_error",
-    drf.AuthenticationFailed: "authentication_failed",
-    drf.NotAuthenticated: "not_authenticated",
-    drf.PermissionDenied: "permission_denied",
-    drf.NotFound: "not_found",
-    drf.MethodNotAllowed: "method_not_allowed",
-    drf.NotAcceptable: "not_acceptable",
-    drf.UnsupportedMediaType: "unsupported_media_type",
-    drf.Throttled: "throttled",
+_DRF_CODES: dict[type[drf.APIException], ErrorCode] = {
+    drf.ParseError: ErrorCode.PARSE_ERROR,
+    drf.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
+    drf.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    drf.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    drf.NotFound: ErrorCode.NOT_FOUND,
+    drf.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    drf.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+    drf.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    drf.Throttled: ErrorCode.THROTTLED,
 }
 
 
@@ -156,7 +245,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, RequestDataTooBig):
         return problem_response(
             status=413,
-            code="request_too_large",
+            code=ErrorCode.REQUEST_TOO_LARGE,
             detail="The request body is larger than this endpoint accepts.",
         )
     if isinstance(exc, Http404):
@@ -180,7 +269,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         set_rollback()
         return problem_response(
             status=400,
-            code="validation_error",
+            code=ErrorCode.VALIDATION_ERROR,
             detail="The request has invalid fields.",
             errors=flatten_errors(exc.detail),
         )
@@ -194,15 +283,15 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
         code = next((c for t, c in _DRF_CODES.items() if isinstance(exc, t)), None)
-        if code is None:
-            code = exc.default_code if isinstance(exc.default_code, str) else "error"
+        if code is None:  # another APIException: the codes stay ErrorCode's
+            code = ErrorCode.SERVER_ERROR if exc.status_code >= 500 else ErrorCode.BAD_REQUEST
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
         return problem_response(status=exc.status_code, code=code, detail=str(detail), headers=headers)
 
     return None  # unexpected: Django's 500 handler answers (without internals) and logs it
 
 
-def _json_problem(status: int, code: str, detail: str) -> JsonResponse:
+def _json_problem(status: int, code: ErrorCode, detail: str) -> JsonResponse:
     return JsonResponse(
         problem_body(status=status, code=code, detail=detail),
         status=status,
@@ -211,7 +300,7 @@ def _json_problem(status: int, code: str, detail: str) -> JsonResponse:
 
 
 def not_found() -> JsonResponse:
-    return _json_problem(404, "not_found", "No such resource.")
+    return _json_problem(404, ErrorCode.NOT_FOUND, "No such resource.")
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -219,12 +308,12 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
-    return _json_problem(500, "server_error", "An unexpected error occurred; it has been logged.")
+    return _json_problem(500, ErrorCode.SERVER_ERROR, "An unexpected error occurred; it has been logged.")
 
 
 def database_unavailable(retry_after: int = 2) -> JsonResponse:
     response = _json_problem(
-        503, "database_unavailable", "The database is unreachable for a moment; retry shortly."
+        503, ErrorCode.DATABASE_UNAVAILABLE, "The database is unreachable for a moment; retry shortly."
     )
     response["Retry-After"] = str(retry_after)
     return response
@@ -233,7 +322,7 @@ def database_unavailable(retry_after: int = 2) -> JsonResponse:
 def unstorable_url(where: str) -> JsonResponse:
     body = problem_body(
         status=400,
-        code="invalid_text",
+        code=ErrorCode.INVALID_TEXT,
         detail="The URL has text that cannot be stored.",
         errors={where: ["Contains a NUL character, which cannot be stored."]},
     )
@@ -241,8 +330,8 @@ def unstorable_url(where: str) -> JsonResponse:
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_problem(400, "bad_request", "The request could not be understood.")
+    return _json_problem(400, ErrorCode.BAD_REQUEST, "The request could not be understood.")
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _json_problem(403, "permission_denied", "You may not do this.")
+    return _json_problem(403, ErrorCode.PERMISSION_DENIED, "You may not do this.")

@@ -28,20 +28,20 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework.parsers import BaseParser
 
-from .errors import ApplicationError
+from .errors import ApplicationError, ErrorCode
 from .text import UNSTORABLE_MESSAGE, find_unstorable
 
 
 class InvalidJSON(ApplicationError):
-    code = "parse_error"  # DRF's code for a malformed body, documented since the first release
+    code = ErrorCode.PARSE_ERROR  # DRF's code for a malformed body, documented since the first release
 
 
 class JSONTooDeep(ApplicationError):
-    code = "json_too_deep"
+    code = ErrorCode.JSON_TOO_DEEP
 
 
 class UnstorableText(ApplicationError):
-    code = "invalid_text"
+    code = ErrorCode.INVALID_TEXT
 
 
 def _too_deep() -> JSONTooDeep:

@@ -16,13 +16,13 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .errors import ApplicationError
+from .errors import ApplicationError, ErrorCode
 
 
 class QuotaExceeded(ApplicationError):
     # 413, not 507: the client must free space or send less; a 5xx would invite retries.
     status = 413
-    code = "quota_exceeded"
+    code = ErrorCode.QUOTA_EXCEEDED
 
     def __init__(self, detail: str, *, used: int, quota: int) -> None:
         super().__init__(detail, extra={"used_bytes": used, "quota_bytes": quota})

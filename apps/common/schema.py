@@ -7,6 +7,8 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from .errors import ErrorCode
+
 Problem = inline_serializer(
     name="Problem",
     fields={
@@ -14,7 +16,11 @@ Problem = inline_serializer(
         "title": serializers.CharField(),
         "status": serializers.IntegerField(),
         "detail": serializers.CharField(),
-        "code": serializers.CharField(),
+        "code": serializers.CharField(
+            help_text="Stable, machine-readable: one of "
+            + ", ".join(f"`{code}`" for code in ErrorCode)
+            + ". New codes may be added; treat an unknown one by its HTTP status."
+        ),
         "errors": serializers.DictField(
             child=serializers.ListField(child=serializers.CharField()), required=False
         ),

@@ -23,7 +23,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
 from apps.common import context
-from apps.common.errors import ApplicationError
+from apps.common.errors import ApplicationError, ErrorCode
 
 from .sessions import session_state
 
@@ -86,7 +86,7 @@ def require_recent_authentication(request: Request) -> None:
         raise ApplicationError(
             "This needs a recent sign-in: POST your password to /v1/auth/reauthenticate and "
             "retry with the new access token.",
-            code="reauthentication_required",
+            code=ErrorCode.REAUTHENTICATION_REQUIRED,
             status=403,
         )
 

@@ -22,7 +22,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.common import context
-from apps.common.errors import ApplicationError
+from apps.common.errors import ApplicationError, ErrorCode, ValidationFailed
 from apps.common.versioning import require_version
 
 from . import sessions, throttling
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 class AuthError(ApplicationError):
     status = 401
-    code = "authentication_failed"
+    code = ErrorCode.AUTHENTICATION_FAILED
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,7 @@ def user_update(
         if kosync:
             if current_password is None:
                 message = "Changing the KOReader password needs your current password."
-                raise ApplicationError(
-                    message, code="validation_error", errors={"current_password": [message]}
-                )
+                raise ValidationFailed.field("current_password", message)
             _require_password(user, current_password, ip=ip)
         changed = [name for name, value in fields.items() if getattr(user, name) != value]
         if not changed:
@@ -190,7 +188,7 @@ def _require_password(user: User, password: str, *, ip: str, field: str = "curre
     counts like a sign-in attempt: a stolen access token cannot guess its way further."""
     if not throttling.credential_check(email=user.email, ip=ip, verify=lambda: user.check_password(password)):
         message = "The password is not correct."
-        raise ApplicationError(message, code="validation_error", errors={field: [message]})
+        raise ValidationFailed.field(field, message)
 
 
 def session_reauthenticate(*, session_id: uuid.UUID, password: str, ip: str) -> TokenPair:
@@ -200,7 +198,7 @@ def session_reauthenticate(*, session_id: uuid.UUID, password: str, ip: str) -> 
     with transaction.atomic(using=_db()):
         session = DeviceSession.objects.select_for_update().select_related("user").get(id=session_id)
         if not session.is_active:  # revoked since the access token was checked
-            raise AuthError("This session has ended; sign in again.", code="session_revoked")
+            raise AuthError("This session has ended; sign in again.", code=ErrorCode.SESSION_REVOKED)
         _require_password(session.user, password, ip=ip, field="password")
         session.authenticated_at = session.last_used_at = _now()
         access, refresh = _issue(session)
@@ -232,7 +230,7 @@ def session_login(
     """Check credentials (with lockout) and open a new session for the device."""
     user = credentials_verify(email=email, password=password, ip=ip)
     if user is None:
-        raise AuthError("E-mail or password is incorrect.", code="invalid_credentials")
+        raise AuthError("E-mail or password is incorrect.", code=ErrorCode.INVALID_CREDENTIALS)
     now = _now()
     session = DeviceSession(
         user=user,
@@ -258,7 +256,7 @@ def _decode_refresh(raw: str) -> RefreshToken:
     try:
         return RefreshToken(raw)  # type: ignore[arg-type]
     except TokenError:
-        raise AuthError("The refresh token is invalid or expired.", code="token_invalid") from None
+        raise AuthError("The refresh token is invalid or expired.", code=ErrorCode.TOKEN_INVALID) from None
 
 
 def session_refresh(*, raw_refresh: str) -> TokenPair:
@@ -275,7 +273,7 @@ def session_refresh(*, raw_refresh: str) -> TokenPair:
             .first()
         )
         if session is None or not session.is_active or not session.user.is_active:
-            raise AuthError("This session has ended; sign in again.", code="session_revoked")
+            raise AuthError("This session has ended; sign in again.", code=ErrorCode.SESSION_REVOKED)
         if session.refresh_jti != jti:
             reused = True
             session.revoked_at = _now()
@@ -290,7 +288,7 @@ def session_refresh(*, raw_refresh: str) -> TokenPair:
         logger.warning("refresh token reuse: session %s revoked", session.id)
         raise AuthError(
             "This refresh token was already used; the session has been ended for safety.",
-            code="token_reused",
+            code=ErrorCode.TOKEN_REUSED,
         )
     return TokenPair(access=access, refresh=refresh, session_id=session.id)
 
@@ -383,7 +381,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
     """Set a new password with a mailed token and end every session of the account.
 
     The token is single-use because it is derived from the password hash, which it changes."""
-    invalid = ApplicationError("The reset link is invalid or has expired.", code="invalid_token")
+    invalid = ApplicationError("The reset link is invalid or has expired.", code=ErrorCode.INVALID_TOKEN)
     try:
         user_id = uuid.UUID(force_str(urlsafe_base64_decode(uid)))
     except (ValueError, TypeError):

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.common.errors import ApplicationError, Conflict, ServiceUnavailable
+from apps.common.errors import ApplicationError, Conflict, ErrorCode, ServiceUnavailable
 
 
 class UnsupportedFileType(ApplicationError):
     """The bytes are not a PDF, EPUB or PNG/JPEG/WebP/GIF image, or not a safe one."""
 
     status = 415
-    code = "unsupported_file_type"
+    code = ErrorCode.UNSUPPORTED_FILE_TYPE
 
     def __init__(self, detail: str, *, reason: str) -> None:
         super().__init__(detail, extra={"reason": reason})
@@ -21,41 +21,37 @@ class UnsupportedFileType(ApplicationError):
 
 class FileTooLarge(ApplicationError):
     status = 413
-    code = "file_too_large"
-
-
-class IdConflict(Conflict):
-    code = "id_conflict"
+    code = ErrorCode.FILE_TOO_LARGE
 
 
 class StaleViewerState(Conflict):
-    code = "stale_viewer_state"
+    code = ErrorCode.STALE_VIEWER_STATE
 
     def __init__(self, detail: str, *, current: dict[str, Any]) -> None:
         super().__init__(detail, extra={"current": current})
 
 
 class UploadIncomplete(Conflict):
-    code = "upload_incomplete"
+    code = ErrorCode.UPLOAD_INCOMPLETE
 
 
 class UploadNotPending(Conflict):
-    code = "upload_not_pending"
+    code = ErrorCode.UPLOAD_NOT_PENDING
 
 
 class UploadVerificationFailed(ApplicationError):
     """What arrived in storage is not what the upload declared (size or SHA-256)."""
 
     status = 422
-    code = "upload_verification_failed"
+    code = ErrorCode.UPLOAD_VERIFICATION_FAILED
 
 
 class DirectUploadUnavailable(ApplicationError):
     status = 501
-    code = "direct_upload_unavailable"
+    code = ErrorCode.DIRECT_UPLOAD_UNAVAILABLE
 
 
 class StorageUnavailable(ServiceUnavailable):
     """Object storage cannot be reached: nothing was stored, try again in a moment."""
 
-    code = "storage_unavailable"
+    code = ErrorCode.STORAGE_UNAVAILABLE

@@ -34,6 +34,8 @@ from typing import IO, Any
 
 from django.conf import settings
 
+from apps.common.errors import ErrorCode
+
 from . import hashing, metadata, sniffing, storage
 from .deadline import DeadlineExceeded, cpu_deadline
 from .errors import UnsupportedFileType, UploadVerificationFailed
@@ -118,7 +120,7 @@ def _hash_pass(key: str, head: storage.Head, *, scan_markup: bool) -> _Streamed:
 
 def _size_mismatch(size: int | None, declared: int) -> UploadVerificationFailed:
     return UploadVerificationFailed(
-        f"The stored object has {size} bytes, the upload declared {declared}.", code="size_mismatch"
+        f"The stored object has {size} bytes, the upload declared {declared}.", code=ErrorCode.SIZE_MISMATCH
     )
 
 
@@ -144,7 +146,8 @@ def inspect_object(
         raise _size_mismatch(streamed.size, size)
     if streamed.sha256 != sha256:
         raise UploadVerificationFailed(
-            "The SHA-256 of the stored object differs from the declared one.", code="checksum_mismatch"
+            "The SHA-256 of the stored object differs from the declared one.",
+            code=ErrorCode.CHECKSUM_MISMATCH,
         )
     koreader_hash, markup = streamed.koreader_hash, streamed.markup
     if streamed.content is not None and size <= in_memory_max:

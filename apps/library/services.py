@@ -22,14 +22,13 @@ from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from apps.common import quota
-from apps.common.errors import NotFound
+from apps.common.errors import IdConflict, NotFound
 from apps.common.versioning import require_version
 from apps.sync.feed import ChangeSpec, change_record, changes_record, owner_write
 
 from . import selectors, sniffing, storage, viewer
 from .errors import (
     FileTooLarge,
-    IdConflict,
     StaleViewerState,
     UnsupportedFileType,
     UploadIncomplete,
@@ -105,7 +104,7 @@ def _existing(*, owner_id: uuid.UUID, sha256: str, name: str, file_id: uuid.UUID
                 and taken.name == name
             ):
                 return FileResult(taken, created=False)
-            raise IdConflict("This id is already taken.")
+            raise IdConflict()
     same = File.objects.filter(owner_id=owner_id, sha256=sha256, deleted_at__isnull=True).first()
     return FileResult(same, created=False) if same is not None else None
 
@@ -146,7 +145,7 @@ def _file_create(
                 with transaction.atomic(using=using):
                     file.save(force_insert=True, using=using)
             except IntegrityError:
-                raise IdConflict("This id is already taken.") from None
+                raise IdConflict() from None
             change_record(owner_id=owner_id, type=SYNC_FILE, object_id=file.id, version=file.version)
             found = FileResult(file, created=True)
         if upload is not None:

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 
 from apps.common import quota
-from apps.common.errors import ApplicationError
+from apps.common.errors import ApplicationError, ErrorCode
 from apps.common.quota import QuotaExceeded
 
 from .errors import FileTooLarge
@@ -106,7 +106,9 @@ def prepare_upload(request: Request, *, used_bytes: int) -> None:
     length = declared_length(request)
     if length is None or length <= 0:
         raise ApplicationError(
-            "Send the file as multipart/form-data with a Content-Length.", code="length_required", status=411
+            "Send the file as multipart/form-data with a Content-Length.",
+            code=ErrorCode.LENGTH_REQUIRED,
+            status=411,
         )
     if length > settings.FILE_UPLOAD_MAX_BYTES + ENVELOPE_BYTES:
         raise too_large()

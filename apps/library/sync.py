@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from apps.common.errors import ErrorCode
 from apps.sync.registry import Outcome, Rejected, SyncType
 
 from . import selectors, services
@@ -47,7 +48,7 @@ class FileSync(SyncType):
     def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
         raise Rejected(
             "Files are created by uploading them (POST /v1/files or /v1/files/uploads).",
-            code="upload_required",
+            code=ErrorCode.UPLOAD_REQUIRED,
         )
 
     def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
@@ -124,14 +125,14 @@ class ViewerStateSync(SyncType):
         )
 
     def remove(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int) -> Outcome:
-        raise Rejected("Viewer states are deleted with their file.", code="unsupported_operation")
+        raise Rejected("Viewer states are deleted with their file.", code=ErrorCode.UNSUPPORTED_OPERATION)
 
     # upsert and remove above replace the generic merge, which would use these three.
     def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
-        raise Rejected("Viewer states are written with upsert.", code="unsupported_operation")
+        raise Rejected("Viewer states are written with upsert.", code=ErrorCode.UNSUPPORTED_OPERATION)
 
     def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
-        raise Rejected("Viewer states are written with upsert.", code="unsupported_operation")
+        raise Rejected("Viewer states are written with upsert.", code=ErrorCode.UNSUPPORTED_OPERATION)
 
     def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
-        raise Rejected("Viewer states are deleted with their file.", code="unsupported_operation")
+        raise Rejected("Viewer states are deleted with their file.", code=ErrorCode.UNSUPPORTED_OPERATION)

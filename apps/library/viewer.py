@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from jsonschema import Draft7Validator
 
-from apps.common.errors import ApplicationError
+from apps.common.errors import ValidationFailed
 
 from .models import FileKind
 
@@ -82,8 +82,8 @@ def _validators() -> dict[str, Draft7Validator]:
     }
 
 
-def invalid(errors: dict[str, list[str]]) -> ApplicationError:
-    return ApplicationError("The request has invalid fields.", code="validation_error", errors=errors)
+def invalid(errors: dict[str, list[str]]) -> ValidationFailed:
+    return ValidationFailed(errors)
 
 
 def validate_position(kind: str, position: Any, *, metadata: dict[str, Any]) -> dict[str, Any]:

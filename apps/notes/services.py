@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.common import db, quota
-from apps.common.errors import ApplicationError, Conflict, NotFound
+from apps.common.errors import ApplicationError, ErrorCode, IdConflict, NotFound, ValidationFailed
 from apps.common.versioning import require_version
 from apps.library import selectors as library_selectors
 from apps.sync.feed import ChangeSpec, change_record, changes_record, owner_write
@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
 
 class NoteTooLarge(ApplicationError):
     status = 413
-    code = "note_too_large"
+    code = ErrorCode.NOTE_TOO_LARGE
     title = "Note too large"
 
 
@@ -102,17 +102,15 @@ def _indexable() -> Iterator[None]:
         if getattr(exc.__cause__, "sqlstate", None) != "54000":
             raise
         message = "The text has too many distinct words to be indexed for search."
-        raise ApplicationError(message, code="note_not_indexable", errors={"body": [message]}) from None
+        raise ApplicationError(
+            message, code=ErrorCode.NOTE_NOT_INDEXABLE, errors={"body": [message]}
+        ) from None
 
 
 def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
-        raise ApplicationError(
-            "The request has invalid fields.",
-            code="validation_error",
-            errors={name: ["This field cannot be set."] for name in unknown},
-        )
+        raise ValidationFailed({name: ["This field cannot be set."] for name in unknown})
     cleaned = dict(fields)
     if "tags" in cleaned:
         tags = normalize_tags(cleaned["tags"])
@@ -122,20 +120,14 @@ def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         if any(len(tag) > TAG_MAX_LENGTH for tag in tags):
             problems.append(f"A tag may have at most {TAG_MAX_LENGTH} characters.")
         if problems:
-            raise ApplicationError(
-                "The request has invalid fields.", code="validation_error", errors={"tags": problems}
-            )
+            raise ValidationFailed({"tags": problems})
         cleaned["tags"] = tags
     if "body" in cleaned:
         check_body_size(cleaned["body"])
     if "files" in cleaned:
         files = sorted({uuid.UUID(str(value)) for value in cleaned["files"]})
         if len(files) > FILES_MAX_COUNT:
-            raise ApplicationError(
-                "The request has invalid fields.",
-                code="validation_error",
-                errors={"files": [f"A note may link at most {FILES_MAX_COUNT} files."]},
-            )
+            raise ValidationFailed.field("files", f"A note may link at most {FILES_MAX_COUNT} files.")
         cleaned["files"] = files
     return cleaned
 
@@ -145,11 +137,7 @@ def _check_files(owner_id: uuid.UUID, files: list[uuid.UUID]) -> None:
     whether it exists for someone else."""
     unknown = sorted(set(files) - library_selectors.live_file_ids(owner_id=owner_id, ids=files))
     if unknown:
-        raise ApplicationError(
-            "The request has invalid fields.",
-            code="validation_error",
-            errors={"files": [f"No such file: {file_id}." for file_id in unknown]},
-        )
+        raise ValidationFailed({"files": [f"No such file: {file_id}." for file_id in unknown]})
 
 
 # --- notes -------------------------------------------------------------------------------------
@@ -174,17 +162,13 @@ def _note_with_id(note_id: uuid.UUID) -> Note | None:
     return Note.objects.using(_db()).filter(id=note_id).first()
 
 
-def _id_conflict() -> Conflict:
-    return Conflict("This id is already used by another object.", code="id_conflict")
-
-
 def _replay(existing: Note, *, owner_id: uuid.UUID, values: Mapping[str, Any]) -> Note:
     """A create naming an existing id is a retry only when it is the caller's live note and
     the body would create exactly what is there."""
     if existing.owner_id != owner_id or existing.deleted_at is not None:
-        raise _id_conflict()
+        raise IdConflict()
     if any(getattr(existing, name) != value for name, value in values.items()):
-        raise _id_conflict()
+        raise IdConflict()
     return existing
 
 

@@ -26,14 +26,14 @@ import orjson
 from django.db import models
 from rest_framework.utils.encoders import JSONEncoder
 
-from apps.common.errors import ApplicationError
+from apps.common.errors import ApplicationError, ErrorCode, IdConflict
 from apps.common.renderers import OPTIONS
 
 
 class Rejected(ApplicationError):
     """An operation that cannot be applied as sent (validation, unknown object, ...)."""
 
-    code = "rejected"
+    code = ErrorCode.REJECTED
 
 
 FETCH_CHUNK = 100
@@ -176,7 +176,7 @@ class SyncType(ABC):
     ) -> Outcome:
         obj = self.lock(obj_id=obj_id)
         if obj is not None and obj.owner_id != owner_id:
-            raise Rejected("This id is already used by another object.", code="id_conflict")
+            raise IdConflict()
         if obj is None:
             cleaned = self.validate(fields=fields, partial=False)
             created = self.create(owner_id=owner_id, obj_id=obj_id, fields=cleaned)
@@ -241,7 +241,7 @@ def _check_base(obj: Any, base_version: int) -> None:
         raise Rejected(
             f"base_version {base_version} is ahead of the server's version {obj.version}: pull, then "
             "send the change against the version you have.",
-            code="base_version_ahead",
+            code=ErrorCode.BASE_VERSION_AHEAD,
             extra={"version": obj.version},
         )
 

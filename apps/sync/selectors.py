@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import router
 
 from apps.common import db
-from apps.common.errors import ApplicationError
+from apps.common.errors import ApplicationError, ErrorCode
 
 from . import registry
 from .models import Change, SyncCounter
@@ -26,7 +26,7 @@ from .models import Change, SyncCounter
 
 class ResyncRequired(ApplicationError):
     status = 410
-    code = "resync_required"
+    code = ErrorCode.RESYNC_REQUIRED
     title = "Resync required"
 
 

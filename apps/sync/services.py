@@ -31,7 +31,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.utils.encoders import JSONEncoder
 
 from apps.common import db
-from apps.common.errors import ApplicationError, flatten_errors
+from apps.common.errors import ApplicationError, ErrorCode, flatten_errors
 
 from . import registry
 from .feed import owner_write
@@ -72,7 +72,7 @@ def _rejected(op: PushOp, exc: Exception) -> dict[str, Any]:
     errors: dict[str, list[str]] | None
     if isinstance(exc, ValidationError):
         code, detail, errors = (
-            "validation_error",
+            ErrorCode.VALIDATION_ERROR,
             "The operation has invalid fields.",
             flatten_errors(exc.detail),
         )
@@ -101,7 +101,7 @@ def _failed(op: PushOp) -> dict[str, Any]:
         "status": "rejected",
         "type": op.type,
         "id": str(op.id),
-        "code": "op_failed",
+        "code": ErrorCode.OP_FAILED,
         "detail": "The server could not apply this operation; the failure has been logged.",
     }
 

@@ -27,13 +27,12 @@ from django.db import IntegrityError, router, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.common.errors import NotFound
+from apps.common.errors import IdConflict, NotFound, ValidationFailed
 from apps.common.versioning import require_version
 from apps.sync.feed import ChangeSpec, changes_record, owner_write
 
 from . import positions, recurrence
 from .due import Due
-from .errors import IdConflict, TodoValidationError
 from .models import DUE_COLUMNS, LIST_FIELDS, TASK_FIELDS, Task, TaskCompletion, TaskList
 
 BULK_MAX_IDS = 200
@@ -146,7 +145,7 @@ def _place(
             if anchor is not None and anchor not in anchors
         }
         if errors:
-            raise TodoValidationError(errors)
+            raise ValidationFailed(errors)
         low = anchors[placement.after] if placement.after is not None else None
         high = anchors[placement.before] if placement.before is not None else None
         if low is not None and high is None:
@@ -164,7 +163,7 @@ def _place(
                 .first()
             )
         elif low is not None and high is not None and low >= high:
-            raise TodoValidationError.field("before", "`before` must be placed after `after`.")
+            raise ValidationFailed.field("before", "`before` must be placed after `after`.")
         key = positions.key_between(low, high)
     if len(key) > positions.MAX_LENGTH and not _rebalanced:
         _rebalance(model=model, siblings=siblings, now=now)
@@ -297,7 +296,7 @@ def tasklist_delete(
         if move_tasks_to is not None:
             target = locked.get(move_tasks_to)
             if target is None or target.id == list_id:
-                raise TodoValidationError.field("move_tasks_to", "Must be another of your task lists.")
+                raise ValidationFailed.field("move_tasks_to", "Must be another of your task lists.")
             _move_tasks(tasks=tasks, target=target, now=now)
         else:
             _tombstone(tasks, now=now)
@@ -346,7 +345,7 @@ def _siblings(task: Task) -> QuerySet[Task]:
 def _lock_list(owner_id: uuid.UUID, list_id: uuid.UUID) -> TaskList:
     found = _lists_of(owner_id).select_for_update().filter(id=list_id).first()
     if found is None:
-        raise TodoValidationError.field("list", "No such task list.")
+        raise ValidationFailed.field("list", "No such task list.")
     return found
 
 
@@ -355,22 +354,22 @@ def _check_parent(
 ) -> Task:
     """The parent a task may have: the caller's live top-level task in the same list."""
     if task is not None and parent_id == task.id:
-        raise TodoValidationError.field("parent", "A task cannot be its own parent.")
+        raise ValidationFailed.field("parent", "A task cannot be its own parent.")
     parent = _tasks_of(owner_id).select_for_update().filter(id=parent_id).first()
     if parent is None:
-        raise TodoValidationError.field("parent", "No such task.")
+        raise ValidationFailed.field("parent", "No such task.")
     if parent.parent_id is not None:
-        raise TodoValidationError.field("parent", "Sub-tasks cannot have sub-tasks: one level only.")
+        raise ValidationFailed.field("parent", "Sub-tasks cannot have sub-tasks: one level only.")
     if parent.list_id != list_id:
-        raise TodoValidationError.field("parent", "The parent task is in another list.")
+        raise ValidationFailed.field("parent", "The parent task is in another list.")
     if task is not None and _tasks_of(owner_id).filter(parent_id=task.id).exists():
-        raise TodoValidationError.field("parent", "A task with sub-tasks cannot become a sub-task.")
+        raise ValidationFailed.field("parent", "A task with sub-tasks cannot become a sub-task.")
     return parent
 
 
 def _check_recurrence(*, recurrence_value: dict[str, Any] | None, due: Due | None, key: str) -> None:
     if recurrence_value is not None and due is None:
-        raise TodoValidationError.field(key, "A recurring task needs a due date.")
+        raise ValidationFailed.field(key, "A recurring task needs a due date.")
 
 
 def _complete(task: Task, *, now: datetime) -> tuple[list[str], TaskCompletion]:
@@ -405,7 +404,7 @@ def _next_due(due: Due, rule: dict[str, Any]) -> Due:
             following = Due.of_datetime(recurrence.next_datetime(due.at, freq=freq, interval=interval))
         Due._check_year(following.local_day.year)
     except (OverflowError, ValueError):
-        raise TodoValidationError.field("due", "The next occurrence is out of range.") from None
+        raise ValidationFailed.field("due", "The next occurrence is out of range.") from None
     return following
 
 
@@ -523,7 +522,7 @@ def task_update(
         moved_parent = parent_id != task.parent_id
         if moved_list:
             if task.parent_id is not None and "parent" not in fields:
-                raise TodoValidationError.field(
+                raise ValidationFailed.field(
                     "list", "A sub-task lives in its parent's list: set `parent` too (or null) to move it."
                 )
             _lock_list(owner_id, list_id)
@@ -650,11 +649,11 @@ def tasks_bulk(
     results but get new versions like any other change.
     """
     if not task_ids:
-        raise TodoValidationError.field("ids", "Give at least one id.")
+        raise ValidationFailed.field("ids", "Give at least one id.")
     if len(task_ids) > BULK_MAX_IDS:
-        raise TodoValidationError.field("ids", f"At most {BULK_MAX_IDS} ids per request.")
+        raise ValidationFailed.field("ids", f"At most {BULK_MAX_IDS} ids per request.")
     if len(set(task_ids)) != len(task_ids):
-        raise TodoValidationError.field("ids", "Each id may appear only once.")
+        raise ValidationFailed.field("ids", "Each id may appear only once.")
     now = timezone.now()
     with owner_write(owner_id=owner_id):
         errors: dict[str, list[str]] = {}
@@ -672,7 +671,7 @@ def tasks_bulk(
             if task_id not in by_id:
                 errors[f"ids.{index}"] = ["No such task."]
         if errors:
-            raise TodoValidationError(errors, detail="Nothing was changed: some items are invalid.")
+            raise ValidationFailed(errors, detail="Nothing was changed: some items are invalid.")
         tasks = [by_id[task_id] for task_id in task_ids]
 
         if action == BulkAction.DELETE:
@@ -688,7 +687,7 @@ def tasks_bulk(
             if action == BulkAction.COMPLETE and not task.done:
                 try:
                     changed, completion = _complete(task, now=now)
-                except TodoValidationError as exc:  # e.g. a next occurrence out of range
+                except ValidationFailed as exc:  # e.g. a next occurrence out of range
                     errors[f"ids.{index}"] = [m for messages in (exc.errors or {}).values() for m in messages]
                     continue
                 changes[task.id] = changed
@@ -696,7 +695,7 @@ def tasks_bulk(
             elif action == BulkAction.REOPEN and task.done:
                 changes[task.id] = _reopen(task)
         if errors:  # nothing has been written yet
-            raise TodoValidationError(errors, detail="Nothing was changed: some items are invalid.")
+            raise ValidationFailed(errors, detail="Nothing was changed: some items are invalid.")
 
         rows = [task for task in family if changes.get(task.id)]
         columns: set[str] = set()

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.errors import ApplicationError, flatten_errors
+from apps.common.errors import ApplicationError, ErrorCode, flatten_errors
 from apps.common.parsers import ItemwiseTextJSONParser
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES
@@ -59,7 +59,7 @@ class ChangesView(APIView):
 
 class PushTooLarge(ApplicationError):
     status = 413
-    code = "push_too_large"
+    code = ErrorCode.PUSH_TOO_LARGE
 
 
 _OP_KEYS = frozenset(("op_id", "type", "action", "id", "base_version", "fields"))
@@ -128,7 +128,7 @@ def _parse_op(raw: Any) -> services.PushOp | dict[str, Any]:
         return _refused(
             raw,
             {unstorable: [UNSTORABLE_MESSAGE]},
-            code="invalid_text",
+            code=ErrorCode.INVALID_TEXT,
             detail="The operation has text that cannot be stored.",
         )
     plain = _plain_op(raw)
@@ -146,7 +146,7 @@ def _parse_op(raw: Any) -> services.PushOp | dict[str, Any]:
             fields=data["fields"],
         )
     return _refused(
-        raw, flatten_errors(op.errors), code="validation_error", detail="The operation is malformed."
+        raw, flatten_errors(op.errors), code=ErrorCode.VALIDATION_ERROR, detail="The operation is malformed."
     )
 
 
