@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import django_filters
-from django.db import connections
-from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import QuerySet
+
+from apps.common.tags import with_tags
 
 from .models import File, FileKind
 
@@ -41,11 +39,7 @@ class FileFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_tag(self, queryset: QuerySet[File], name: str, value: str) -> QuerySet[File]:
-        tag = value.strip()
-        if connections[queryset.db].vendor == "postgresql":
-            return queryset.filter(tags__contains=[tag])
-        # SQLite has no JSON containment: match the encoded element in the JSON text.
-        return queryset.alias(tags_text=Cast("tags", TextField())).filter(tags_text__contains=json.dumps(tag))
+        return with_tags(queryset, [value])
 
     def filter_sha256(self, queryset: QuerySet[File], name: str, value: str) -> QuerySet[File]:
         return queryset.filter(sha256=value.strip().lower())

@@ -20,8 +20,6 @@ from django.db import models
 from apps.common.models import VersionedModel
 
 NAME_MAX_LENGTH = 255
-TAG_MAX_LENGTH = 64
-TAGS_MAX_COUNT = 50
 DEVICE_ID_MAX_LENGTH = 200
 
 # Fields a client may change on a file; `field_versions` records the version at which each of

@@ -12,6 +12,8 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
 
+from apps.common.tags import with_tags
+
 from . import selectors
 from .models import Note
 
@@ -56,7 +58,7 @@ class NoteFilterSet(filters.FilterSet):
 
     @extend_schema_field({"type": "array", "items": {"type": "string"}})
     def filter_tag(self, queryset: QuerySet[Note], name: str, value: str) -> QuerySet[Note]:
-        return selectors.note_filter_tags(queryset=queryset, tags=self.data.getlist(name))
+        return with_tags(queryset, self.data.getlist(name))
 
     def filter_archived(self, queryset: QuerySet[Note], name: str, value: str) -> QuerySet[Note]:
         return queryset  # applied in filter_queryset, which also sees the absent case

@@ -13,7 +13,6 @@ tombstones too, because `purge_tombstones` finds them through it; selectors hide
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import models
@@ -21,8 +20,6 @@ from django.db import models
 from apps.common.models import VersionedModel
 
 TITLE_MAX_LENGTH = 500
-TAG_MAX_LENGTH = 64
-TAGS_MAX_COUNT = 50
 
 # The fields a client may edit. `field_versions` records, for each of them, the note version at
 # which it last changed (the per-field merge of sync relies on it). `files` are links to the
@@ -33,13 +30,6 @@ FILES_MAX_COUNT = 100
 REVISED_FIELDS: tuple[str, ...] = ("title", "body")
 
 
-def normalize_tags(tags: Iterable[str]) -> list[str]:
-    """Tags are a set of labels: case and spacing do not make a different tag. Lower case,
-    surrounding space stripped, inner runs of whitespace made one space, empties dropped,
-    duplicates merged, sorted (so equal sets compare equal and merge cleanly)."""
-    return sorted({" ".join(str(tag).split()).lower() for tag in tags} - {""})
-
-
 class Note(VersionedModel):
     # Indexed by the composite indexes below, which all start with the owner.
     owner = models.ForeignKey(
@@ -47,7 +37,7 @@ class Note(VersionedModel):
     )
     title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
     body = models.TextField(blank=True, help_text="Markdown, capped at NOTE_BODY_MAX_BYTES (UTF-8).")
-    # Normalised (normalize_tags above): lower case, single spaces, unique, sorted.
+    # Normalised (apps/common/tags.py): lower case, single spaces, unique, sorted.
     tags = models.JSONField(default=list, blank=True)
     pinned = models.BooleanField(default=False)
     archived = models.BooleanField(default=False)

@@ -3,9 +3,8 @@ user's note is "not found", never "forbidden"."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -19,7 +18,7 @@ from apps.common.errors import NotFound
 from apps.common.pagination import IF_SMALL, ROW_BYTES, text_budget
 from apps.library import selectors as library_selectors
 
-from .models import Note, NoteRevision, NoteStorage, normalize_tags
+from .models import Note, NoteRevision, NoteStorage
 
 # Must match the configuration of the generated column (migration 0002_search_vector).
 SEARCH_CONFIG = "english"
@@ -144,23 +143,6 @@ def note_search(*, queryset: QuerySet[Note], query: str) -> QuerySet[Note]:
     for word in terms.split()[:FALLBACK_MAX_TERMS]:
         condition &= Q(title__icontains=word) | Q(body__icontains=word)
     return queryset.filter(condition).annotate(rank=Value(0.0, output_field=FloatField()))
-
-
-def note_filter_tags(*, queryset: QuerySet[Note], tags: Iterable[str]) -> QuerySet[Note]:
-    """Notes carrying every one of `tags` (compared after the same normalisation as on write).
-
-    PostgreSQL: JSON containment (`tags @> '["x"]'`), which a GIN index could serve."""
-    wanted = normalize_tags(tags)
-    if not wanted:
-        return queryset
-    if connections[queryset.db].vendor == "postgresql":
-        return queryset.filter(tags__contains=wanted)
-    # SQLite has no JSON containment. It stores the array as Django's json.dumps text, where a
-    # tag appears as its own quoted JSON string; quotes inside a tag are escaped, so the quoted
-    # string matches whole elements only.
-    for tag in wanted:
-        queryset = queryset.filter(tags__icontains=json.dumps(tag))
-    return queryset
 
 
 def revision_list(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> QuerySet[NoteRevision]:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from apps.common import db, quota
 from apps.common.errors import ApplicationError, ErrorCode, IdConflict, NotFound, ValidationFailed
+from apps.common.tags import normalize_tags, tag_problems
 from apps.common.versioning import require_version
 from apps.library import selectors as library_selectors
 from apps.sync.feed import ChangeSpec, change_record, changes_record, owner_write
@@ -29,11 +30,8 @@ from .models import (
     EDITABLE_FIELDS,
     FILES_MAX_COUNT,
     REVISED_FIELDS,
-    TAG_MAX_LENGTH,
-    TAGS_MAX_COUNT,
     Note,
     NoteRevision,
-    normalize_tags,
 )
 
 # What a field is when a create (or a PUT) does not mention it. Apply through _clean, which
@@ -114,11 +112,7 @@ def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     cleaned = dict(fields)
     if "tags" in cleaned:
         tags = normalize_tags(cleaned["tags"])
-        problems = []
-        if len(tags) > TAGS_MAX_COUNT:
-            problems.append(f"A note may have at most {TAGS_MAX_COUNT} tags.")
-        if any(len(tag) > TAG_MAX_LENGTH for tag in tags):
-            problems.append(f"A tag may have at most {TAG_MAX_LENGTH} characters.")
+        problems = tag_problems(tags)
         if problems:
             raise ValidationFailed({"tags": problems})
         cleaned["tags"] = tags

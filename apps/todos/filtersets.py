@@ -17,6 +17,8 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from apps.common.tags import with_tags
+
 from . import selectors
 from .due import Due
 from .models import Task, TaskList
@@ -82,10 +84,6 @@ class DueBoundFilter(filters.Filter):
     field_class = DueBoundField
 
 
-def _normalized_tag(value: str) -> str:
-    return " ".join(value.split()).lower()
-
-
 class TaskFilterSet(filters.FilterSet):
     list = filters.UUIDFilter(field_name="list", help_text="Tasks of this list.")
     done = StrictBooleanFilter(field_name="done")
@@ -146,7 +144,7 @@ class TaskFilterSet(filters.FilterSet):
         return selectors.tasks_not_overdue(queryset, now=now, today=today)
 
     def filter_tag(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
-        return selectors.tasks_with_tag(queryset, _normalized_tag(value))
+        return with_tags(queryset, [value])
 
     def filter_has_parent(self, queryset: QuerySet[Task], name: str, value: bool) -> QuerySet[Task]:
         return queryset.filter(parent__isnull=not value)

@@ -8,9 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from django.db import connections
-from django.db.models import BooleanField, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Q, QuerySet
 
 from apps.common.errors import NotFound
 from apps.common.pagination import IF_SMALL, ROW_BYTES, text_budget
@@ -85,21 +83,6 @@ def task_completions(*, owner_id: uuid.UUID, task_id: uuid.UUID) -> QuerySet[Tas
 
 
 # --- filters used by filtersets.py -------------------------------------------------------------
-
-
-def tasks_with_tag(queryset: QuerySet[Task], tag: str) -> QuerySet[Task]:
-    """Tags are a JSON array. PostgreSQL answers with jsonb containment; SQLite (local runs
-    only) has no containment operator for JSON, so it asks json_each."""
-    if connections[queryset.db].vendor == "postgresql":
-        return queryset.filter(tags__contains=[tag])
-    table = Task._meta.db_table
-    # The table name is the model's own constant; the tag is a bound parameter.
-    has_tag = RawSQL(  # noqa: S611
-        f'EXISTS (SELECT 1 FROM json_each("{table}"."tags") WHERE json_each.value = %s)',  # noqa: S608
-        (tag,),
-        output_field=BooleanField(),
-    )
-    return queryset.filter(has_tag)
 
 
 def tasks_overdue(queryset: QuerySet[Task], *, now: datetime, today: date) -> QuerySet[Task]:

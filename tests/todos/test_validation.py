@@ -33,9 +33,10 @@ BAD_TASK_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"priority": 1.5}, "priority"),
     ({"priority": 10**40}, "priority"),
     ({"tags": "home"}, "tags"),
-    ({"tags": [""]}, "tags"),
-    ({"tags": ["   "]}, "tags"),
-    ({"tags": ["x" * 51]}, "tags"),
+    ({"tags": [""]}, "tags.0"),
+    ({"tags": ["   "]}, "tags.0"),
+    ({"tags": ["x" * 65]}, "tags.0"),
+    ({"tags": ["ok", "İ" * 64]}, "tags"),  # 64 characters, 128 once lower-cased
     ({"tags": [["nested"]]}, "tags.0"),
     ({"tags": [f"t{n}" for n in range(51)]}, "tags"),
     ({"due": "tomorrow"}, "due"),

@@ -8,18 +8,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from apps.common.tags import TagsField
 
-from ..models import TAG_MAX_LENGTH, TAGS_MAX_COUNT, File, FileKind, Intent, Upload
+from ..models import File, FileKind, Intent, Upload
 from ..naming import is_blank
 from ..viewer import IMAGE_SCHEMA, PDF_SCHEMA, locator_openapi
 
 NAME_INPUT_MAX = 1000  # longer names are cut to 255 by sanitising; absurd ones are refused
-
-
-def normalize_tags(tags: list[str]) -> list[str]:
-    """Tags are a set of labels (the same rule as notes): lower case, single spaces, unique,
-    sorted."""
-    return sorted({" ".join(tag.split()).lower() for tag in tags} - {""})
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -78,17 +73,12 @@ class FileUploadInput(serializers.Serializer):
 
 class FileUpdateInput(serializers.Serializer):
     name = StrictCharField(max_length=NAME_INPUT_MAX)
-    tags = serializers.ListField(
-        child=StrictCharField(max_length=TAG_MAX_LENGTH), max_length=TAGS_MAX_COUNT, required=False
-    )
+    tags = TagsField(required=False)
 
     def validate_name(self, value: str) -> str:
         if is_blank(value):
             raise serializers.ValidationError("The name has no printable characters.")
         return value
-
-    def validate_tags(self, value: list[str]) -> list[str]:
-        return normalize_tags(value)
 
 
 # --- direct uploads --------------------------------------------------------------------------

@@ -14,17 +14,9 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from apps.common.tags import TAG_MAX_LENGTH, TAGS_MAX_COUNT, TagsField, normalize_tags
 
-from ..models import (
-    EDITABLE_FIELDS,
-    FILES_MAX_COUNT,
-    TAG_MAX_LENGTH,
-    TAGS_MAX_COUNT,
-    TITLE_MAX_LENGTH,
-    Note,
-    NoteRevision,
-    normalize_tags,
-)
+from ..models import EDITABLE_FIELDS, FILES_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
 
 
 class NoteWriteInput(serializers.Serializer):
@@ -39,9 +31,7 @@ class NoteWriteInput(serializers.Serializer):
         help_text="Markdown. At most NOTE_BODY_MAX_BYTES bytes of UTF-8 (1 MiB by default); "
         "a longer body is refused with 413 `note_too_large`.",
     )
-    tags = serializers.ListField(
-        child=StrictCharField(max_length=TAG_MAX_LENGTH),
-        max_length=TAGS_MAX_COUNT,
+    tags = TagsField(
         required=False,
         help_text="Normalised by the server: lower case, single spaces, duplicates merged, sorted.",
     )

@@ -16,16 +16,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from apps.common.tags import TagsField
 
 from .. import positions
 from ..due import FORMAT_HELP, Due
 from ..models import Task, TaskCompletion, TaskList
 from ..recurrence import MAX_INTERVAL, Freq
 from ..services import BULK_MAX_IDS, BulkAction, BulkStatus
-
-MAX_TAGS = 50
-MAX_TAG_LENGTH = 50
-
 
 # --- field types -----------------------------------------------------------------------------
 
@@ -105,19 +102,6 @@ class TaskRecurrenceSerializer(serializers.Serializer):
         return {"freq": attrs["freq"], "interval": attrs.get("interval", 1)}
 
 
-def normalize_tags(values: builtins.list[str]) -> builtins.list[str]:
-    """Trimmed, inner whitespace collapsed, lowercase, de-duplicated, sorted."""
-    tags = set()
-    for value in values:
-        tag = " ".join(value.split()).lower()
-        if not tag:
-            raise serializers.ValidationError("Tags cannot be blank.")
-        if len(tag) > MAX_TAG_LENGTH:
-            raise serializers.ValidationError(f"Tags are at most {MAX_TAG_LENGTH} characters.")
-        tags.add(tag)
-    return sorted(tags)
-
-
 class _Placement(serializers.Serializer):
     position = PositionField(
         required=False,
@@ -186,15 +170,8 @@ class TaskInput(_Placement):
     )
     due = DueField(allow_null=True, default=None)
     priority = serializers.IntegerField(min_value=0, max_value=3, default=0, help_text="0 none … 3 high")
-    tags = serializers.ListField(
-        child=StrictCharField(max_length=200, allow_blank=True, trim_whitespace=False),
-        max_length=MAX_TAGS,
-        default=builtins.list,
-    )
+    tags = TagsField(default=builtins.list)
     recurrence = TaskRecurrenceSerializer(allow_null=True, default=None)
-
-    def validate_tags(self, value: builtins.list[str]) -> builtins.list[str]:
-        return normalize_tags(value)
 
 
 class TaskCreateInput(TaskInput):
