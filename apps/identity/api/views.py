@@ -15,18 +15,13 @@ from rest_framework.views import APIView
 from apps.common.errors import NotFound
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
+from apps.common.views import owner_id
 
 from .. import selectors, services
 from ..authentication import require_recent_authentication
 from ..models import DeviceSession
 from ..throttling import AuthRateThrottle, client_ip
 from . import serializers as s
-
-
-def _user_id(request: Request) -> uuid.UUID:
-    user_id = getattr(request.user, "id", None)
-    assert isinstance(user_id, uuid.UUID)  # views below all require authentication
-    return user_id
 
 
 class _AnonymousAuthView(APIView):
@@ -132,7 +127,7 @@ class PasswordChangeView(APIView):
         data = s.PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.password_change(
-            user_id=_user_id(request),
+            user_id=owner_id(request),
             current_session=request.user.session_id,  # type: ignore[union-attr]
             ip=client_ip(request),
             **data.validated_data,
@@ -169,7 +164,7 @@ class PasswordResetConfirmView(_AnonymousAuthView):
 class MeView(ETagMixin, APIView):
     @extend_schema(responses={200: s.MeOutput, **PROBLEM_RESPONSES}, summary="The signed-in account")
     def get(self, request: Request) -> Response:
-        return Response(s.MeOutput(selectors.user_get(user_id=_user_id(request))).data)
+        return Response(s.MeOutput(selectors.user_get(user_id=owner_id(request))).data)
 
     @extend_schema(
         request=s.MeUpdateInput,
@@ -181,7 +176,7 @@ class MeView(ETagMixin, APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         user = services.user_update(
-            user_id=_user_id(request),
+            user_id=owner_id(request),
             fields=fields,
             expected_version=expected_version(request),
             current_password=fields.pop("current_password", None),
@@ -198,7 +193,7 @@ class MeView(ETagMixin, APIView):
     )
     def delete(self, request: Request) -> Response:
         require_recent_authentication(request)
-        services.user_delete(user_id=_user_id(request), expected_version=expected_version(request))
+        services.user_delete(user_id=owner_id(request), expected_version=expected_version(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -209,7 +204,7 @@ class SessionListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return DeviceSession.objects.none()
-        return selectors.session_list(user_id=_user_id(self.request))
+        return selectors.session_list(user_id=owner_id(self.request))
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {
@@ -227,14 +222,14 @@ class SessionListView(generics.ListAPIView):
         summary="Sign out everywhere: end every session (this one too) and KOReader sync",
     )
     def delete(self, request: Request) -> Response:
-        services.sessions_end_all(user_id=_user_id(request))
+        services.sessions_end_all(user_id=owner_id(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SessionDetailView(APIView):
     @extend_schema(responses={204: None, **PROBLEM_RESPONSES}, summary="Sign a device out")
     def delete(self, request: Request, session_id: uuid.UUID) -> Response:
-        if not services.session_revoke(user_id=_user_id(request), session_id=session_id):
+        if not services.session_revoke(user_id=owner_id(request), session_id=session_id):
             raise NotFound("No such session.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 

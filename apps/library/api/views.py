@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from apps.common import quota
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
+from apps.common.views import owner_id
 
 from .. import downloads, selectors, services, storage, streaming
 from ..errors import StorageUnavailable
@@ -46,12 +47,6 @@ class StorageOutageMixin:
         if storage.is_outage(exc):
             exc = StorageUnavailable("File storage is unavailable for a moment; nothing was stored. Retry.")
         return super().handle_exception(exc)  # type: ignore[misc]
-
-
-def _user_id(request: Request) -> uuid.UUID:
-    user_id = getattr(request.user, "id", None)
-    assert isinstance(user_id, uuid.UUID)  # every view here requires authentication
-    return user_id
 
 
 def _file_data(file: File) -> dict[str, Any]:
@@ -79,7 +74,7 @@ class FileListCreateView(StorageOutageMixin, ETagMixin, generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return File.objects.none()
-        return selectors.file_list(owner_id=_user_id(self.request))
+        return selectors.file_list(owner_id=owner_id(self.request))
 
     @extend_schema(summary="List files (filters; ?ordering=-last_opened for continue reading)")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -99,37 +94,37 @@ class FileListCreateView(StorageOutageMixin, ETagMixin, generics.ListAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        owner_id = _user_id(request)
-        streaming.prepare_upload(request, used_bytes=quota.used(user_id=owner_id))
+        owner = owner_id(request)
+        streaming.prepare_upload(request, used_bytes=quota.used(user_id=owner))
         data = s.FileUploadInput(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         result = services.file_upload(
-            owner_id=owner_id,
+            owner_id=owner,
             content=upload,
             sha256=getattr(upload, "sha256", ""),
             name=data.validated_data.get("name") or upload.name,
             file_id=data.validated_data.get("id"),
         )
-        return _created(owner_id, result)
+        return _created(owner, result)
 
 
 class FileDetailView(StorageOutageMixin, ETagMixin, APIView):
     @extend_schema(responses={200: s.FileOutput, **PROBLEM_RESPONSES}, summary="One file")
     def get(self, request: Request, file_id: uuid.UUID) -> Response:
-        return Response(_file_data(selectors.file_get(owner_id=_user_id(request), file_id=file_id)))
+        return Response(_file_data(selectors.file_get(owner_id=owner_id(request), file_id=file_id)))
 
     def _update(self, request: Request, file_id: uuid.UUID, *, partial: bool) -> Response:
-        owner_id = _user_id(request)
+        owner = owner_id(request)
         data = s.FileUpdateInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         if not partial:
             fields.setdefault("tags", [])
         services.file_update(
-            owner_id=owner_id, file_id=file_id, fields=fields, expected_version=expected_version(request)
+            owner_id=owner, file_id=file_id, fields=fields, expected_version=expected_version(request)
         )
-        return Response(_file_data(selectors.file_get(owner_id=owner_id, file_id=file_id)))
+        return Response(_file_data(selectors.file_get(owner_id=owner, file_id=file_id)))
 
     @extend_schema(
         request=s.FileUpdateInput,
@@ -153,7 +148,7 @@ class FileDetailView(StorageOutageMixin, ETagMixin, APIView):
     )
     def delete(self, request: Request, file_id: uuid.UUID) -> Response:
         services.file_delete(
-            owner_id=_user_id(request), file_id=file_id, expected_version=expected_version(request)
+            owner_id=owner_id(request), file_id=file_id, expected_version=expected_version(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -175,7 +170,7 @@ class FileContentView(StorageOutageMixin, APIView):
         },
     )
     def get(self, request: Request, file_id: uuid.UUID) -> HttpResponseBase:
-        file = selectors.file_get(owner_id=_user_id(request), file_id=file_id)
+        file = selectors.file_get(owner_id=owner_id(request), file_id=file_id)
         filename = download_name(file.name, file.content_type)
         response: HttpResponseBase
         if storage.is_s3():
@@ -202,7 +197,7 @@ class ViewerStateView(ETagMixin, APIView):
         summary="Where the user is in the file: current position, each device's, recent history",
     )
     def get(self, request: Request, file_id: uuid.UUID) -> Response:
-        document = selectors.viewer_state_get(owner_id=_user_id(request), file_id=file_id)
+        document = selectors.viewer_state_get(owner_id=owner_id(request), file_id=file_id)
         return Response(s.ViewerStateOutput(document).data)
 
     @extend_schema(
@@ -219,7 +214,7 @@ class ViewerStateView(ETagMixin, APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         result = services.viewer_state_put(
-            owner_id=_user_id(request),
+            owner_id=owner_id(request),
             file_id=file_id,
             device_id=values["device"]["id"],
             device_name=values["device"].get("name", ""),
@@ -256,7 +251,7 @@ class UploadListCreateView(StorageOutageMixin, generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Upload.objects.none()
-        return selectors.upload_list(owner_id=_user_id(self.request))
+        return selectors.upload_list(owner_id=owner_id(self.request))
 
     @extend_schema(summary="Direct uploads in progress (GET one for its parts and part URLs)")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -275,12 +270,12 @@ class UploadListCreateView(StorageOutageMixin, generics.ListAPIView):
         "server stores files locally.",
     )
     def post(self, request: Request) -> Response:
-        owner_id = _user_id(request)
+        owner = owner_id(request)
         data = s.UploadInitiateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         started = services.upload_initiate(
-            owner_id=owner_id,
+            owner_id=owner,
             name=values["name"],
             size=values["size"],
             sha256=values["sha256"],
@@ -288,7 +283,7 @@ class UploadListCreateView(StorageOutageMixin, generics.ListAPIView):
             file_id=values.get("id"),
         )
         if started.file is not None:
-            file = selectors.file_get(owner_id=owner_id, file_id=started.file.id)
+            file = selectors.file_get(owner_id=owner, file_id=started.file.id)
             return Response({"status": "exists", "file": _file_data(file), "upload": None})
         assert started.upload is not None
         progress = selectors.upload_progress(upload=started.upload, list_uploaded=False)
@@ -305,12 +300,12 @@ class UploadDetailView(StorageOutageMixin, APIView):
         summary="A direct upload: parts S3 has, fresh URLs for the missing ones (resume)",
     )
     def get(self, request: Request, upload_id: uuid.UUID) -> Response:
-        upload = selectors.upload_get(owner_id=_user_id(request), upload_id=upload_id)
+        upload = selectors.upload_get(owner_id=owner_id(request), upload_id=upload_id)
         return Response(_upload_data(selectors.upload_progress(upload=upload)))
 
     @extend_schema(responses={204: None, **DIRECT_ERRORS}, summary="Abort a direct upload")
     def delete(self, request: Request, upload_id: uuid.UUID) -> Response:
-        services.upload_abort(owner_id=_user_id(request), upload_id=upload_id)
+        services.upload_abort(owner_id=owner_id(request), upload_id=upload_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -328,5 +323,5 @@ class UploadCompleteView(StorageOutageMixin, ETagMixin, APIView):
         "upload (its object is deleted).",
     )
     def post(self, request: Request, upload_id: uuid.UUID) -> Response:
-        owner_id = _user_id(request)
-        return _created(owner_id, services.upload_complete(owner_id=owner_id, upload_id=upload_id))
+        owner = owner_id(request)
+        return _created(owner, services.upload_complete(owner_id=owner, upload_id=upload_id))

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES, Problem
 from apps.common.versioning import ETagMixin, expected_version
+from apps.common.views import owner_id
 
 from .. import selectors, services
 from ..filtersets import NoteFilterSet
@@ -29,12 +30,6 @@ IF_MATCH = OpenApiParameter(
     "changed since. Without it the write proceeds.",
 )
 TOO_LARGE = {413: OpenApiResponse(response=Problem, description="`note_too_large`: the body is over the cap")}
-
-
-def _owner(request: Request) -> uuid.UUID:
-    user_id = getattr(request.user, "id", None)
-    assert isinstance(user_id, uuid.UUID)  # every view here requires authentication
-    return user_id
 
 
 @extend_schema_view(
@@ -63,7 +58,7 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Note]:
         if getattr(self, "swagger_fake_view", False):
             return Note.objects.none()
-        return selectors.note_list(owner_id=_owner(self.request))
+        return selectors.note_list(owner_id=owner_id(self.request))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The hot path reads rows, not model instances (one query per page; see note_rows).
@@ -89,7 +84,7 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         note_id = fields.pop("id", None)
-        note, created = services.note_create(owner_id=_owner(request), fields=fields, note_id=note_id)
+        note, created = services.note_create(owner_id=owner_id(request), fields=fields, note_id=note_id)
         return Response(
             s.NoteOutput(note).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -98,14 +93,14 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(summary="Read a note", responses={200: s.NoteOutput, **PROBLEM_RESPONSES})
     def retrieve(self, request: Request, note_id: uuid.UUID) -> Response:
-        return Response(s.note_output(selectors.note_row_get(owner_id=_owner(request), note_id=note_id)))
+        return Response(s.note_output(selectors.note_row_get(owner_id=owner_id(request), note_id=note_id)))
 
     def _write(self, request: Request, note_id: uuid.UUID, *, partial: bool) -> Response:
         data = s.NoteWriteInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         note = services.note_update(
             note_id=note_id,
-            owner_id=_owner(request),
+            owner_id=owner_id(request),
             fields=dict(data.validated_data),
             expected_version=expected_version(request),
             replace=not partial,
@@ -140,7 +135,7 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     def destroy(self, request: Request, note_id: uuid.UUID) -> Response:
         services.note_delete(
-            note_id=note_id, owner_id=_owner(request), expected_version=expected_version(request)
+            note_id=note_id, owner_id=owner_id(request), expected_version=expected_version(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -164,11 +159,11 @@ class NoteRevisionViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericView
     def get_queryset(self) -> QuerySet[NoteRevision]:
         if getattr(self, "swagger_fake_view", False):
             return NoteRevision.objects.none()
-        return selectors.revision_list(owner_id=_owner(self.request), note_id=self.kwargs["note_id"])
+        return selectors.revision_list(owner_id=owner_id(self.request), note_id=self.kwargs["note_id"])
 
     @extend_schema(summary="Read a revision", responses={200: s.NoteRevisionOutput, **PROBLEM_RESPONSES})
     def retrieve(self, request: Request, note_id: uuid.UUID, number: int) -> Response:
-        revision = selectors.revision_get(owner_id=_owner(request), note_id=note_id, number=number)
+        revision = selectors.revision_get(owner_id=owner_id(request), note_id=note_id, number=number)
         return Response(s.NoteRevisionOutput(revision).data)
 
     @extend_schema(
@@ -183,7 +178,7 @@ class NoteRevisionViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericView
     def restore(self, request: Request, note_id: uuid.UUID, number: int) -> Response:
         note = services.revision_restore(
             note_id=note_id,
-            owner_id=_owner(request),
+            owner_id=owner_id(request),
             number=number,
             expected_version=expected_version(request),
         )

@@ -20,15 +20,10 @@ from apps.common.parsers import ItemwiseTextJSONParser
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.text import UNSTORABLE_MESSAGE, find_unstorable
+from apps.common.views import owner_id
 
 from .. import asyncapi, registry, selectors, services
 from . import serializers as s
-
-
-def _owner(request: Request) -> uuid.UUID:
-    owner = getattr(request.user, "id", None)
-    assert isinstance(owner, uuid.UUID)  # authenticated views only
-    return owner
 
 
 class ChangesView(APIView):
@@ -49,7 +44,7 @@ class ChangesView(APIView):
         query.is_valid(raise_exception=True)
         limit = min(query.validated_data["limit"], settings.SYNC_PULL_MAX_LIMIT)
         page = selectors.changes_since(
-            owner_id=_owner(request),
+            owner_id=owner_id(request),
             cursor=query.validated_data["cursor"],
             limit=limit,
             types=query.validated_data["types"],
@@ -175,7 +170,7 @@ class PushView(APIView):
             )
         parsed = [_parse_op(raw) for raw in raw_ops]
         ops = [op for op in parsed if isinstance(op, services.PushOp)]
-        applied = iter(services.sync_push(owner_id=_owner(request), ops=ops))
+        applied = iter(services.sync_push(owner_id=owner_id(request), ops=ops))
         results = [next(applied) if isinstance(op, services.PushOp) else op for op in parsed]
         return Response({"results": results})
 

@@ -20,17 +20,12 @@ from apps.common.filters import OnlyWhenAskedFilterBackend
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
+from apps.common.views import owner_id
 
 from .. import selectors, services
 from ..filtersets import LIST_ORDERINGS, TASK_ORDERINGS, TaskFilterSet, TaskListFilterSet, keyset
 from ..models import Task, TaskCompletion, TaskList
 from . import serializers as s
-
-
-def _owner_id(request: Request) -> uuid.UUID:
-    user_id = getattr(request.user, "id", None)
-    assert isinstance(user_id, uuid.UUID)  # every view here requires authentication
-    return user_id
 
 
 def _faking_schema(view: APIView) -> bool:
@@ -57,7 +52,7 @@ class TaskListCollectionView(ETagMixin, _Collection):
     def get_queryset(self) -> Any:
         if _faking_schema(self):
             return TaskList.objects.none()
-        return selectors.tasklist_list(owner_id=_owner_id(self.request))
+        return selectors.tasklist_list(owner_id=owner_id(self.request))
 
     @extend_schema(summary="Your task lists (archived ones only when asked for)")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -79,7 +74,7 @@ class TaskListCollectionView(ETagMixin, _Collection):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         tasklist, created = services.tasklist_create(
-            owner_id=_owner_id(request), list_id=fields.pop("id", None), fields=fields
+            owner_id=owner_id(request), list_id=fields.pop("id", None), fields=fields
         )
         return Response(
             s.TaskListOutput(tasklist).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -96,17 +91,15 @@ class TaskListDeleteQuery(serializers.Serializer):
 class TaskListDetailView(ETagMixin, APIView):
     @extend_schema(responses={200: s.TaskListOutput, **PROBLEM_RESPONSES}, summary="One task list")
     def get(self, request: Request, pk: uuid.UUID) -> Response:
-        return Response(
-            s.TaskListOutput(selectors.tasklist_get(owner_id=_owner_id(request), list_id=pk)).data
-        )
+        return Response(s.TaskListOutput(selectors.tasklist_get(owner_id=owner_id(request), list_id=pk)).data)
 
     def _update(self, request: Request, pk: uuid.UUID, *, partial: bool) -> Response:
         data = s.TaskListInput(data=request.data, partial=partial)
         if not data.is_valid():
-            selectors.tasklist_get(owner_id=_owner_id(request), list_id=pk)  # an unknown list is 404, not 400
+            selectors.tasklist_get(owner_id=owner_id(request), list_id=pk)  # an unknown list is 404, not 400
             raise serializers.ValidationError(data.errors)
         tasklist = services.tasklist_update(
-            owner_id=_owner_id(request),
+            owner_id=owner_id(request),
             list_id=pk,
             fields=dict(data.validated_data),
             expected_version=expected_version(request),
@@ -138,7 +131,7 @@ class TaskListDetailView(ETagMixin, APIView):
         query = TaskListDeleteQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         services.tasklist_delete(
-            owner_id=_owner_id(request),
+            owner_id=owner_id(request),
             list_id=pk,
             expected_version=expected_version(request),
             move_tasks_to=query.validated_data.get("move_tasks_to"),
@@ -160,7 +153,7 @@ class TaskCollectionView(ETagMixin, _Collection):
     def get_queryset(self) -> Any:
         if _faking_schema(self):
             return Task.objects.none()
-        return selectors.task_list(owner_id=_owner_id(self.request))
+        return selectors.task_list(owner_id=owner_id(self.request))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The hot path reads rows, not model instances (see selectors.task_rows).
@@ -189,7 +182,7 @@ class TaskCollectionView(ETagMixin, _Collection):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         task, created = services.task_create(
-            owner_id=_owner_id(request), task_id=fields.pop("id", None), fields=fields
+            owner_id=owner_id(request), task_id=fields.pop("id", None), fields=fields
         )
         return Response(
             s.TaskOutput(task).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -199,15 +192,15 @@ class TaskCollectionView(ETagMixin, _Collection):
 class TaskDetailView(ETagMixin, APIView):
     @extend_schema(responses={200: s.TaskOutput, **PROBLEM_RESPONSES}, summary="One task")
     def get(self, request: Request, pk: uuid.UUID) -> Response:
-        return Response(s.TaskOutput(selectors.task_get(owner_id=_owner_id(request), task_id=pk)).data)
+        return Response(s.TaskOutput(selectors.task_get(owner_id=owner_id(request), task_id=pk)).data)
 
     def _update(self, request: Request, pk: uuid.UUID, *, partial: bool) -> Response:
         data = s.TaskInput(data=request.data, partial=partial)
         if not data.is_valid():
-            selectors.task_get(owner_id=_owner_id(request), task_id=pk)  # an unknown task is 404, not 400
+            selectors.task_get(owner_id=owner_id(request), task_id=pk)  # an unknown task is 404, not 400
             raise serializers.ValidationError(data.errors)
         task = services.task_update(
-            owner_id=_owner_id(request),
+            owner_id=owner_id(request),
             task_id=pk,
             fields=dict(data.validated_data),
             expected_version=expected_version(request),
@@ -233,7 +226,7 @@ class TaskDetailView(ETagMixin, APIView):
     @extend_schema(responses={204: None, **PROBLEM_RESPONSES}, summary="Delete a task and its sub-tasks")
     def delete(self, request: Request, pk: uuid.UUID) -> Response:
         services.task_delete(
-            owner_id=_owner_id(request), task_id=pk, expected_version=expected_version(request)
+            owner_id=owner_id(request), task_id=pk, expected_version=expected_version(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -246,7 +239,7 @@ class TaskCompletionListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if _faking_schema(self):
             return TaskCompletion.objects.none()
-        return selectors.task_completions(owner_id=_owner_id(self.request), task_id=self.kwargs["pk"])
+        return selectors.task_completions(owner_id=owner_id(self.request), task_id=self.kwargs["pk"])
 
     @extend_schema(summary="Completed occurrences of a task, newest first")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -266,7 +259,7 @@ class TaskBulkView(APIView):
         data.is_valid(raise_exception=True)
         action = services.BulkAction(data.validated_data["action"])
         results = services.tasks_bulk(
-            owner_id=_owner_id(request),
+            owner_id=owner_id(request),
             action=action,
             task_ids=data.validated_data["ids"],
             list_id=data.validated_data.get("list"),
