@@ -27,6 +27,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.sync import registry
 from tests.conftest import Account, assert_problem
 
 SERVER_OWNED = {
@@ -60,6 +61,17 @@ class CrudContract:
         assert response.status_code == 201, response.content
         return response.json()
 
+    def feed_since(self, account: Account, cursor: str) -> tuple[list[dict[str, Any]], str]:
+        """What a device's pull from `cursor` receives, and the cursor after it."""
+        changes: list[dict[str, Any]] = []
+        while True:
+            page = account.client.get("/v1/sync/changes", {"cursor": cursor})
+            assert page.status_code == 200, page.content
+            changes += page.json()["changes"]
+            cursor = page.json()["cursor"]
+            if not page.json()["has_more"]:
+                return changes, cursor
+
     # --- the contract ----------------------------------------------------------------------------
 
     def test_create_read_update_delete(self, account: Account) -> None:
@@ -80,6 +92,44 @@ class CrudContract:
         deleted = account.client.delete(self.detail(created["id"]))
         assert deleted.status_code == 204
         assert_problem(account.client.get(self.detail(created["id"])), 404, "not_found")
+
+    def test_every_write_is_one_version_and_one_feed_entry(self, account: Account) -> None:
+        """The bookkeeping every resource shares (apps/common/models.py, `bump`): a change is one
+        more version, stamps exactly the fields it changed, and is one entry in the feed; a
+        change of nothing is no version; a delete is one more version, stamps no field and
+        reaches the feed as a delete."""
+        _, cursor = self.feed_since(account, "")
+        created = self.create(account)
+        changes, cursor = self.feed_since(account, cursor)
+        changes = [c for c in changes if c["id"] == created["id"]]  # create_body may make others
+        assert [(c["op"], c["version"]) for c in changes] == [("upsert", 1)]
+        model = registry.get(changes[0]["type"]).model
+        row = model._default_manager.get(id=created["id"])
+        assert set(row.field_versions.values()) == {1}
+
+        url = self.detail(created["id"])
+        patched = account.client.patch(url, self.patch_body(), format="json")
+        assert patched.status_code == 200, patched.content
+        changes, cursor = self.feed_since(account, cursor)
+        assert [(c["id"], c["op"], c["version"], c["data"]) for c in changes] == [
+            (created["id"], "upsert", 2, patched.json())
+        ]
+        row.refresh_from_db()
+        assert {name for name, at in row.field_versions.items() if at == 2} == set(self.patch_body())
+
+        same = account.client.patch(url, self.patch_body(), format="json")
+        assert same.status_code == 200
+        assert same.json()["version"] == 2
+        assert self.feed_since(account, cursor)[0] == []
+
+        assert account.client.delete(url).status_code == 204
+        changes, cursor = self.feed_since(account, cursor)
+        assert [(c["id"], c["op"], c["version"]) for c in changes if c["id"] == created["id"]] == [
+            (created["id"], "delete", 3)
+        ]
+        stamps = row.field_versions
+        row.refresh_from_db()
+        assert (row.version, row.field_versions) == (3, stamps)
 
     def test_another_users_object_is_404_for_every_verb(
         self, account: Account, other_account: Account

@@ -35,8 +35,9 @@ class UserAdmin(BaseUserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if change:
-            obj.version += 1
-        obj.updated_at = timezone.now()
+            obj.bump()
+        else:
+            obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
 
 

@@ -10,6 +10,8 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+from apps.common.models import Bumped
+
 
 def normalize_email(email: str) -> str:
     """E-mail addresses are unique without regard to case: `Ann@X.org` and `ann@x.org` are one."""
@@ -31,7 +33,7 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(Bumped, AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(unique=True)
     display_name = models.CharField(max_length=150, blank=True)

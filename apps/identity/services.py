@@ -13,7 +13,6 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import IntegrityError, router, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
@@ -123,10 +122,7 @@ def user_update(
             return user
         for name in changed:
             setattr(user, name, fields[name])
-        user.version = F("version") + 1
-        user.updated_at = timezone.now()
-        user.save(update_fields=[*changed, "version", "updated_at"])
-        user.refresh_from_db(fields=["version"])
+        user.save(update_fields=[*changed, *user.bump(changed)])
         if "is_active" in changed and not user.is_active:
             _revoke_sessions(user_id=user.id, reason=DeviceSession.RevokeReason.STAFF)
     # Staff flag and activity are part of the cached session state.
@@ -330,9 +326,7 @@ def _kosync_off(user: User) -> None:
     everywhere, must leave no way in that the old password opened."""
     if user.kosync_key_hash:
         user.kosync_key_hash = ""
-        user.version += 1
-        user.updated_at = _now()
-        user.save(update_fields=["kosync_key_hash", "version", "updated_at"])
+        user.save(update_fields=["kosync_key_hash", *user.bump(now=_now())])
 
 
 def password_change(

@@ -17,13 +17,13 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from apps.common.models import VersionedModel
+from apps.common.models import SyncedModel
 
 NAME_MAX_LENGTH = 255
 DEVICE_ID_MAX_LENGTH = 200
 
 # Fields a client may change on a file; `field_versions` records the version at which each of
-# them (and `deleted_at`) last changed, for the per-field merge of the coming sync feed.
+# them last changed, for the per-field merge of sync.
 EDITABLE_FIELDS: tuple[str, ...] = ("name", "tags")
 
 
@@ -33,7 +33,10 @@ class FileKind(models.TextChoices):
     IMAGE = "image"
 
 
-class File(VersionedModel):
+class File(SyncedModel):
+    sync_type = "file"
+    editable_fields = EDITABLE_FIELDS
+
     class Status(models.TextChoices):
         READY = "ready", "ready"
         # The bytes passed validation and are stored; extracting metadata failed (the reason is
@@ -55,8 +58,6 @@ class File(VersionedModel):
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.READY)
     tags = models.JSONField(default=list, blank=True)
-    field_versions = models.JSONField(default=dict, blank=True, editable=False)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         constraints = [
@@ -125,9 +126,14 @@ class Intent(models.TextChoices):
     JUMP = "jump"
 
 
-class ViewerState(VersionedModel):
+class ViewerState(SyncedModel):
     """Where the user is in a file: the current position and who set it. `version` grows with
     every accepted write (also writes that only moved a device's own position)."""
+
+    sync_type = "viewer_state"
+    # What a write can change, as field_versions records it: the current position, and the
+    # devices' own positions.
+    editable_fields = ("current", "devices")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="library_viewer_states"
@@ -144,11 +150,14 @@ class ViewerState(VersionedModel):
     # 0..1 through the whole publication, computed by the server; null when it has no meaning
     # (images) or cannot be computed.
     progress = models.FloatField(null=True, blank=True)
-    field_versions = models.JSONField(default=dict, blank=True, editable=False)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         indexes = [models.Index(fields=["owner", "-updated_at"], name="viewer_owner_recent")]
+
+    @property
+    def feed_id(self) -> uuid.UUID:
+        """A viewer state is known in the feed by its file's id (one per user and file)."""
+        return self.file_id
 
     def __str__(self) -> str:
         return f"viewer state of {self.file_id}"

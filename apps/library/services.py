@@ -24,7 +24,7 @@ from django.utils import timezone
 from apps.common import quota
 from apps.common.errors import IdConflict, NotFound
 from apps.common.versioning import require_version
-from apps.sync.feed import ChangeSpec, change_record, changes_record, owner_write
+from apps.sync.feed import objects_record, owner_write
 
 from . import selectors, sniffing, storage, viewer
 from .errors import (
@@ -37,7 +37,6 @@ from .errors import (
 from .inspection import Inspection, inspect_file, inspect_object
 from .models import (
     DEVICE_ID_MAX_LENGTH,
-    EDITABLE_FIELDS,
     File,
     Intent,
     Upload,
@@ -53,11 +52,6 @@ logger = logging.getLogger(__name__)
 DEVICES_KEPT = 50
 # Client clocks may run a little ahead; further ahead would block every other device's writes.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
-
-
-# Names in the sync feed (apps/library/sync.py). A viewer state's feed id is its file's id.
-SYNC_FILE = "file"
-SYNC_VIEWER_STATE = "viewer_state"
 
 
 def _db() -> str:
@@ -139,14 +133,14 @@ def _file_create(
                 metadata=inspection.metadata,
                 status=File.Status.METADATA_FAILED if inspection.metadata_error else File.Status.READY,
                 tags=[],
-                field_versions={name: 1 for name in EDITABLE_FIELDS},
             )
+            file.stamp_new()
             try:
                 with transaction.atomic(using=using):
                     file.save(force_insert=True, using=using)
             except IntegrityError:
                 raise IdConflict() from None
-            change_record(owner_id=owner_id, type=SYNC_FILE, object_id=file.id, version=file.version)
+            objects_record([file])
             found = FileResult(file, created=True)
         if upload is not None:
             upload.status = Upload.Status.COMPLETED
@@ -212,15 +206,15 @@ def file_update(
             fields["name"] = sanitize_name(
                 fields["name"], default_extension=EXTENSIONS.get(file.content_type, "")
             )
-        changed = [name for name in EDITABLE_FIELDS if name in fields and getattr(file, name) != fields[name]]
+        changed = [
+            name for name in File.editable_fields if name in fields and getattr(file, name) != fields[name]
+        ]
         if not changed:
             return file
-        file.version += 1
         for name in changed:
             setattr(file, name, fields[name])
-            file.field_versions[name] = file.version
-        file.save(update_fields=[*changed, "version", "field_versions", "updated_at"])
-        change_record(owner_id=owner_id, type=SYNC_FILE, object_id=file.id, version=file.version)
+        file.save(update_fields=[*changed, *file.bump(changed)])
+        objects_record([file])
     return file
 
 
@@ -231,25 +225,13 @@ def file_delete(*, owner_id: uuid.UUID, file_id: uuid.UUID, expected_version: in
         file = _locked_file(owner_id, file_id)
         require_version(file.version, expected_version)
         now = timezone.now()
-        file.version += 1
-        file.deleted_at = now
-        file.field_versions["deleted_at"] = file.version
-        file.save(update_fields=["deleted_at", "version", "field_versions", "updated_at"])
+        file.save(update_fields=file.tombstone(now=now))
         state = (
             ViewerState.objects.select_for_update().filter(file_id=file.id, deleted_at__isnull=True).first()
         )
         if state is not None:
-            state.version += 1
-            state.deleted_at = now
-            state.field_versions["deleted_at"] = state.version
-            state.save(update_fields=["deleted_at", "version", "field_versions", "updated_at"])
-        changes_record(
-            owner_id=owner_id,
-            changes=[
-                ChangeSpec(SYNC_FILE, file.id, file.version, deleted=True),
-                *([ChangeSpec(SYNC_VIEWER_STATE, file.id, state.version, deleted=True)] if state else []),
-            ],
-        )
+            state.save(update_fields=state.tombstone(now=now))
+        objects_record([file, *([state] if state else [])])
         storage.delete_after_commit([file.storage_key], using=using)
 
 
@@ -556,17 +538,16 @@ def viewer_state_put(
         }
         if state is None:
             state = ViewerState(owner_id=owner_id, file=file, kind=file.kind, **current)
-            state.field_versions = {"current": 1, "devices": 1}
+            state.stamp_new()
             state.save(force_insert=True, using=using)
         else:
-            state.version += 1
-            updated = ["version", "field_versions", "updated_at"]
+            # Every accepted write records this device's position; only an applied one moves
+            # the current position too.
+            updated = list(state.bump(["current", "devices"] if applied else ["devices"], now=now))
             if applied:
                 for name, value in current.items():
                     setattr(state, name, value)
                 updated += list(current)
-                state.field_versions["current"] = state.version
-            state.field_versions["devices"] = state.version
             state.save(update_fields=updated)
         ViewerDevicePosition.objects.update_or_create(
             viewer_state=state,
@@ -599,6 +580,5 @@ def viewer_state_put(
         ]
         if stale_devices:
             ViewerDevicePosition.objects.filter(id__in=list(stale_devices)).delete()
-        # In the feed a viewer state is known by its file's id (one per user and file).
-        change_record(owner_id=owner_id, type=SYNC_VIEWER_STATE, object_id=file.id, version=state.version)
+        objects_record([state])
         return ViewerStateResult(selectors.viewer_state_document(file=file, state=state), applied, reason)

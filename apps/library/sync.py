@@ -22,13 +22,13 @@ from apps.sync.registry import Outcome, Rejected, SyncType
 from . import selectors, services
 from .api.serializers import FileOutput, FileUpdateInput, ViewerStateInput, ViewerStateSyncOutput
 from .errors import StaleViewerState
-from .models import EDITABLE_FIELDS, File, ViewerState
+from .models import File, ViewerState
 
 
 class FileSync(SyncType):
-    name = services.SYNC_FILE
+    name = File.sync_type
     model = File
-    editable_fields = EDITABLE_FIELDS
+    editable_fields = File.editable_fields
     output_serializer = FileOutput
     fields_serializer = FileUpdateInput(partial=True)
     output_component = "FileOutput"
@@ -60,7 +60,7 @@ class FileSync(SyncType):
 
 
 class ViewerStateSync(SyncType):
-    name = services.SYNC_VIEWER_STATE
+    name = ViewerState.sync_type
     model = ViewerState
     editable_fields = ("current",)
     output_serializer = ViewerStateSyncOutput

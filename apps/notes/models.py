@@ -17,7 +17,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from apps.common.models import VersionedModel
+from apps.common.models import SyncedModel
 
 TITLE_MAX_LENGTH = 500
 
@@ -30,7 +30,10 @@ FILES_MAX_COUNT = 100
 REVISED_FIELDS: tuple[str, ...] = ("title", "body")
 
 
-class Note(VersionedModel):
+class Note(SyncedModel):
+    sync_type = "note"
+    editable_fields = EDITABLE_FIELDS
+
     # Indexed by the composite indexes below, which all start with the owner.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes", db_index=False
@@ -41,8 +44,6 @@ class Note(VersionedModel):
     tags = models.JSONField(default=list, blank=True)
     pinned = models.BooleanField(default=False)
     archived = models.BooleanField(default=False)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    field_versions = models.JSONField(default=dict, blank=True, editable=False)
     linked_files = models.ManyToManyField("library.File", blank=True, related_name="+")
 
     class Meta:

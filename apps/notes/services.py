@@ -24,7 +24,7 @@ from apps.common.errors import ApplicationError, ErrorCode, IdConflict, NotFound
 from apps.common.tags import normalize_tags, tag_problems
 from apps.common.versioning import require_version
 from apps.library import selectors as library_selectors
-from apps.sync.feed import ChangeSpec, change_record, changes_record, owner_write
+from apps.sync.feed import ChangeSpec, changes_record, objects_record, owner_write
 
 from .models import (
     EDITABLE_FIELDS,
@@ -50,10 +50,6 @@ class NoteTooLarge(ApplicationError):
     status = 413
     code = ErrorCode.NOTE_TOO_LARGE
     title = "Note too large"
-
-
-# The name of notes in the sync feed (apps/notes/sync.py).
-SYNC_TYPE = "note"
 
 
 def _db() -> str:
@@ -183,9 +179,9 @@ def note_create(
         note = Note(
             id=note_id or uuid.uuid4(),
             owner_id=owner_id,
-            field_versions=dict.fromkeys(EDITABLE_FIELDS, 1),
             **columns,
         )
+        note.stamp_new()
         try:
             with transaction.atomic(using=_db()), _indexable():
                 note.save(using=_db(), force_insert=True)
@@ -197,7 +193,7 @@ def note_create(
             if existing is None:
                 raise
             return _replay(existing, owner_id=owner_id, values=values), False
-        change_record(owner_id=owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version)
+        objects_record([note])
     return note, True
 
 
@@ -266,7 +262,7 @@ def notes_create_new(
             Note.objects.using(using).bulk_create(notes)
             for row, note in zip(rows, notes, strict=True):  # the timestamps auto_now gave them
                 row["created_at"], row["updated_at"] = note.created_at, note.updated_at
-    changes_record(owner_id=owner_id, changes=[ChangeSpec(SYNC_TYPE, row["id"], 1) for row in rows])
+    changes_record(owner_id=owner_id, changes=[ChangeSpec(Note.sync_type, row["id"], 1) for row in rows])
     return rows
 
 
@@ -282,17 +278,16 @@ def _apply(note: Note, fields: Mapping[str, Any], *, reason: str) -> Note:
             note.owner_id, text_bytes(changed.get("title", note.title), changed.get("body", note.body))
         )
         _keep_revision(note=note, title=note.title, body=note.body, reason=reason, note_version=note.version)
-    note.version += 1
+    bookkeeping = note.bump(changed)
     columns = [name for name in changed if name != "files"]
     for name in columns:
         setattr(note, name, changed[name])
     if "files" in changed:
         _check_files(note.owner_id, changed["files"])
         note.linked_files.set(changed["files"])
-    note.field_versions = {**note.field_versions, **dict.fromkeys(changed, note.version)}
     with _indexable():
-        note.save(using=_db(), update_fields=[*columns, "version", "field_versions", "updated_at"])
-    change_record(owner_id=note.owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version)
+        note.save(using=_db(), update_fields=[*columns, *bookkeeping])
+    objects_record([note])
     return note
 
 
@@ -322,14 +317,11 @@ def note_delete(*, note_id: uuid.UUID, owner_id: uuid.UUID, expected_version: in
     with owner_write(owner_id=owner_id):
         note = note_lock(note_id=note_id, owner_id=owner_id)
         require_version(note.version, expected_version)
-        note.deleted_at = timezone.now()
-        note.version += 1
+        columns = note.tombstone()
         note.title = note.body = ""
-        note.save(using=_db(), update_fields=["deleted_at", "version", "title", "body", "updated_at"])
+        note.save(using=_db(), update_fields=[*columns, "title", "body"])
         NoteRevision.objects.using(_db()).filter(note=note).delete()
-        change_record(
-            owner_id=owner_id, type=SYNC_TYPE, object_id=note.id, version=note.version, deleted=True
-        )
+        objects_record([note])
 
 
 # --- revisions ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from apps.sync.registry import OVER_BUDGET, OverBudget, Shaped, SyncType, encode
 
 from . import selectors, services
 from .api.serializers import NoteOutput, NoteWriteInput, note_output, plain_note_fields
-from .models import EDITABLE_FIELDS, Note, NoteRevision
+from .models import Note, NoteRevision
 
 # A pull page's notes as NoteOutput shows them: its keys in its order (tests/notes checks a
 # pulled note equals GET /v1/notes/{id}); `files` are the live linked files, sorted. A body comes
@@ -52,9 +52,9 @@ def _within(
 
 
 class NoteSync(SyncType):
-    name = services.SYNC_TYPE
+    name = Note.sync_type
     model = Note
-    editable_fields = EDITABLE_FIELDS
+    editable_fields = Note.editable_fields
     output_serializer = NoteOutput
     fields_serializer = NoteWriteInput(partial=True)
     output_component = "NoteOutput"

@@ -1,7 +1,8 @@
 """Recording changes in the feed — used by every app's write services.
 
 Rule for every write of a user's data: open it with `owner_write(owner_id=...)` (a transaction
-that first row-locks the user's SyncCounter) and call `change_record` for each object changed.
+that first row-locks the user's SyncCounter), and after saving the changed objects record them
+with `objects_record` (or, for rows written without models, `changes_record`).
 
 Why the lock comes first: sequence numbers are taken from the counter row, and a row lock held
 from the first statement to the commit makes one user's writes commit one after another, so
@@ -24,6 +25,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from apps.common import db
+from apps.common.models import SyncedModel
 
 from .models import Change, SyncCounter
 
@@ -154,7 +156,13 @@ def changes_record(*, owner_id: uuid.UUID, changes: Sequence[ChangeSpec]) -> lis
     return list(range(first, last + 1))
 
 
-def change_record(
-    *, owner_id: uuid.UUID, type: str, object_id: uuid.UUID, version: int, deleted: bool = False
-) -> int:
-    return changes_record(owner_id=owner_id, changes=[ChangeSpec(type, object_id, version, deleted)])[0]
+def objects_record(objs: Sequence[SyncedModel]) -> None:
+    """Record saved objects (each at its new version, a tombstone as deleted) in their owners'
+    feeds: one statement per owner."""
+    by_owner: dict[uuid.UUID, list[ChangeSpec]] = {}
+    for obj in objs:
+        by_owner.setdefault(obj.owner_id, []).append(  # type: ignore[attr-defined]
+            ChangeSpec(obj.sync_type, obj.feed_id, obj.version, deleted=obj.is_deleted)
+        )
+    for owner_id, changes in by_owner.items():
+        changes_record(owner_id=owner_id, changes=changes)

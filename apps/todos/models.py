@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from apps.common.models import VersionedModel
+from apps.common.models import SyncedModel
 
 from .due import NO_DUE, Due
 
@@ -39,14 +39,15 @@ TASK_FIELDS = (
 )
 
 
-class TaskList(VersionedModel):
+class TaskList(SyncedModel):
+    sync_type = "tasklist"
+    editable_fields = LIST_FIELDS
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_lists")
     name = models.CharField(max_length=200)
     color = models.CharField(max_length=7, blank=True, help_text="#rrggbb, or empty")
     position = models.CharField(max_length=255)
     archived = models.BooleanField(default=False)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    field_versions = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["position", "id"]
@@ -67,7 +68,10 @@ class TaskList(VersionedModel):
         return self.name
 
 
-class Task(VersionedModel):
+class Task(SyncedModel):
+    sync_type = "task"
+    editable_fields = TASK_FIELDS
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
     list = models.ForeignKey(TaskList, on_delete=models.CASCADE, related_name="tasks")
     # One level only: a sub-task's parent is a top-level task of the same list (services enforce).
@@ -90,8 +94,6 @@ class Task(VersionedModel):
     recurrence = models.JSONField(null=True, blank=True)
     completion_count = models.PositiveIntegerField(default=0)
     last_completed_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    field_versions = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["position", "id"]

@@ -29,63 +29,38 @@ from django.utils import timezone
 
 from apps.common.errors import IdConflict, NotFound, ValidationFailed
 from apps.common.versioning import require_version
-from apps.sync.feed import ChangeSpec, changes_record, owner_write
+from apps.sync.feed import objects_record, owner_write
 
 from . import positions, recurrence
 from .due import Due
-from .models import DUE_COLUMNS, LIST_FIELDS, TASK_FIELDS, Task, TaskCompletion, TaskList
+from .models import DUE_COLUMNS, Task, TaskCompletion, TaskList
 
 BULK_MAX_IDS = 200
 
 M = TypeVar("M", TaskList, Task)
 
 
-# Names of lists and tasks in the sync feed (apps/todos/sync.py).
-SYNC_TYPES: dict[type, str] = {TaskList: "tasklist", Task: "task"}
-
-
 def _db() -> str:
     return router.db_for_write(Task)
 
 
-def _touch(obj: TaskList | Task, changed: Iterable[str], *, now: datetime) -> None:
-    """One more version; `changed` editable fields are stamped with it."""
-    obj.version += 1
-    stamped = dict(obj.field_versions or {})
-    for name in changed:
-        stamped[name] = obj.version
-    obj.field_versions = stamped
-    obj.updated_at = now
-
-
-_BOOKKEEPING = ["version", "field_versions", "updated_at"]
-
-
-def _feed(objs: Sequence[TaskList | Task]) -> None:
-    """Every saved change goes to the owner's sync feed (see apps/sync/feed.py)."""
-    by_owner: dict[uuid.UUID, list[ChangeSpec]] = {}
-    for obj in objs:
-        by_owner.setdefault(obj.owner_id, []).append(
-            ChangeSpec(SYNC_TYPES[type(obj)], obj.id, obj.version, deleted=obj.deleted_at is not None)
-        )
-    for owner_id, changes in by_owner.items():
-        changes_record(owner_id=owner_id, changes=changes)
+# Saving a bumped object (apps/common/models.py) also records it in the owner's sync feed.
 
 
 def _insert(obj: TaskList | Task) -> None:
     obj.save(force_insert=True)
-    _feed([obj])
+    objects_record([obj])
 
 
 def _save(obj: TaskList | Task, columns: Iterable[str]) -> None:
-    obj.save(update_fields=sorted({*columns, *_BOOKKEEPING}))
-    _feed([obj])
+    obj.save(update_fields=sorted({*columns, *obj.bookkeeping}))
+    objects_record([obj])
 
 
 def _save_many(model: type[M], objs: Sequence[M], columns: Iterable[str]) -> None:
     if objs:
-        model.objects.bulk_update(objs, sorted({*columns, *_BOOKKEEPING}))
-        _feed(objs)
+        model.objects.bulk_update(objs, sorted({*columns, *objs[0].bookkeeping}))
+        objects_record(objs)
 
 
 # --- placement ---------------------------------------------------------------------------------
@@ -181,7 +156,7 @@ def _rebalance(*, model: type[M], siblings: QuerySet[M], now: datetime) -> None:
     for row, key in zip(rows, positions.spread(len(rows)), strict=True):
         if row.position != key:
             row.position = key
-            _touch(row, ["position"], now=now)
+            row.bump(["position"], now=now)
             changed.append(row)
     _save_many(model, changed, ["position"])
 
@@ -210,7 +185,7 @@ def tasklist_create(
         tasklist.position = _place(
             model=TaskList, siblings=_lists_of(owner_id), placement=placement, current=None, now=now
         )
-        tasklist.field_versions = dict.fromkeys(LIST_FIELDS, 1)
+        tasklist.stamp_new()
         try:
             with transaction.atomic(using=_db()):
                 _insert(tasklist)
@@ -262,7 +237,7 @@ def tasklist_update(
                 tasklist.position = position
                 changed.append("position")
         if changed:
-            _touch(tasklist, changed, now=now)
+            tasklist.bump(changed, now=now)
             _save(tasklist, changed)
     return tasklist
 
@@ -300,9 +275,7 @@ def tasklist_delete(
             _move_tasks(tasks=tasks, target=target, now=now)
         else:
             _tombstone(tasks, now=now)
-        tasklist.deleted_at = now
-        _touch(tasklist, [], now=now)
-        _save(tasklist, ["deleted_at"])
+        _save(tasklist, tasklist.tombstone(now=now))
 
 
 def _move_tasks(*, tasks: list[Task], target: TaskList, now: datetime) -> None:
@@ -320,14 +293,13 @@ def _move_tasks(*, tasks: list[Task], target: TaskList, now: datetime) -> None:
         task.position = last
     for task in tasks:
         task.list_id = target.id
-        _touch(task, ["list", "position"] if task.parent_id is None else ["list"], now=now)
+        task.bump(["list", "position"] if task.parent_id is None else ["list"], now=now)
     _save_many(Task, tasks, ["list", "position"])
 
 
 def _tombstone(tasks: Sequence[Task], *, now: datetime) -> None:
     for task in tasks:
-        task.deleted_at = now
-        _touch(task, [], now=now)
+        task.tombstone(now=now)
     _save_many(Task, tasks, ["deleted_at"])
 
 
@@ -468,7 +440,7 @@ def task_create(
         task.position = _place(
             model=Task, siblings=_siblings(task), placement=placement, current=None, now=now
         )
-        task.field_versions = dict.fromkeys(TASK_FIELDS, 1)
+        task.stamp_new()
         try:
             with transaction.atomic(using=_db()):
                 _insert(task)
@@ -570,7 +542,7 @@ def task_update(
         if not changed:
             return task
         changed = list(dict.fromkeys(changed))
-        _touch(task, changed, now=now)
+        task.bump(changed, now=now)
         _save(task, _columns(changed))
         if completion is not None:
             completion.save()
@@ -584,7 +556,7 @@ def task_update(
             )
             for child in children:
                 child.list_id = list_id
-                _touch(child, ["list"], now=now)
+                child.bump(["list"], now=now)
             _save_many(Task, children, ["list"])
     return task
 
@@ -700,7 +672,7 @@ def tasks_bulk(
         rows = [task for task in family if changes.get(task.id)]
         columns: set[str] = set()
         for row in rows:
-            _touch(row, changes[row.id], now=now)
+            row.bump(changes[row.id], now=now)
             columns |= _columns(changes[row.id])
         _save_many(Task, rows, columns)
         TaskCompletion.objects.bulk_create(completions)
@@ -753,7 +725,7 @@ def admin_save(*, obj: TaskList | Task, changed: Sequence[str]) -> None:
         row = type(obj).objects.select_for_update().get(id=obj.id)
         for name in changed:
             setattr(row, name, getattr(obj, name))
-        _touch(row, changed, now=timezone.now())
+        row.bump(changed, now=timezone.now())
         _save(row, changed)
     obj.version, obj.field_versions, obj.updated_at = row.version, row.field_versions, row.updated_at
 

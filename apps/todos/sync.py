@@ -14,7 +14,7 @@ from apps.sync.registry import SyncType
 
 from . import services
 from .api.serializers import TaskInput, TaskListInput, TaskListOutput, TaskOutput
-from .models import LIST_FIELDS, TASK_FIELDS, Task, TaskList
+from .models import Task, TaskList
 
 _PLACEMENT = ("after", "before")
 
@@ -35,9 +35,9 @@ def _validated(
 
 
 class TaskListSync(SyncType):
-    name = services.SYNC_TYPES[TaskList]
+    name = TaskList.sync_type
     model = TaskList
-    editable_fields = LIST_FIELDS
+    editable_fields = TaskList.editable_fields
     output_serializer = TaskListOutput
     fields_serializer = TaskListInput(partial=True)
     output_component = "TaskListOutput"
@@ -67,9 +67,9 @@ class TaskListSync(SyncType):
 
 
 class TaskSync(SyncType):
-    name = services.SYNC_TYPES[Task]
+    name = Task.sync_type
     model = Task
-    editable_fields = TASK_FIELDS
+    editable_fields = Task.editable_fields
     output_serializer = TaskOutput
     fields_serializer = TaskInput(partial=True)
     output_component = "TaskOutput"
