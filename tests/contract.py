@@ -26,7 +26,10 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import resolve
+from rest_framework.fields import empty
 
+from apps.common.views import VersionedDetailView
 from apps.sync import registry
 from tests.conftest import Account, assert_problem
 
@@ -130,6 +133,36 @@ class CrudContract:
         stamps = row.field_versions
         row.refresh_from_db()
         assert (row.version, row.field_versions) == (3, stamps)
+
+    def detail_view(self, obj_id: str) -> type[VersionedDetailView]:
+        view = resolve(self.detail(obj_id)).func.view_class  # type: ignore[attr-defined]
+        assert issubclass(view, VersionedDetailView), "a detail is built on the resource kit"
+        return view
+
+    def test_put_gives_absent_fields_their_declared_defaults(self, account: Account) -> None:
+        """PUT means one thing everywhere: the input serializer's required fields are sent, every
+        other field takes the default it declares (and the schema shows)."""
+        created = self.create(account)
+        account.client.patch(self.detail(created["id"]), self.patch_body(), format="json")
+        fields = self.detail_view(created["id"]).input_serializer().fields
+        required = {name: created[name] for name, field in fields.items() if field.required}
+        put = account.client.put(self.detail(created["id"]), required, format="json")
+        assert put.status_code == 200, put.content
+        defaults = {
+            name: field.get_default()
+            for name, field in fields.items()
+            if field.default is not empty and name in put.json()
+        }
+        assert defaults, "the resource declares defaults"
+        assert {name: put.json()[name] for name in defaults} == defaults
+        assert {name: put.json()[name] for name in required} == required
+
+    def test_an_unknown_id_is_404_before_the_body_is_validated(self, account: Account) -> None:
+        created = self.create(account)
+        unknown = self.detail(str(uuid.uuid4()))
+        for method in (account.client.put, account.client.patch):
+            assert_problem(method(unknown, [], format="json"), 404, "not_found")
+            assert_problem(method(self.detail(created["id"]), [], format="json"), 400)
 
     def test_another_users_object_is_404_for_every_verb(
         self, account: Account, other_account: Account

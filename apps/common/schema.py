@@ -82,3 +82,14 @@ def problem_media_type(result: dict, generator: Any, request: Any, public: bool)
                     },
                 )
     return result
+
+
+def no_defaults_in_patches(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """drf-spectacular postprocessing hook: in a PATCH body (and a push's fields) an absent field
+    stays as it is, so the defaults a PUT or create applies must not be declared there: a client
+    generated from the schema would fill them in and overwrite what the user did not touch."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.startswith("Patched"):
+            for prop in component.get("properties", {}).values():
+                prop.pop("default", None)
+    return result

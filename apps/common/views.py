@@ -1,10 +1,34 @@
-"""What every resource's views share."""
+"""What every resource's views share: whose request it is, and one detail view for every
+versioned object.
+
+`VersionedDetailView` gives `/<resource>/{<resource>_id}` the same meaning everywhere:
+- GET answers the object, its version as `ETag`.
+- PATCH changes the fields sent; PUT sets every field, an absent one taking the default its input
+  serializer declares (the schema shows it): one definition of "replace" for every resource.
+- An unknown id, or another user's, is 404 whatever the body: the 404 comes before any 400, so a
+  client never learns from a validation error that an id exists.
+- `If-Match` on PUT, PATCH and DELETE: a stale version is 412 and changes nothing (the services
+  compare it under the row lock, apps/common/versioning.py).
+- DELETE answers 204.
+A subclass names its serializers and the id's URL parameter and implements `retrieve`, `update`
+and `destroy` over its selectors and services; the OpenAPI operations (request, responses,
+If-Match, ETag) come from `VersionedDetailSchema` once.
+"""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any, ClassVar
 
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers, status
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .schema import PROBLEM_RESPONSES
+from .versioning import ETagMixin, expected_version
 
 
 def owner_id(request: Request) -> uuid.UUID:
@@ -13,3 +37,136 @@ def owner_id(request: Request) -> uuid.UUID:
     user_id = getattr(request.user, "id", None)
     assert isinstance(user_id, uuid.UUID)  # authentication is required before any view runs
     return user_id
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description='The version the change is based on, as its ETag (`"7"`): 412 '
+    "`precondition_failed` when the object has changed since. Without it the write proceeds.",
+)
+ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description='The object\'s version, quoted (`"7"`): send it back as If-Match.',
+)
+_WRITES = ("PUT", "PATCH", "DELETE")
+# What each method means, the same for every resource (the schema says it on every operation).
+_SEMANTICS = {
+    "GET": "The object, its version in the `ETag` header.",
+    "PUT": "Sets every field: an absent one takes its default. An unknown id is 404 before the body "
+    "is validated; with If-Match, a stale version is 412 and nothing changes.",
+    "PATCH": "Changes the fields sent; equal values are no change (the version stays). An unknown "
+    "id is 404 before the body is validated; with If-Match, a stale version is 412 and nothing "
+    "changes.",
+    "DELETE": "With If-Match, a stale version is 412 and nothing changes.",
+}
+
+
+class VersionedDetailSchema(AutoSchema):
+    """The OpenAPI side of VersionedDetailView, from the view's serializers and summaries."""
+
+    def _detail_view(self) -> VersionedDetailView:
+        assert isinstance(self.view, VersionedDetailView)
+        return self.view
+
+    def get_request_serializer(self) -> Any:
+        if self.method in ("PUT", "PATCH"):
+            return self._detail_view().input_serializer
+        return super().get_request_serializer()
+
+    def get_response_serializers(self) -> Any:
+        view = self._detail_view()
+        if self.method == "DELETE":
+            return {204: OpenApiResponse(description="Deleted."), **PROBLEM_RESPONSES, **view.error_responses}
+        return {200: view.output_serializer, **PROBLEM_RESPONSES, **view.error_responses}
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        if self.method in _WRITES:
+            parameters.append(IF_MATCH)
+        if self.method != "DELETE":
+            parameters.append(ETAG)
+        return parameters
+
+    def get_summary(self) -> str | None:
+        return self._detail_view().summaries.get(self.method) or super().get_summary()
+
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's own ignore
+        extra = self._detail_view().descriptions.get(self.method, "")
+        return " ".join(part for part in (extra, _SEMANTICS[self.method]) if part)
+
+
+class VersionedDetailView(ETagMixin, APIView):
+    """One versioned object: GET, PUT, PATCH and DELETE with one meaning for every resource (see
+    the module's docstring)."""
+
+    input_serializer: ClassVar[type[serializers.Serializer]]
+    output_serializer: ClassVar[type[serializers.Serializer]]
+    # The URL parameter holding the object's id, named after the resource (`task_id`).
+    lookup_url_kwarg: ClassVar[str]
+    # For the schema, per method: a one-line summary, and what the resource adds to the shared
+    # meaning; errors beyond PROBLEM_RESPONSES (e.g. 413).
+    summaries: ClassVar[dict[str, str]] = {}
+    descriptions: ClassVar[dict[str, str]] = {}
+    error_responses: ClassVar[dict[int, Any]] = {}
+    schema = VersionedDetailSchema()
+
+    # --- what a resource implements -------------------------------------------------------------
+
+    def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
+        """The object as GET answers it; NotFound when the caller has no such object."""
+        raise NotImplementedError
+
+    def update(
+        self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
+    ) -> Any:
+        """Apply validated fields through the service; the object as the answer shows it."""
+        raise NotImplementedError
+
+    def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
+        raise NotImplementedError
+
+    def check_exists(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> None:
+        """NotFound unless the caller has this object (404 before 400); override when reading the
+        whole object is dear."""
+        self.retrieve(owner=owner, obj_id=obj_id)
+
+    # --- the shared semantics -------------------------------------------------------------------
+
+    def _obj_id(self, kwargs: dict[str, Any]) -> uuid.UUID:
+        value = kwargs[self.lookup_url_kwarg]
+        assert isinstance(value, uuid.UUID)  # the URL converter is <uuid:...>
+        return value
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        return Response(self.retrieve(owner=owner_id(request), obj_id=self._obj_id(kwargs)))
+
+    def put(self, request: Request, **kwargs: Any) -> Response:
+        return self._write(request, self._obj_id(kwargs), partial=False)
+
+    def patch(self, request: Request, **kwargs: Any) -> Response:
+        return self._write(request, self._obj_id(kwargs), partial=True)
+
+    def delete(self, request: Request, **kwargs: Any) -> Response:
+        self.destroy(
+            owner=owner_id(request), obj_id=self._obj_id(kwargs), expected_version=expected_version(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _write(self, request: Request, obj_id: uuid.UUID, *, partial: bool) -> Response:
+        owner = owner_id(request)
+        data = self.input_serializer(data=request.data, partial=partial)
+        if not data.is_valid():
+            self.check_exists(owner=owner, obj_id=obj_id)
+            raise serializers.ValidationError(data.errors)
+        answer = self.update(
+            owner=owner,
+            obj_id=obj_id,
+            fields=dict(data.validated_data),
+            expected_version=expected_version(request),
+        )
+        return Response(answer)

@@ -13,6 +13,7 @@ tombstones too, because `purge_tombstones` finds them through it; selectors hide
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -26,6 +27,16 @@ TITLE_MAX_LENGTH = 500
 # owner's library files (the `linked_files` relation).
 EDITABLE_FIELDS: tuple[str, ...] = ("title", "body", "tags", "pinned", "archived", "files")
 FILES_MAX_COUNT = 100
+# What a field is when a create (or a PUT) does not mention it. services.clean_fields copies
+# the lists before they are stored.
+DEFAULTS: dict[str, Any] = {
+    "title": "",
+    "body": "",
+    "tags": [],
+    "pinned": False,
+    "archived": False,
+    "files": [],
+}
 # Changes to these keep the previous text as a revision.
 REVISED_FIELDS: tuple[str, ...] = ("title", "body")
 

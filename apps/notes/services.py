@@ -27,23 +27,13 @@ from apps.library import selectors as library_selectors
 from apps.sync.feed import ChangeSpec, changes_record, objects_record, owner_write
 
 from .models import (
+    DEFAULTS,
     EDITABLE_FIELDS,
     FILES_MAX_COUNT,
     REVISED_FIELDS,
     Note,
     NoteRevision,
 )
-
-# What a field is when a create (or a PUT) does not mention it. Apply through _clean, which
-# copies the tags list.
-DEFAULTS: dict[str, Any] = {
-    "title": "",
-    "body": "",
-    "tags": [],
-    "pinned": False,
-    "archived": False,
-    "files": [],
-}
 
 
 class NoteTooLarge(ApplicationError):
@@ -297,12 +287,10 @@ def note_update(
     owner_id: uuid.UUID,
     fields: Mapping[str, Any],
     expected_version: int | None = None,
-    replace: bool = False,
 ) -> Note:
-    """Change some fields (PATCH), or with `replace` all of them, absent ones taking their
-    defaults (PUT). Fields equal to the stored value are no change: writing nothing new keeps
-    the version."""
-    cleaned = clean_fields({**DEFAULTS, **fields} if replace else fields)
+    """Change the fields given (a PUT gives all of them). Fields equal to the stored value are
+    no change: writing nothing new keeps the version."""
+    cleaned = clean_fields(fields)
     with owner_write(owner_id=owner_id):
         note = note_lock(note_id=note_id, owner_id=owner_id)
         require_version(note.version, expected_version)

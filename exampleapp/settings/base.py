@@ -322,6 +322,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.common.schema.problem_media_type",
+        "apps.common.schema.no_defaults_in_patches",
     ],
 }
 

@@ -534,7 +534,8 @@ class World:
             "upload_id": lambda: self.upload,
             "note_id": lambda: self.note,
             "number": lambda: "1",
-            "id": lambda: self.task_list if path.startswith("/v1/todos/lists") else self.task,
+            "list_id": lambda: self.task_list,
+            "task_id": lambda: self.task,
             "user_id": lambda: self.account.id,
             "session_id": lambda: self.session,
             "document": lambda: DOCUMENT,
@@ -752,15 +753,19 @@ BODIES: dict[str, dict[str, Variant]] = {
         "sub-task": lambda w: Base({"list": w.task_list, "parent": w.task, "title": "Sub-task"}),
         "placed": lambda w: Base({"list": w.task_list, "title": "Next", "after": w.task}),
     },
-    "PUT /v1/todos/{id}": _one(lambda w: Base({**_task_fields(w), "position": "m"})),
-    "PATCH /v1/todos/{id}": _one(lambda w: Base({"title": "Water plants", "done": False, "priority": 1})),
+    "PUT /v1/todos/{task_id}": _one(lambda w: Base({**_task_fields(w), "position": "m"})),
+    "PATCH /v1/todos/{task_id}": _one(
+        lambda w: Base({"title": "Water plants", "done": False, "priority": 1})
+    ),
     "POST /v1/todos/bulk": {
         "move": lambda w: Base({"action": "move", "ids": [w.task], "list": w.task_list}),
         "reopen": lambda w: Base({"action": "reopen", "ids": [w.task]}),
     },
     "POST /v1/todos/lists": _one(lambda w: Base({"name": "Home", "color": "#ff8800", "position": "k"})),
-    "PUT /v1/todos/lists/{id}": _one(lambda w: Base({"name": "Errands", "color": "", "archived": False})),
-    "PATCH /v1/todos/lists/{id}": _one(lambda w: Base({"name": "Errands", "color": "#00ff00"})),
+    "PUT /v1/todos/lists/{list_id}": _one(
+        lambda w: Base({"name": "Errands", "color": "", "archived": False})
+    ),
+    "PATCH /v1/todos/lists/{list_id}": _one(lambda w: Base({"name": "Errands", "color": "#00ff00"})),
     "PATCH /v1/users/{user_id}": _one(
         lambda w: Base({"display_name": "Ann", "is_active": True, "is_staff": True})
     ),

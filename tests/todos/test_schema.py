@@ -18,11 +18,11 @@ def test_schema_covers_the_todos_api(account: Account) -> None:
     schema: dict[str, Any] = response.json()
     paths = schema["paths"]
     assert set(paths["/v1/todos"]) >= {"get", "post"}
-    assert set(paths["/v1/todos/{id}"]) >= {"get", "put", "patch", "delete"}
+    assert set(paths["/v1/todos/{task_id}"]) >= {"get", "put", "patch", "delete"}
     assert set(paths["/v1/todos/lists"]) >= {"get", "post"}
-    assert set(paths["/v1/todos/lists/{id}"]) >= {"get", "put", "patch", "delete"}
+    assert set(paths["/v1/todos/lists/{list_id}"]) >= {"get", "put", "patch", "delete"}
     assert "post" in paths["/v1/todos/bulk"]
-    assert "get" in paths["/v1/todos/{id}/completions"]
+    assert "get" in paths["/v1/todos/{task_id}/completions"]
     components = schema["components"]["schemas"]
     assert set(components["TaskOutput"]["properties"]) >= WIRE_FIELDS
     parameters = {p["name"] for p in paths["/v1/todos"]["get"]["parameters"]}

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.common.errors import NotFound
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import owner_id
+from apps.common.views import ETAG, IF_MATCH, owner_id
 
 from .. import selectors, services
 from ..authentication import require_recent_authentication
@@ -162,14 +162,17 @@ class PasswordResetConfirmView(_AnonymousAuthView):
 
 
 class MeView(ETagMixin, APIView):
-    @extend_schema(responses={200: s.MeOutput, **PROBLEM_RESPONSES}, summary="The signed-in account")
+    @extend_schema(
+        responses={200: s.MeOutput, **PROBLEM_RESPONSES}, parameters=[ETAG], summary="The signed-in account"
+    )
     def get(self, request: Request) -> Response:
         return Response(s.MeOutput(selectors.user_get(user_id=owner_id(request))).data)
 
     @extend_schema(
         request=s.MeUpdateInput,
         responses={200: s.MeOutput, **PROBLEM_RESPONSES},
-        summary="Update the signed-in account (If-Match honoured)",
+        parameters=[IF_MATCH, ETAG],
+        summary="Update the signed-in account",
     )
     def patch(self, request: Request) -> Response:
         data = s.MeUpdateInput(data=request.data)
@@ -186,6 +189,7 @@ class MeView(ETagMixin, APIView):
 
     @extend_schema(
         responses={204: None, **PROBLEM_RESPONSES},
+        parameters=[IF_MATCH],
         summary="Delete the account and everything it owns",
         description="Needs a recent sign-in: an access token from a sign-in or from "
         "POST /v1/auth/reauthenticate at most REAUTHENTICATION_SECONDS (5 minutes) ago; "
@@ -263,7 +267,9 @@ class StaffUserDetailView(ETagMixin, APIView):
     permission_classes = [permissions.IsAuthenticated, IsStaff]
 
     @extend_schema(
-        responses={200: s.StaffUserOutput, **PROBLEM_RESPONSES}, summary="One account (staff only)"
+        responses={200: s.StaffUserOutput, **PROBLEM_RESPONSES},
+        parameters=[ETAG],
+        summary="One account (staff only)",
     )
     def get(self, request: Request, user_id: uuid.UUID) -> Response:
         return Response(s.StaffUserOutput(selectors.user_get_for_staff(user_id=user_id)).data)
@@ -271,6 +277,7 @@ class StaffUserDetailView(ETagMixin, APIView):
     @extend_schema(
         request=s.StaffUserUpdateInput,
         responses={200: s.StaffUserOutput, **PROBLEM_RESPONSES},
+        parameters=[IF_MATCH, ETAG],
         summary="Update an account (staff only); deactivating ends its sessions",
     )
     def patch(self, request: Request, user_id: uuid.UUID) -> Response:

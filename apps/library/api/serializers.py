@@ -72,8 +72,10 @@ class FileUploadInput(serializers.Serializer):
 
 
 class FileUpdateInput(serializers.Serializer):
+    """PATCH changes the fields given; PUT needs a name and replaces the tags (none when absent)."""
+
     name = StrictCharField(max_length=NAME_INPUT_MAX)
-    tags = TagsField(required=False)
+    tags = TagsField(default=list)
 
     def validate_name(self, value: str) -> str:
         if is_blank(value):

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from apps.common import quota
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import owner_id
+from apps.common.views import VersionedDetailView, owner_id
 
 from .. import downloads, selectors, services, storage, streaming
 from ..errors import StorageUnavailable
@@ -109,48 +109,28 @@ class FileListCreateView(StorageOutageMixin, ETagMixin, generics.ListAPIView):
         return _created(owner, result)
 
 
-class FileDetailView(StorageOutageMixin, ETagMixin, APIView):
-    @extend_schema(responses={200: s.FileOutput, **PROBLEM_RESPONSES}, summary="One file")
-    def get(self, request: Request, file_id: uuid.UUID) -> Response:
-        return Response(_file_data(selectors.file_get(owner_id=owner_id(request), file_id=file_id)))
+class FileDetailView(StorageOutageMixin, VersionedDetailView):
+    input_serializer = s.FileUpdateInput
+    output_serializer = s.FileOutput
+    lookup_url_kwarg = "file_id"
+    summaries = {
+        "GET": "One file",
+        "PUT": "Replace a file's editable metadata (name, tags)",
+        "PATCH": "Rename or retag a file",
+        "DELETE": "Delete a file (its bytes are removed; a tombstone remains for sync)",
+    }
 
-    def _update(self, request: Request, file_id: uuid.UUID, *, partial: bool) -> Response:
-        owner = owner_id(request)
-        data = s.FileUpdateInput(data=request.data, partial=partial)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        if not partial:
-            fields.setdefault("tags", [])
-        services.file_update(
-            owner_id=owner, file_id=file_id, fields=fields, expected_version=expected_version(request)
-        )
-        return Response(_file_data(selectors.file_get(owner_id=owner, file_id=file_id)))
+    def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
+        return _file_data(selectors.file_get(owner_id=owner, file_id=obj_id))
 
-    @extend_schema(
-        request=s.FileUpdateInput,
-        responses={200: s.FileOutput, **PROBLEM_RESPONSES},
-        summary="Rename or retag a file (If-Match honoured)",
-    )
-    def patch(self, request: Request, file_id: uuid.UUID) -> Response:
-        return self._update(request, file_id, partial=True)
+    def update(
+        self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
+    ) -> Any:
+        services.file_update(owner_id=owner, file_id=obj_id, fields=fields, expected_version=expected_version)
+        return self.retrieve(owner=owner, obj_id=obj_id)
 
-    @extend_schema(
-        request=s.FileUpdateInput,
-        responses={200: s.FileOutput, **PROBLEM_RESPONSES},
-        summary="Replace a file's editable metadata (name, tags; If-Match honoured)",
-    )
-    def put(self, request: Request, file_id: uuid.UUID) -> Response:
-        return self._update(request, file_id, partial=False)
-
-    @extend_schema(
-        responses={204: None, **PROBLEM_RESPONSES},
-        summary="Delete a file (its bytes are removed; a tombstone remains for sync)",
-    )
-    def delete(self, request: Request, file_id: uuid.UUID) -> Response:
-        services.file_delete(
-            owner_id=owner_id(request), file_id=file_id, expected_version=expected_version(request)
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
+        services.file_delete(owner_id=owner, file_id=obj_id, expected_version=expected_version)
 
 
 class FileContentView(StorageOutageMixin, APIView):

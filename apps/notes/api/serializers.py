@@ -16,31 +16,32 @@ from rest_framework import serializers
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
 from apps.common.tags import TAG_MAX_LENGTH, TAGS_MAX_COUNT, TagsField, normalize_tags
 
-from ..models import EDITABLE_FIELDS, FILES_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
+from ..models import DEFAULTS, EDITABLE_FIELDS, FILES_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
 
 
 class NoteWriteInput(serializers.Serializer):
     """Every field is optional. PATCH changes the fields given; PUT replaces the note, absent
-    fields taking their defaults (empty title, body and tags; not pinned, not archived)."""
+    fields taking their defaults (empty title, body, tags and file links; not pinned, not
+    archived)."""
 
-    title = StrictCharField(max_length=TITLE_MAX_LENGTH, allow_blank=True, required=False)
+    title = StrictCharField(max_length=TITLE_MAX_LENGTH, allow_blank=True, default=DEFAULTS["title"])
     body = StrictCharField(
         allow_blank=True,
         trim_whitespace=False,
-        required=False,
+        default=DEFAULTS["body"],
         help_text="Markdown. At most NOTE_BODY_MAX_BYTES bytes of UTF-8 (1 MiB by default); "
         "a longer body is refused with 413 `note_too_large`.",
     )
     tags = TagsField(
-        required=False,
+        default=list,
         help_text="Normalised by the server: lower case, single spaces, duplicates merged, sorted.",
     )
-    pinned = StrictBooleanField(required=False)
-    archived = StrictBooleanField(required=False)
+    pinned = StrictBooleanField(default=DEFAULTS["pinned"])
+    archived = StrictBooleanField(default=DEFAULTS["archived"])
     files = serializers.ListField(
         child=StrictUUIDField(),
         max_length=FILES_MAX_COUNT,
-        required=False,
+        default=list,
         help_text="Ids of your library files this note links to.",
     )
 

@@ -3,15 +3,13 @@ so canonical URLs have no trailing one (/v1/notes/{id})."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from .views import NoteRevisionViewSet, NoteViewSet
+from .views import NoteDetailView, NoteRevisionViewSet, NoteViewSet
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", NoteViewSet.as_view({"get": "list", "post": "create"}), name="notes-list"),
     path(
         "/<uuid:note_id>",
-        NoteViewSet.as_view(
-            {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
-        ),
+        NoteDetailView.as_view(),
         name="notes-detail",
     ),
     path(

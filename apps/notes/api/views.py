@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,20 +15,13 @@ from rest_framework.response import Response
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES, Problem
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import owner_id
+from apps.common.views import IF_MATCH, VersionedDetailView, owner_id
 
 from .. import selectors, services
 from ..filtersets import NoteFilterSet
 from ..models import Note, NoteRevision
 from . import serializers as s
 
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description='The version the change is based on, as its ETag (`"7"`); 412 when the note has '
-    "changed since. Without it the write proceeds.",
-)
 TOO_LARGE = {413: OpenApiResponse(response=Problem, description="`note_too_large`: the body is over the cap")}
 
 
@@ -91,53 +84,37 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
             headers={"Location": reverse("notes-detail", kwargs={"note_id": note.id})},
         )
 
-    @extend_schema(summary="Read a note", responses={200: s.NoteOutput, **PROBLEM_RESPONSES})
-    def retrieve(self, request: Request, note_id: uuid.UUID) -> Response:
-        return Response(s.note_output(selectors.note_row_get(owner_id=owner_id(request), note_id=note_id)))
 
-    def _write(self, request: Request, note_id: uuid.UUID, *, partial: bool) -> Response:
-        data = s.NoteWriteInput(data=request.data, partial=partial)
-        data.is_valid(raise_exception=True)
-        note = services.note_update(
-            note_id=note_id,
-            owner_id=owner_id(request),
-            fields=dict(data.validated_data),
-            expected_version=expected_version(request),
-            replace=not partial,
-        )
-        return Response(s.NoteOutput(note).data)
-
-    @extend_schema(
-        summary="Replace a note",
-        description="Every field is set: absent ones take their defaults.",
-        request=s.NoteWriteInput,
-        parameters=[IF_MATCH],
-        responses={200: s.NoteOutput, **PROBLEM_RESPONSES, **TOO_LARGE},
-    )
-    def update(self, request: Request, note_id: uuid.UUID) -> Response:
-        return self._write(request, note_id, partial=False)
-
-    @extend_schema(
-        summary="Change some fields of a note",
-        request=s.NoteWriteInput,
-        parameters=[IF_MATCH],
-        responses={200: s.NoteOutput, **PROBLEM_RESPONSES, **TOO_LARGE},
-    )
-    def partial_update(self, request: Request, note_id: uuid.UUID) -> Response:
-        return self._write(request, note_id, partial=True)
-
-    @extend_schema(
-        summary="Delete a note",
-        description="Soft delete: the note disappears from the API at once and stays as a tombstone "
+class NoteDetailView(VersionedDetailView):
+    input_serializer = s.NoteWriteInput
+    output_serializer = s.NoteOutput
+    lookup_url_kwarg = "note_id"
+    summaries = {
+        "GET": "Read a note",
+        "PUT": "Replace a note: absent fields take their defaults",
+        "PATCH": "Change some fields of a note",
+        "DELETE": "Delete a note",
+    }
+    descriptions = {
+        "DELETE": "Soft delete: the note disappears from the API at once and stays as a tombstone "
         "(for sync) until the retention window has passed.",
-        parameters=[IF_MATCH],
-        responses={204: None, **PROBLEM_RESPONSES},
-    )
-    def destroy(self, request: Request, note_id: uuid.UUID) -> Response:
-        services.note_delete(
-            note_id=note_id, owner_id=owner_id(request), expected_version=expected_version(request)
+    }
+    error_responses = TOO_LARGE
+    renderer_classes = [ORJSONRenderer]
+
+    def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
+        return s.note_output(selectors.note_row_get(owner_id=owner, note_id=obj_id))
+
+    def update(
+        self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
+    ) -> Any:
+        note = services.note_update(
+            note_id=obj_id, owner_id=owner, fields=fields, expected_version=expected_version
         )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return s.NoteOutput(note).data
+
+    def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
+        services.note_delete(note_id=obj_id, owner_id=owner, expected_version=expected_version)
 
 
 @extend_schema_view(

@@ -1,8 +1,8 @@
 """Todos endpoints: thin views over services.py and selectors.py.
 
-Collections are keyset-paginated in the order `?ordering=` asks for; single objects carry
-their version as ETag, and If-Match on PUT/PATCH/DELETE is checked by the services under the
-row lock.
+Collections are keyset-paginated in the order `?ordering=` asks for; one list or task is a
+VersionedDetailView (apps/common/views.py): ETag, If-Match, PUT and 404-before-400 as for every
+resource.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 from apps.common.filters import OnlyWhenAskedFilterBackend
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES
-from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import owner_id
+from apps.common.versioning import ETagMixin
+from apps.common.views import VersionedDetailView, owner_id
 
 from .. import selectors, services
 from ..filtersets import LIST_ORDERINGS, TASK_ORDERINGS, TaskFilterSet, TaskListFilterSet, keyset
@@ -88,55 +88,41 @@ class TaskListDeleteQuery(serializers.Serializer):
     )
 
 
-class TaskListDetailView(ETagMixin, APIView):
-    @extend_schema(responses={200: s.TaskListOutput, **PROBLEM_RESPONSES}, summary="One task list")
-    def get(self, request: Request, pk: uuid.UUID) -> Response:
-        return Response(s.TaskListOutput(selectors.tasklist_get(owner_id=owner_id(request), list_id=pk)).data)
+class TaskListDetailView(VersionedDetailView):
+    input_serializer = s.TaskListInput
+    output_serializer = s.TaskListOutput
+    lookup_url_kwarg = "list_id"
+    summaries = {
+        "GET": "One task list",
+        "PUT": "Replace a task list",
+        "PATCH": "Change a task list",
+        "DELETE": "Delete a task list with its tasks, or move its tasks elsewhere first",
+    }
 
-    def _update(self, request: Request, pk: uuid.UUID, *, partial: bool) -> Response:
-        data = s.TaskListInput(data=request.data, partial=partial)
-        if not data.is_valid():
-            selectors.tasklist_get(owner_id=owner_id(request), list_id=pk)  # an unknown list is 404, not 400
-            raise serializers.ValidationError(data.errors)
+    def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
+        return s.TaskListOutput(selectors.tasklist_get(owner_id=owner, list_id=obj_id)).data
+
+    def update(
+        self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
+    ) -> Any:
         tasklist = services.tasklist_update(
-            owner_id=owner_id(request),
-            list_id=pk,
-            fields=dict(data.validated_data),
-            expected_version=expected_version(request),
+            owner_id=owner, list_id=obj_id, fields=fields, expected_version=expected_version
         )
-        return Response(s.TaskListOutput(tasklist).data)
+        return s.TaskListOutput(tasklist).data
 
-    @extend_schema(
-        request=s.TaskListInput,
-        responses={200: s.TaskListOutput, **PROBLEM_RESPONSES},
-        summary="Replace a task list (If-Match honoured)",
-    )
-    def put(self, request: Request, pk: uuid.UUID) -> Response:
-        return self._update(request, pk, partial=False)
-
-    @extend_schema(
-        request=s.TaskListInput,
-        responses={200: s.TaskListOutput, **PROBLEM_RESPONSES},
-        summary="Change a task list (If-Match honoured)",
-    )
-    def patch(self, request: Request, pk: uuid.UUID) -> Response:
-        return self._update(request, pk, partial=True)
-
-    @extend_schema(
-        parameters=[TaskListDeleteQuery],
-        responses={204: None, **PROBLEM_RESPONSES},
-        summary="Delete a task list with its tasks, or move its tasks elsewhere first",
-    )
-    def delete(self, request: Request, pk: uuid.UUID) -> Response:
-        query = TaskListDeleteQuery(data=request.query_params)
+    def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
+        query = TaskListDeleteQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         services.tasklist_delete(
-            owner_id=owner_id(request),
-            list_id=pk,
-            expected_version=expected_version(request),
+            owner_id=owner,
+            list_id=obj_id,
+            expected_version=expected_version,
             move_tasks_to=query.validated_data.get("move_tasks_to"),
         )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=[TaskListDeleteQuery])
+    def delete(self, request: Request, **kwargs: Any) -> Response:
+        return super().delete(request, **kwargs)
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -189,46 +175,30 @@ class TaskCollectionView(ETagMixin, _Collection):
         )
 
 
-class TaskDetailView(ETagMixin, APIView):
-    @extend_schema(responses={200: s.TaskOutput, **PROBLEM_RESPONSES}, summary="One task")
-    def get(self, request: Request, pk: uuid.UUID) -> Response:
-        return Response(s.TaskOutput(selectors.task_get(owner_id=owner_id(request), task_id=pk)).data)
+class TaskDetailView(VersionedDetailView):
+    input_serializer = s.TaskInput
+    output_serializer = s.TaskOutput
+    lookup_url_kwarg = "task_id"
+    summaries = {
+        "GET": "One task",
+        "PUT": "Replace a task: omitted fields take their defaults, except its position",
+        "PATCH": "Change a task",
+        "DELETE": "Delete a task and its sub-tasks",
+    }
 
-    def _update(self, request: Request, pk: uuid.UUID, *, partial: bool) -> Response:
-        data = s.TaskInput(data=request.data, partial=partial)
-        if not data.is_valid():
-            selectors.task_get(owner_id=owner_id(request), task_id=pk)  # an unknown task is 404, not 400
-            raise serializers.ValidationError(data.errors)
+    def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
+        return s.TaskOutput(selectors.task_get(owner_id=owner, task_id=obj_id)).data
+
+    def update(
+        self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
+    ) -> Any:
         task = services.task_update(
-            owner_id=owner_id(request),
-            task_id=pk,
-            fields=dict(data.validated_data),
-            expected_version=expected_version(request),
+            owner_id=owner, task_id=obj_id, fields=fields, expected_version=expected_version
         )
-        return Response(s.TaskOutput(task).data)
+        return s.TaskOutput(task).data
 
-    @extend_schema(
-        request=s.TaskInput,
-        responses={200: s.TaskOutput, **PROBLEM_RESPONSES},
-        summary="Replace a task: omitted fields take their defaults, except its position (If-Match honoured)",
-    )
-    def put(self, request: Request, pk: uuid.UUID) -> Response:
-        return self._update(request, pk, partial=False)
-
-    @extend_schema(
-        request=s.TaskInput,
-        responses={200: s.TaskOutput, **PROBLEM_RESPONSES},
-        summary="Change a task (If-Match honoured)",
-    )
-    def patch(self, request: Request, pk: uuid.UUID) -> Response:
-        return self._update(request, pk, partial=True)
-
-    @extend_schema(responses={204: None, **PROBLEM_RESPONSES}, summary="Delete a task and its sub-tasks")
-    def delete(self, request: Request, pk: uuid.UUID) -> Response:
-        services.task_delete(
-            owner_id=owner_id(request), task_id=pk, expected_version=expected_version(request)
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
+        services.task_delete(owner_id=owner, task_id=obj_id, expected_version=expected_version)
 
 
 class TaskCompletionListView(generics.ListAPIView):
@@ -239,7 +209,7 @@ class TaskCompletionListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if _faking_schema(self):
             return TaskCompletion.objects.none()
-        return selectors.task_completions(owner_id=owner_id(self.request), task_id=self.kwargs["pk"])
+        return selectors.task_completions(owner_id=owner_id(self.request), task_id=self.kwargs["task_id"])
 
     @extend_schema(summary="Completed occurrences of a task, newest first")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,0 +1,82 @@
+"""The resource kit (apps/common: models, views) holds for every resource built on it: walked
+from the URL configuration, the sync registry and the models, so a new resource is checked
+without being listed here. The behaviour of each resource is the CRUD contract's
+(tests/contract.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from apps.common.models import SyncedModel
+from apps.common.views import VersionedDetailView
+from apps.sync import registry
+
+
+def _detail_routes(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, type[VersionedDetailView]]]:
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _detail_routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            view = getattr(pattern.callback, "view_class", None)
+            if isinstance(view, type) and issubclass(view, VersionedDetailView):
+                yield "/" + re.sub(r"<uuid:(\w+)>", r"{\1}", route), view
+
+
+DETAIL_ROUTES = dict(_detail_routes(get_resolver().url_patterns))
+
+
+def test_every_versioned_resource_has_a_kit_detail_view() -> None:
+    """Every synced type a client can edit over REST has its detail view built on the kit (the
+    viewer state has its own document semantics and is written with PUT only)."""
+    assert {view.output_serializer for view in DETAIL_ROUTES.values()} >= {
+        registry.get(name).output_serializer for name in registry.names() if name != "viewer_state"
+    }
+    for path, view in DETAIL_ROUTES.items():
+        assert path.endswith("{" + view.lookup_url_kwarg + "}"), "the id is named after its resource"
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return dict(SchemaGenerator().get_schema(request=None, public=True))
+
+
+@pytest.mark.parametrize("path", sorted(DETAIL_ROUTES))
+def test_the_schema_declares_if_match_and_etag(schema: dict[str, Any], path: str) -> None:
+    operations = schema["paths"][path]
+    assert set(operations) >= {"get", "put", "patch", "delete"}
+    for method, operation in operations.items():
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert ("If-Match" in headers) == (method != "get"), (method, headers)
+        if method != "delete":
+            assert "ETag" in operation["responses"]["200"].get("headers", {}), method
+        assert "412" in operation["responses"], method
+
+
+def test_patch_bodies_declare_no_defaults(schema: dict[str, Any]) -> None:
+    """An absent field of a PATCH (or a push's fields) stays as it is: a default declared there
+    would make generated clients send it and overwrite what the user did not touch."""
+    patched = {name: c for name, c in schema["components"]["schemas"].items() if name.startswith("Patched")}
+    assert patched
+    for name, component in patched.items():
+        assert not [p for p, spec in component.get("properties", {}).items() if "default" in spec], name
+    # ... while the PUT bodies keep theirs.
+    assert (
+        schema["components"]["schemas"]["NoteWriteInputRequest"]["properties"]["pinned"]["default"] is False
+    )
+
+
+def test_every_synced_model_is_a_registered_sync_type() -> None:
+    synced = [model for model in apps.get_models() if issubclass(model, SyncedModel)]
+    assert sorted(model.sync_type for model in synced) == registry.names()
+    for model in synced:
+        assert registry.get(model.sync_type).model is model
+        assert model.editable_fields
