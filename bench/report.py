@@ -73,11 +73,11 @@ def document(
     }
 
 
-def write_json(doc: dict[str, Any]) -> Path:
+def write_json(doc: dict[str, Any], *, suffix: str = "") -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = doc["date"][:10]
-    suffix = "-quick" if doc["mode"] == "quick" else ""
-    path = RESULTS / f"{stamp}{suffix}.json"
+    mode = "-quick" if doc["mode"] == "quick" else ""
+    path = RESULTS / f"{stamp}{mode}{suffix}.json"
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return path
 

@@ -166,7 +166,9 @@ def main(argv: list[str]) -> int:
         elapsed=elapsed,
         date=datetime.now(UTC),
     )
-    path = report.write_json(document)
+    # A run of some measures gets a file of its own: it never replaces the day's full record.
+    partial = "" if only == set(range(1, 12)) else "-only-" + "-".join(str(n) for n in sorted(only))
+    path = report.write_json(document, suffix=partial)
     log(f"results: {path.relative_to(ROOT)}")
     if not scale.quick and not args.no_doc and only == set(range(1, 12)):
         doc = report.write_markdown(document)

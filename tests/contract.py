@@ -23,11 +23,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve
 from rest_framework.fields import empty
+from rest_framework.renderers import JSONRenderer
 
 from apps.common.views import VersionedDetailView
 from apps.sync import registry
@@ -133,6 +135,38 @@ class CrudContract:
         stamps = row.field_versions
         row.refresh_from_db()
         assert (row.version, row.field_versions) == (3, stamps)
+
+    def test_every_reader_answers_the_output_serializers_shape(self, account: Account) -> None:
+        """Lists, details and pulls read rows, not model instances (apps/common/rows.py); each
+        answers, byte for byte once parsed, what the output serializer makes of the object:
+        same keys in the same order, same values."""
+        _, cursor = self.feed_since(account, "")
+        created = self.create(account)
+        patched = account.client.patch(self.detail(created["id"]), self.patch_body(), format="json")
+        assert patched.status_code == 200, patched.content
+        pulled = [c for c in self.feed_since(account, cursor)[0] if c["id"] == created["id"]]
+        sync_type = registry.get(pulled[0]["type"])
+        obj_id = uuid.UUID(created["id"])
+        obj = sync_type.fetch(owner_id=account.id, ids=[obj_id])[obj_id]
+        expected = orjson.loads(JSONRenderer().render(sync_type.serialize([obj])[0]))
+        assert sync_type.output_serializer is self.detail_view(created["id"]).output_serializer
+
+        detail = account.client.get(self.detail(created["id"])).json()
+        listed = [item for item in self.list_all(account) if item["id"] == created["id"]]
+        for answer in (patched.json(), detail, *listed, pulled[-1]["data"]):
+            assert list(answer) == list(expected)
+            assert answer == expected
+        assert len(listed) == 1
+
+    def list_all(self, account: Account) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        url: str | None = self.url
+        while url:
+            page = account.client.get(url)
+            assert page.status_code == 200, page.content
+            items += page.json()["results"]
+            url = page.json()["next"]
+        return items
 
     def detail_view(self, obj_id: str) -> type[VersionedDetailView]:
         view = resolve(self.detail(obj_id)).func.view_class  # type: ignore[attr-defined]

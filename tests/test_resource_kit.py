@@ -5,8 +5,10 @@ without being listed here. The behaviour of each resource is the CRUD contract's
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from apps.common.models import SyncedModel
 from apps.common.views import VersionedDetailView
 from apps.sync import registry
+from tests.contract import CrudContract
 
 
 def _detail_routes(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, type[VersionedDetailView]]]:
@@ -80,3 +83,39 @@ def test_every_synced_model_is_a_registered_sync_type() -> None:
     for model in synced:
         assert registry.get(model.sync_type).model is model
         assert model.editable_fields
+
+
+def test_each_types_editable_fields_are_pushed_and_shown() -> None:
+    """What a client may change, it can send in a push (and PATCH) and reads back: a field added
+    to the model's `editable_fields` and its two serializers is the whole change. (A viewer
+    state is not field-merged: a write is a whole position document, validated and reconciled
+    by apps/library, and its `editable_fields` name what field_versions records.)"""
+    for name in registry.names():
+        if name == "viewer_state":
+            continue
+        sync_type = registry.get(name)
+        editable = set(sync_type.model.editable_fields)
+        pushed, shown = (
+            s() if isinstance(s, type) else s
+            for s in (sync_type.fields_serializer, sync_type.output_serializer)
+        )
+        assert editable <= set(pushed.fields), name
+        assert editable <= set(shown.fields), name
+
+
+def _crud_contracts() -> list[type[CrudContract]]:
+    """Every CrudContract subclass in the test suite (their modules imported by a scan)."""
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("test_*.py")):
+        if "(CrudContract)" in path.read_text():
+            importlib.import_module(".".join(path.relative_to(root.parent).with_suffix("").parts))
+    return CrudContract.__subclasses__()
+
+
+def test_every_kit_resource_is_under_the_crud_contract() -> None:
+    """So each one's list, detail and pull are checked against its output serializer
+    (CrudContract.test_every_reader_answers_the_output_serializers_shape) and the rest of the
+    contract, without a list to keep here."""
+    covered = {contract.url for contract in _crud_contracts()}
+    collections = {path.rsplit("/", 1)[0] for path in DETAIL_ROUTES}
+    assert collections <= covered, collections - covered

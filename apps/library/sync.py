@@ -28,7 +28,6 @@ from .models import File, ViewerState
 class FileSync(SyncType):
     name = File.sync_type
     model = File
-    editable_fields = File.editable_fields
     output_serializer = FileOutput
     fields_serializer = FileUpdateInput(partial=True)
     output_component = "FileOutput"
@@ -62,7 +61,6 @@ class FileSync(SyncType):
 class ViewerStateSync(SyncType):
     name = ViewerState.sync_type
     model = ViewerState
-    editable_fields = ("current",)
     output_serializer = ViewerStateSyncOutput
     fields_serializer = ViewerStateInput
     output_component = "ViewerStateSyncOutput"

@@ -44,21 +44,16 @@ def note_get(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note:
 
 # --- the lean read path: rows, not model instances ----------------------------------------------
 
-# What NoteOutput shows, read straight from the columns (`files` is added by note_rows).
-OUTPUT_COLUMNS = ("id", "title", "body", "tags", "pinned", "archived", "version", "created_at", "updated_at")
-
 
 def note_rows(
-    queryset: QuerySet[Note], *, extra: Sequence[str] = (), list_page: bool = False
+    queryset: QuerySet[Note], *, columns: Sequence[str], extra: Sequence[str] = (), list_page: bool = False
 ) -> QuerySet[Any]:
-    """`queryset` as dicts of the output columns (plus `extra`, e.g. the ordering's fields),
-    with `file_ids` (the live linked files, sorted) from a correlated subquery on PostgreSQL:
-    a page or an object in one query, no model instances. Elsewhere (SQLite) `note_files`
-    adds the links with one more query. The list and detail endpoints read through this; the
-    shape is NoteOutput's (see api/serializers.note_output, tested equal). For a
-    `list_page`, bodies are bounded by the page's byte budget
-    (apps/common/pagination.text_budget)."""
-    columns = list(dict.fromkeys([*OUTPUT_COLUMNS, *extra]))
+    """`queryset` as dicts of `columns` (the output's, see api/serializers.NOTE_ROW) plus `extra`
+    (e.g. the ordering's fields), with `file_ids` (the live linked files, sorted) from a
+    correlated subquery on PostgreSQL: a page or an object in one query, no model instances.
+    Elsewhere (SQLite) `note_files` adds the links with one more query. For a `list_page`,
+    bodies are bounded by the page's byte budget (apps/common/pagination.text_budget)."""
+    columns = list(dict.fromkeys([*columns, *extra]))
     queryset = queryset.prefetch_related(None)
     if list_page:
         queryset = text_budget(queryset, counted=("title", "body"), large="body")
@@ -91,9 +86,9 @@ def note_files(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def note_row_get(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> dict[str, Any]:
+def note_row_get(*, owner_id: uuid.UUID, note_id: uuid.UUID, columns: Sequence[str]) -> dict[str, Any]:
     """One live note of the owner as a row (see note_rows); 404 otherwise."""
-    row = note_rows(note_list(owner_id=owner_id).filter(id=note_id)).first()
+    row = note_rows(note_list(owner_id=owner_id).filter(id=note_id), columns=columns).first()
     if row is None:
         raise NotFound("No such note.")
     return note_files([row])[0]

@@ -204,7 +204,7 @@ def notes_create_new(
     update. Each item's fields must already be cleaned (`clean_fields`) and link no files, and
     no id may exist yet — the caller checked that under the user's feed lock; a concurrent
     create of the same id raises IntegrityError (the caller then goes one by one). Runs inside
-    the caller's `owner_write`. Returns the new notes as rows of selectors.OUTPUT_COLUMNS.
+    the caller's `owner_write`. Returns the new notes as rows api/serializers.NOTE_ROW shapes.
 
     On PostgreSQL the rows go as typed arrays to one INSERT ... SELECT FROM unnest on a
     server-binding cursor (apps/common/db.py: a quarter of bulk_create's client CPU)."""

@@ -16,25 +16,31 @@ from apps.common.renderers import OPTIONS
 from apps.sync.registry import OVER_BUDGET, OverBudget, Shaped, SyncType, encode
 
 from . import selectors, services
-from .api.serializers import NoteOutput, NoteWriteInput, note_output, plain_note_fields
+from .api.serializers import NOTE_ROW, NoteOutput, NoteWriteInput, plain_note_fields
 from .models import Note, NoteRevision
 
-# A pull page's notes as NoteOutput shows them: its keys in its order (tests/notes checks a
-# pulled note equals GET /v1/notes/{id}); `files` are the live linked files, sorted. A body comes
-# along only when it is small (a page of such bodies fits the budget); each row's text size
-# comes too, so the page can end at its byte budget and fetch only its own large bodies.
-_PULL_KEYS = tuple(NoteOutput.Meta.fields)
-_PULL_PAGE = """
-SELECT n.id, n.title, CASE WHEN octet_length(n.body) <= %(small)s THEN n.body END,
-       n.tags::text, n.pinned, n.archived,
-       ARRAY(SELECT l.file_id FROM notes_note_linked_files l JOIN library_file f ON f.id = l.file_id
-             WHERE l.note_id = n.id AND f.deleted_at IS NULL ORDER BY l.file_id)::text,
-       n.version, n.created_at, n.updated_at,
-       octet_length(n.title) + octet_length(n.body)
-FROM notes_note n
-WHERE n.owner_id = %(owner)s AND n.deleted_at IS NULL AND n.id = ANY(%(ids)b::uuid[])
-"""
-_BODIES = "SELECT id, body FROM notes_note WHERE owner_id = %(owner)s AND id = ANY(%(ids)b::uuid[])"
+# A pull page's notes, read as NOTE_ROW's columns (so shaped exactly as GET /v1/notes/{id}; tests
+# check the two are equal). A body comes along only when it is small (a page of such bodies fits
+# the budget); each row's text size comes last, so the page can end at its byte budget and fetch
+# only its own large bodies. Tags and links come as text: orjson reads JSON ~5x faster than the
+# json module, and psycopg's array loader cost more than the rest of the row for a (nearly
+# always empty) uuid[]. Table names come from the models, not from here.
+_LINKS = Note.linked_files.through._meta.db_table
+_FILES = Note.linked_files.field.related_model._meta.db_table
+_PULL_SQL_OF = {
+    "body": "CASE WHEN octet_length(n.body) <= %(small)s THEN n.body END",
+    "tags": "n.tags::text",
+    "file_ids": f"ARRAY(SELECT l.file_id FROM {_LINKS} l JOIN {_FILES} f ON f.id = l.file_id"  # noqa: S608
+    " WHERE l.note_id = n.id AND f.deleted_at IS NULL ORDER BY l.file_id)::text",
+}
+_PULL_COLUMNS = NOTE_ROW.columns
+_NOTES = Note._meta.db_table
+_SELECT = ", ".join(_PULL_SQL_OF.get(column, f"n.{column}") for column in _PULL_COLUMNS)
+_PULL_PAGE = (
+    f"SELECT {_SELECT}, octet_length(n.title) + octet_length(n.body) FROM {_NOTES} n "  # noqa: S608
+    "WHERE n.owner_id = %(owner)s AND n.deleted_at IS NULL AND n.id = ANY(%(ids)b::uuid[])"
+)
+_BODIES = f"SELECT id, body FROM {_NOTES} WHERE owner_id = %(owner)s AND id = ANY(%(ids)b::uuid[])"  # noqa: S608
 
 
 def _within(
@@ -54,7 +60,6 @@ def _within(
 class NoteSync(SyncType):
     name = Note.sync_type
     model = Note
-    editable_fields = Note.editable_fields
     output_serializer = NoteOutput
     fields_serializer = NoteWriteInput(partial=True)
     output_component = "NoteOutput"
@@ -79,7 +84,8 @@ class NoteSync(SyncType):
             cursor.execute(_PULL_PAGE, {"owner": owner_id, "ids": list(ids), "small": small})
             rows = {row[0]: row for row in cursor.fetchall()}
         kept, rest = _within(ids, {note_id: row[-1] for note_id, row in rows.items()}, max_bytes)
-        withheld = [note_id for note_id in kept if rows[note_id][2] is None]
+        body_at = _PULL_COLUMNS.index("body")
+        withheld = [note_id for note_id in kept if rows[note_id][body_at] is None]
         bodies: dict[uuid.UUID, str] = {}
         if withheld:
             with db.bound_cursor(using, binary=True) as cursor:
@@ -87,31 +93,27 @@ class NoteSync(SyncType):
                 bodies = dict(cursor.fetchall())
         shaped: dict[uuid.UUID, Shaped | OverBudget] = dict.fromkeys(rest, OVER_BUDGET)
         for note_id in kept:
-            shape = dict(zip(_PULL_KEYS, rows[note_id][:-1], strict=True))
-            if shape["body"] is None:
-                shape["body"] = bodies[note_id]
-            # tags and files come as text: orjson reads JSON ~5x faster than the json module, and
-            # psycopg's array loader cost more than the rest of the row for a (nearly always
-            # empty) uuid[].
-            shape["tags"] = orjson.loads(shape["tags"])
-            links = shape["files"].strip("{}")
-            shape["files"] = [uuid.UUID(link) for link in links.split(",")] if links else []
-            shaped[note_id] = Shaped(shape["version"], encode(shape))
+            row = dict(zip(_PULL_COLUMNS, rows[note_id][:-1], strict=True))
+            if row["body"] is None:
+                row["body"] = bodies[note_id]
+            row["tags"] = orjson.loads(row["tags"])
+            links = row["file_ids"].strip("{}")
+            row["file_ids"] = [uuid.UUID(link) for link in links.split(",")] if links else []
+            shaped[note_id] = Shaped(row["version"], encode(NOTE_ROW(row)))
         return shaped
 
     def _fetch_shaped_portable(
         self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID], max_bytes: int
     ) -> dict[uuid.UUID, Shaped | OverBudget]:
         """SQLite (`make run`): the same answer through the ORM."""
-        rows = selectors.note_files(
-            list(selectors.note_rows(selectors.note_list(owner_id=owner_id).filter(id__in=ids)))
-        )
+        notes = selectors.note_list(owner_id=owner_id).filter(id__in=ids)
+        rows = selectors.note_files(list(selectors.note_rows(notes, columns=NOTE_ROW.model_columns)))
         by_id = {row["id"]: row for row in rows}
         sizes = {note_id: services.text_bytes(row["title"], row["body"]) for note_id, row in by_id.items()}
         kept, rest = _within(ids, sizes, max_bytes)
         shaped: dict[uuid.UUID, Shaped | OverBudget] = dict.fromkeys(rest, OVER_BUDGET)
         for note_id in kept:
-            shaped[note_id] = Shaped(by_id[note_id]["version"], encode(note_output(by_id[note_id])))
+            shaped[note_id] = Shaped(by_id[note_id]["version"], encode(NOTE_ROW(by_id[note_id])))
         return shaped
 
     def plain_create_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -122,7 +124,7 @@ class NoteSync(SyncType):
     ) -> list[Any]:
         rows = services.notes_create_new(owner_id=owner_id, items=items)
         # The same JSON text as NoteOutput's (datetimes with Z), as a push result stores it.
-        return list(orjson.loads(orjson.dumps([note_output(row) for row in rows], option=OPTIONS)))
+        return list(orjson.loads(orjson.dumps(NOTE_ROW.many(rows), option=OPTIONS)))
 
     def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
         return list(NoteOutput(objs, many=True).data)

@@ -70,11 +70,11 @@ class Outcome:
 
 
 class SyncType(ABC):
-    """Base for a syncable type. Subclasses set `name`, `model`, `editable_fields` and the hooks."""
+    """Base for a syncable type. Subclasses set `name`, `model` and the hooks; what a client may
+    change is the model's `editable_fields`."""
 
     name: ClassVar[str]
     model: ClassVar[type[models.Model]]
-    editable_fields: ClassVar[Sequence[str]]
     # The serializers of the REST representation (`data` in the feed) and of the writable fields
     # (`fields` of a push; a PATCH body), with their OpenAPI component names: the OpenAPI and
     # AsyncAPI documents describe `data` and `fields` with them.

@@ -31,39 +31,14 @@ def task_list(*, owner_id: uuid.UUID) -> QuerySet[Task]:
     return Task.objects.filter(owner_id=owner_id, deleted_at__isnull=True)
 
 
-# What TaskOutput shows, as columns (the due is rebuilt from its three columns).
-TASK_OUTPUT_COLUMNS = (
-    "id",
-    "list_id",
-    "parent_id",
-    "title",
-    "notes",
-    "done",
-    "completed_at",
-    "due_date",
-    "due_at",
-    "due_offset",
-    "priority",
-    "tags",
-    "position",
-    "recurrence",
-    "completion_count",
-    "last_completed_at",
-    "field_versions",
-    "version",
-    "created_at",
-    "updated_at",
-)
-
-
 def task_rows(
-    queryset: QuerySet[Task], *, extra: Sequence[str] = (), list_page: bool = False
+    queryset: QuerySet[Task], *, columns: Sequence[str], extra: Sequence[str] = (), list_page: bool = False
 ) -> QuerySet[Any]:
-    """`queryset` as dicts of the output columns (plus `extra`, e.g. the ordering's fields): the
-    lean read path of the task list (no model instances; see api/serializers.task_output). For a
+    """`queryset` as dicts of `columns` (the output's, see api/serializers.TASK_ROW) plus `extra`
+    (e.g. the ordering's fields): the lean read path of the task list, no model instances. For a
     `list_page`, task notes are bounded by the page's byte budget
     (apps/common/pagination.text_budget)."""
-    columns = list(dict.fromkeys([*TASK_OUTPUT_COLUMNS, *extra]))
+    columns = list(dict.fromkeys([*columns, *extra]))
     if list_page:
         queryset = text_budget(queryset, counted=("title", "notes"), large="notes")
         columns = [name for name in columns if name != "notes"] + [ROW_BYTES, "notes" + IF_SMALL]

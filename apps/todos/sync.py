@@ -37,7 +37,6 @@ def _validated(
 class TaskListSync(SyncType):
     name = TaskList.sync_type
     model = TaskList
-    editable_fields = TaskList.editable_fields
     output_serializer = TaskListOutput
     fields_serializer = TaskListInput(partial=True)
     output_component = "TaskListOutput"
@@ -69,7 +68,6 @@ class TaskListSync(SyncType):
 class TaskSync(SyncType):
     name = Task.sync_type
     model = Task
-    editable_fields = Task.editable_fields
     output_serializer = TaskOutput
     fields_serializer = TaskInput(partial=True)
     output_component = "TaskOutput"

@@ -11,10 +11,10 @@ from rest_framework.renderers import JSONRenderer
 
 from apps.common.renderers import ORJSONRenderer
 from apps.notes import selectors as note_selectors
-from apps.notes.api.serializers import NoteOutput, note_output
+from apps.notes.api.serializers import NOTE_ROW, NoteOutput
 from apps.notes.models import Note
 from apps.todos import selectors as task_selectors
-from apps.todos.api.serializers import TaskOutput, task_output
+from apps.todos.api.serializers import TASK_ROW, TaskOutput
 from apps.todos.models import Task
 from tests.conftest import Account
 
@@ -33,22 +33,22 @@ def rendered_lean(data: Any) -> Any:
 
 def test_tasks_as_rows_render_like_task_output(account: Account, filled: dict[str, Any]) -> None:  # noqa: F811
     tasks = Task.objects.filter(owner_id=account.id).order_by("id")
-    rows = task_selectors.task_rows(tasks)
+    rows = task_selectors.task_rows(tasks, columns=TASK_ROW.model_columns)
     assert len(rows) == 110
     for task, row in zip(tasks, rows, strict=True):
         expected = rendered_by_drf(TaskOutput(task).data)
-        lean = rendered_lean(task_output(row))
+        lean = rendered_lean(TASK_ROW(row))
         assert list(lean) == list(expected)
         assert lean == expected
 
 
 def test_notes_as_rows_render_like_note_output(account: Account, filled: dict[str, Any]) -> None:  # noqa: F811
     notes = note_selectors.note_list(owner_id=account.id).order_by("id")
-    rows = note_selectors.note_files(list(note_selectors.note_rows(notes)))
+    rows = note_selectors.note_files(list(note_selectors.note_rows(notes, columns=NOTE_ROW.model_columns)))
     assert any(row["file_ids"] for row in rows)
     for note, row in zip(notes, rows, strict=True):
         expected = rendered_by_drf(NoteOutput(note).data)
-        lean = rendered_lean(note_output(row))
+        lean = rendered_lean(NOTE_ROW(row))
         assert list(lean) == list(expected)
         assert lean == expected
     assert Note.objects.filter(owner_id=account.id).count() == 110

@@ -5,7 +5,6 @@ the inputs, so a body that carries them has them ignored."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from apps.common.rows import RowShape
 from apps.common.tags import TAG_MAX_LENGTH, TAGS_MAX_COUNT, TagsField, normalize_tags
 
 from ..models import DEFAULTS, EDITABLE_FIELDS, FILES_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
@@ -132,26 +132,9 @@ class NoteOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def note_output(row: Mapping[str, Any]) -> dict[str, Any]:
-    """NoteOutput's representation built from a row of selectors.note_rows: the same keys in
-    the same order, with values the ORJSONRenderer writes exactly as DRF writes NoteOutput's
-    (datetimes with `Z`, UUIDs canonical). tests/bench_contract checks the two are equal."""
-    return {
-        "id": row["id"],
-        "title": row["title"],
-        "body": row["body"],
-        "tags": row["tags"],
-        "pinned": row["pinned"],
-        "archived": row["archived"],
-        "files": row["file_ids"],
-        "version": row["version"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
-
-
-def note_outputs(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [note_output(row) for row in rows]
+# NoteOutput from a row of selectors.note_rows (lean lists, details and pulls; apps/common/rows.py):
+# `files` is the reader's `file_ids` (the live linked files, sorted; see selectors.LIVE_LINKS).
+NOTE_ROW = RowShape(NoteOutput, columns={"files": "file_ids"})
 
 
 class RevisionReasonField(serializers.CharField):

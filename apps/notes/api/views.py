@@ -57,10 +57,10 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
         # The hot path reads rows, not model instances (one query per page; see note_rows).
         queryset = self.filter_queryset(self.get_queryset())
         ordering = [name.lstrip("-") for name in self.cursor_ordering]
-        rows = selectors.note_rows(queryset, extra=ordering, list_page=True)
+        rows = selectors.note_rows(queryset, columns=s.NOTE_ROW.model_columns, extra=ordering, list_page=True)
         page = self.paginate_queryset(rows)
         assert page is not None  # every list is paginated
-        return self.get_paginated_response(s.note_outputs(selectors.note_files(page)))
+        return self.get_paginated_response(s.NOTE_ROW.many(selectors.note_files(page)))
 
     @extend_schema(
         summary="Create a note",
@@ -103,7 +103,9 @@ class NoteDetailView(VersionedDetailView):
     renderer_classes = [ORJSONRenderer]
 
     def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
-        return s.note_output(selectors.note_row_get(owner_id=owner, note_id=obj_id))
+        return s.NOTE_ROW(
+            selectors.note_row_get(owner_id=owner, note_id=obj_id, columns=s.NOTE_ROW.model_columns)
+        )
 
     def update(
         self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None

@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from apps.common.rows import Computed, RowShape
 from apps.common.tags import TagsField
 
 from .. import positions
@@ -222,35 +223,21 @@ def _due_wire(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def task_output(row: Mapping[str, Any]) -> dict[str, Any]:
-    """TaskOutput's representation built from a row of selectors.task_rows: the same keys in
-    the same order, values the ORJSONRenderer writes exactly as DRF writes TaskOutput's
-    (datetimes with `Z`, UUIDs canonical). tests/bench_contract checks the two are equal."""
+def _recurrence_wire(row: Mapping[str, Any]) -> dict[str, Any] | None:
     recurrence = row["recurrence"]
-    return {
-        "id": row["id"],
-        "list": row["list_id"],
-        "parent": row["parent_id"],
-        "title": row["title"],
-        "notes": row["notes"],
-        "done": row["done"],
-        "completed_at": row["completed_at"],
-        "due": _due_wire(row),
-        "priority": row["priority"],
-        "tags": row["tags"],
-        "position": row["position"],
-        "recurrence": (
-            None
-            if recurrence is None
-            else {key: recurrence[key] for key in ("freq", "interval") if key in recurrence}
-        ),
-        "completion_count": row["completion_count"],
-        "last_completed_at": row["last_completed_at"],
-        "field_versions": row["field_versions"],
-        "version": row["version"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
+    if recurrence is None:
+        return None
+    return {key: recurrence[key] for key in ("freq", "interval") if key in recurrence}
+
+
+# TaskOutput from a row of selectors.task_rows (the list's lean read path; apps/common/rows.py).
+TASK_ROW = RowShape(
+    TaskOutput,
+    computed={
+        "due": Computed(("due_date", "due_at", "due_offset"), _due_wire),
+        "recurrence": Computed(("recurrence",), _recurrence_wire),
+    },
+)
 
 
 class TaskCompletionOutput(serializers.ModelSerializer):

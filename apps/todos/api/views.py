@@ -145,10 +145,10 @@ class TaskCollectionView(ETagMixin, _Collection):
         # The hot path reads rows, not model instances (see selectors.task_rows).
         queryset = self.filter_queryset(self.get_queryset())
         ordering = [name.lstrip("-") for name in self.cursor_ordering]
-        rows = selectors.task_rows(queryset, extra=ordering, list_page=True)
+        rows = selectors.task_rows(queryset, columns=s.TASK_ROW.model_columns, extra=ordering, list_page=True)
         page = self.paginate_queryset(rows)
         assert page is not None  # every list is paginated
-        return self.get_paginated_response([s.task_output(row) for row in page])
+        return self.get_paginated_response(s.TASK_ROW.many(page))
 
     @extend_schema(summary="Your tasks, filtered and ordered")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
