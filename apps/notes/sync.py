@@ -19,23 +19,24 @@ from . import selectors, services
 from .api.serializers import NOTE_ROW, NoteOutput, NoteWriteInput, plain_note_fields
 from .models import Note, NoteRevision
 
-# A pull page's notes, read as NOTE_ROW's columns (so shaped exactly as GET /v1/notes/{id}; tests
-# check the two are equal). A body comes along only when it is small (a page of such bodies fits
-# the budget); each row's text size comes last, so the page can end at its byte budget and fetch
-# only its own large bodies. Tags and links come as text: orjson reads JSON ~5x faster than the
-# json module, and psycopg's array loader cost more than the rest of the row for a (nearly
-# always empty) uuid[]. Table names come from the models, not from here.
+# A pull page's notes, selected in NOTE_ROW's key order from its columns, so a row zips straight
+# into the shape of GET /v1/notes/{id} (tests check the two are equal; a note field that is not
+# one column fails here at import, with a KeyError naming it). A body comes along only when it is
+# small (a page of such bodies fits the budget); each row's text size comes last, so the page can
+# end at its byte budget and fetch only its own large bodies. Tags and links come as text: orjson
+# reads JSON ~5x faster than the json module, and psycopg's array loader cost more than the rest
+# of the row for a (nearly always empty) uuid[]. Table names come from the models.
 _LINKS = Note.linked_files.through._meta.db_table
 _FILES = Note.linked_files.field.related_model._meta.db_table
 _PULL_SQL_OF = {
     "body": "CASE WHEN octet_length(n.body) <= %(small)s THEN n.body END",
     "tags": "n.tags::text",
-    "file_ids": f"ARRAY(SELECT l.file_id FROM {_LINKS} l JOIN {_FILES} f ON f.id = l.file_id"  # noqa: S608
+    "files": f"ARRAY(SELECT l.file_id FROM {_LINKS} l JOIN {_FILES} f ON f.id = l.file_id"  # noqa: S608
     " WHERE l.note_id = n.id AND f.deleted_at IS NULL ORDER BY l.file_id)::text",
 }
-_PULL_COLUMNS = NOTE_ROW.columns
+_PULL_KEYS = NOTE_ROW.keys
 _NOTES = Note._meta.db_table
-_SELECT = ", ".join(_PULL_SQL_OF.get(column, f"n.{column}") for column in _PULL_COLUMNS)
+_SELECT = ", ".join(_PULL_SQL_OF.get(key, f"n.{NOTE_ROW.plain[key]}") for key in _PULL_KEYS)
 _PULL_PAGE = (
     f"SELECT {_SELECT}, octet_length(n.title) + octet_length(n.body) FROM {_NOTES} n "  # noqa: S608
     "WHERE n.owner_id = %(owner)s AND n.deleted_at IS NULL AND n.id = ANY(%(ids)b::uuid[])"
@@ -84,7 +85,7 @@ class NoteSync(SyncType):
             cursor.execute(_PULL_PAGE, {"owner": owner_id, "ids": list(ids), "small": small})
             rows = {row[0]: row for row in cursor.fetchall()}
         kept, rest = _within(ids, {note_id: row[-1] for note_id, row in rows.items()}, max_bytes)
-        body_at = _PULL_COLUMNS.index("body")
+        body_at = _PULL_KEYS.index("body")
         withheld = [note_id for note_id in kept if rows[note_id][body_at] is None]
         bodies: dict[uuid.UUID, str] = {}
         if withheld:
@@ -93,13 +94,13 @@ class NoteSync(SyncType):
                 bodies = dict(cursor.fetchall())
         shaped: dict[uuid.UUID, Shaped | OverBudget] = dict.fromkeys(rest, OVER_BUDGET)
         for note_id in kept:
-            row = dict(zip(_PULL_COLUMNS, rows[note_id][:-1], strict=True))
-            if row["body"] is None:
-                row["body"] = bodies[note_id]
-            row["tags"] = orjson.loads(row["tags"])
-            links = row["file_ids"].strip("{}")
-            row["file_ids"] = [uuid.UUID(link) for link in links.split(",")] if links else []
-            shaped[note_id] = Shaped(row["version"], encode(NOTE_ROW(row)))
+            shape = dict(zip(_PULL_KEYS, rows[note_id][:-1], strict=True))
+            if shape["body"] is None:
+                shape["body"] = bodies[note_id]
+            shape["tags"] = orjson.loads(shape["tags"])
+            links = shape["files"].strip("{}")
+            shape["files"] = [uuid.UUID(link) for link in links.split(",")] if links else []
+            shaped[note_id] = Shaped(shape["version"], encode(shape))
         return shaped
 
     def _fetch_shaped_portable(
