@@ -62,9 +62,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 def post_worker_init(worker: object) -> None:
     """Freeze what the worker loaded before its first request, so the garbage collector stops
     scanning it. Django, DRF, the URLconf with every view and serializer, and the schema
-    machinery are ~130,000 tracked objects that live as long as the worker; without this every
-    full (generation 2) collection walks all of them — 57 ms measured, i.e. one request in a
-    few hundred took 60 ms instead of 4 (the bench's pull p99). Resolving the URLconf first
+    machinery are the bulk of the tracked objects and live as long as the worker; without this
+    every full (generation 2) collection walks all of them, and the request it lands on is the
+    p99 (figures: docs/benchmarks.md). Resolving the URLconf first
     imports the views, which Django would otherwise do lazily on the first request."""
     import gc
 

@@ -2,14 +2,13 @@
 
 Django's psycopg backend binds parameters on the client: every value is quoted into the SQL
 text in Python. For a bulk INSERT of 100 rows that quoting (arrays of text and JSON) cost more
-CPU than the database spent on the insert (measured: 5.2 ms of client CPU per 100 notes through
-`bulk_create`, 1.3 ms with the same rows sent as typed arrays to `INSERT ... SELECT FROM
-unnest(...)` on a server-binding cursor). `bound_cursor` gives such a cursor on the request's
-own connection and transaction, wrapped like any Django cursor (database errors become
-django.db errors, execute wrappers and query logging see it). Send the arrays in binary
-(`%(name)b`): psycopg's text format escapes every element in Python, which for 100 JSON
-documents cost 3.4 ms of CPU against 0.26 ms in binary. With `binary=True` the rows come back
-in binary as well: parsing 500 rows of timestamps and UUIDs from text cost ~4 ms a page.
+CPU than the database spent on the insert; the same rows sent as typed arrays to `INSERT ...
+SELECT FROM unnest(...)` on a server-binding cursor cost a quarter of it. `bound_cursor` gives
+such a cursor on the request's own connection and transaction, wrapped like any Django cursor
+(database errors become django.db errors, execute wrappers and query logging see it). Send the
+arrays in binary (`%(name)b`): psycopg's text format escapes every element in Python, an order
+of magnitude dearer. With `binary=True` the rows come back in binary as well: parsing a page of
+timestamps and UUIDs from text cost more than the query. (Figures: docs/benchmarks.md.)
 """
 
 from __future__ import annotations

@@ -71,7 +71,8 @@ def text_budget(queryset: QuerySet[Any], *, counted: Sequence[str], large: str) 
     read, otherwise). Select those instead of `large` (a NOT NULL text column); the paginator
     ends the page at the budget, fetches the withheld values of the rows it keeps (one more
     query, only when a page holds large ones) and gives the column its name back. Raw SQL on
-    purpose: built as ORM expressions these cost ~2 ms of compilation per request."""
+    purpose: built as ORM expressions their compilation cost more than the query (figures:
+    docs/benchmarks.md)."""
     connection = connections[queryset.db]
     table = connection.ops.quote_name(queryset.model._meta.db_table)
 

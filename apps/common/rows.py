@@ -88,7 +88,7 @@ def _compile(
 ) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """The shaper as one dict display, `{"id": row["id"], "due": f1(row), ...}`, as a hand-written
     one would be (the way dataclasses builds its __init__): a generic loop over the fields cost
-    twice as much per row, which a pull of 500 rows pays 500 times. Keys in the serializer's order,
+    twice as much per row (figures: docs/benchmarks.md). Keys in the serializer's order,
     as DRF renders them (clients diff and hash bodies). Keys and columns are written with repr(),
     so no name can be anything but a string literal."""
     functions = {f"_f{index}": value for index, (_, _, value) in enumerate(fields) if value is not None}

@@ -13,7 +13,7 @@ validate S3's response checksums. Since botocore 1.36 it asks for them on every 
 when S3 sends a whole-object CRC (objects stored in one PUT; CRC64NVME on AWS when awscrt is
 installed), computes it over every byte read. Those reads already compute a SHA-256 over every
 byte and compare it with the digest the client declared, which is the stronger check; a second
-pass in CRC32 cost another ~0.3 CPU-s per GB. Ranged responses never carry one.
+pass in CRC32 was a second full pass (figures: docs/benchmarks.md). Ranged responses never carry one.
 """
 
 from __future__ import annotations

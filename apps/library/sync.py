@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apps.common.errors import ErrorCode
-from apps.sync.registry import Outcome, Rejected, SyncType
+from apps.sync.registry import FieldMergedType, OpStatus, Outcome, Rejected, SyncType
 
 from . import selectors, services
 from .api.serializers import FileOutput, FileUpdateInput, ViewerStateInput, ViewerStateSyncOutput
@@ -25,24 +25,13 @@ from .errors import StaleViewerState
 from .models import File, ViewerState
 
 
-class FileSync(SyncType):
-    name = File.sync_type
+class FileSync(FieldMergedType):
     model = File
     output_serializer = FileOutput
-    fields_serializer = FileUpdateInput(partial=True)
-    output_component = "FileOutput"
-    fields_component = "PatchedFileUpdateInputRequest"
+    input_serializer = FileUpdateInput
 
     def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         return {f.id: f for f in selectors.file_list(owner_id=owner_id).filter(id__in=ids)}
-
-    def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
-        return list(FileOutput(objs, many=True).data)
-
-    def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
-        data = FileUpdateInput(data=dict(fields), partial=partial)
-        data.is_valid(raise_exception=True)
-        return dict(data.validated_data)
 
     def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
         raise Rejected(
@@ -59,11 +48,13 @@ class FileSync(SyncType):
 
 
 class ViewerStateSync(SyncType):
-    name = ViewerState.sync_type
+    """Not merged per field: a push is a whole position document, reconciled by the same rules
+    as PUT /v1/files/{file_id}/viewer-state (so its `fields` are that body, not a patch)."""
+
     model = ViewerState
     output_serializer = ViewerStateSyncOutput
+    input_serializer = ViewerStateInput
     fields_serializer = ViewerStateInput
-    output_component = "ViewerStateSyncOutput"
     fields_component = "ViewerStateInputRequest"
 
     def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -78,11 +69,6 @@ class ViewerStateSync(SyncType):
             document.update(version=state.version, updated_at=state.updated_at)
             rows.append(document)
         return list(ViewerStateSyncOutput(rows, many=True).data)
-
-    def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
-        data = ViewerStateInput(data=dict(fields))
-        data.is_valid(raise_exception=True)
-        return dict(data.validated_data)
 
     def upsert(
         self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int, fields: Mapping[str, Any]
@@ -102,7 +88,7 @@ class ViewerStateSync(SyncType):
         except StaleViewerState as exc:
             state = ViewerState.objects.select_related("file").get(file_id=obj_id)
             return Outcome(
-                "conflict",
+                OpStatus.CONFLICT,
                 obj=state,
                 version=state.version,
                 conflicts=[
@@ -116,21 +102,11 @@ class ViewerStateSync(SyncType):
             )
         state = ViewerState.objects.select_related("file").get(file_id=obj_id)
         return Outcome(
-            "applied",
+            OpStatus.APPLIED,
             obj=state,
             version=state.version,
             extra={"applied": result.applied, "reason": result.reason},
         )
 
     def remove(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int) -> Outcome:
-        raise Rejected("Viewer states are deleted with their file.", code=ErrorCode.UNSUPPORTED_OPERATION)
-
-    # upsert and remove above replace the generic merge, which would use these three.
-    def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
-        raise Rejected("Viewer states are written with upsert.", code=ErrorCode.UNSUPPORTED_OPERATION)
-
-    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
-        raise Rejected("Viewer states are written with upsert.", code=ErrorCode.UNSUPPORTED_OPERATION)
-
-    def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
         raise Rejected("Viewer states are deleted with their file.", code=ErrorCode.UNSUPPORTED_OPERATION)

@@ -13,7 +13,7 @@ from django.db import router
 
 from apps.common import db
 from apps.common.renderers import OPTIONS
-from apps.sync.registry import OVER_BUDGET, OverBudget, Shaped, SyncType, encode
+from apps.sync.registry import OVER_BUDGET, FieldMergedType, OverBudget, Shaped, encode
 
 from . import selectors, services
 from .api.serializers import NOTE_ROW, NoteOutput, NoteWriteInput, plain_note_fields
@@ -24,8 +24,9 @@ from .models import Note, NoteRevision
 # one column fails here at import, with a KeyError naming it). A body comes along only when it is
 # small (a page of such bodies fits the budget); each row's text size comes last, so the page can
 # end at its byte budget and fetch only its own large bodies. Tags and links come as text: orjson
-# reads JSON ~5x faster than the json module, and psycopg's array loader cost more than the rest
-# of the row for a (nearly always empty) uuid[]. Table names come from the models.
+# reads JSON faster than psycopg's json loader, and psycopg's array loader cost more than the
+# rest of the row for a (nearly always empty) uuid[] (figures: docs/benchmarks.md). Table
+# names come from the models.
 _LINKS = Note.linked_files.through._meta.db_table
 _FILES = Note.linked_files.field.related_model._meta.db_table
 _PULL_SQL_OF = {
@@ -58,13 +59,10 @@ def _within(
     return live, []
 
 
-class NoteSync(SyncType):
-    name = Note.sync_type
+class NoteSync(FieldMergedType):
     model = Note
     output_serializer = NoteOutput
-    fields_serializer = NoteWriteInput(partial=True)
-    output_component = "NoteOutput"
-    fields_component = "PatchedNoteWriteInputRequest"
+    input_serializer = NoteWriteInput
 
     def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         return {note.id: note for note in selectors.note_list(owner_id=owner_id).filter(id__in=ids)}
@@ -75,8 +73,8 @@ class NoteSync(SyncType):
         """A pull page's notes (up to SYNC_PULL_MAX_LIMIT) in one query, more only for large
         bodies within the budget (see _PULL_PAGE). On PostgreSQL: the ids as one binary array on
         a server-binding cursor, rows back in binary, built straight into NoteOutput's shape.
-        Compiling and quoting `id IN (...)` of 500 UUIDs cost the ORM ~5 ms of CPU per page and
-        parsing timestamps from text ~3 ms, more than the query."""
+        Compiling and quoting `id IN (...)` of 500 UUIDs and parsing timestamps from text cost
+        the ORM more CPU than the query (figures: docs/benchmarks.md)."""
         using = router.db_for_read(Note)
         if not db.is_postgresql(using):
             return self._fetch_shaped_portable(owner_id=owner_id, ids=ids, max_bytes=max_bytes)
@@ -127,13 +125,8 @@ class NoteSync(SyncType):
         # The same JSON text as NoteOutput's (datetimes with Z), as a push result stores it.
         return list(orjson.loads(orjson.dumps(NOTE_ROW.many(rows), option=OPTIONS)))
 
-    def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
-        return list(NoteOutput(objs, many=True).data)
-
     def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
-        data = NoteWriteInput(data=dict(fields), partial=partial)
-        data.is_valid(raise_exception=True)
-        return services.clean_fields(data.validated_data)
+        return services.clean_fields(super().validate(fields=fields, partial=partial))
 
     def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
         note, _created = services.note_create(owner_id=owner_id, fields=fields, note_id=obj_id)

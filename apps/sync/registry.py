@@ -5,12 +5,11 @@ subclass in its own `sync.py` and registers it from `AppConfig.ready()`. A type 
 (fetch + serialize, for pulls) and how to write through the app's own services (for pushes), so
 validation rules exist once, in the app.
 
-`SyncType.upsert` implements the per-field merge against `base_version` for every type that keeps
-`field_versions` (field → version at which it last changed on the server):
-- fields the server has not changed since `base_version` take the client's value;
-- a field changed on both sides to different values is a conflict: the server value stays,
-  both are returned, and `keep_losing_values` may keep the client's value elsewhere (notes keep
-  a losing text as a revision).
+Two kinds of type: a `SyncType` answers `upsert` and `remove` itself (a viewer state is one
+document reconciled by its own rules); a `FieldMergedType` gets them from the per-field merge
+against `base_version` (apps/sync/merge.py) and supplies create/update/delete through its app's
+services. A losing value of a conflict may be kept with `keep_losing_values` (notes keep a losing
+text as a revision).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import orjson
@@ -28,6 +28,8 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from apps.common.errors import ApplicationError, ErrorCode, IdConflict
 from apps.common.renderers import OPTIONS
+
+from .merge import merge_fields
 
 
 class Rejected(ApplicationError):
@@ -60,9 +62,18 @@ def encode(shape: Any) -> bytes:
     return orjson.dumps(shape, default=_fallback.default, option=OPTIONS)
 
 
+class OpStatus(StrEnum):
+    """What became of a pushed operation (a push result's `status`)."""
+
+    APPLIED = "applied"  # applied as sent
+    MERGED = "merged"  # applied onto a newer version: the result holds the merged object
+    CONFLICT = "conflict"  # some or all of it lost to a newer change (see `conflicts`)
+    REJECTED = "rejected"  # refused (see `code`)
+
+
 @dataclass
 class Outcome:
-    status: str  # applied | merged | conflict | rejected
+    status: OpStatus
     obj: Any = None
     version: int | None = None
     conflicts: list[dict[str, Any]] = field(default_factory=list)
@@ -70,18 +81,30 @@ class Outcome:
 
 
 class SyncType(ABC):
-    """Base for a syncable type. Subclasses set `name`, `model` and the hooks; what a client may
-    change is the model's `editable_fields`."""
+    """A syncable type: how pulls read it and how pushes write it. Subclasses set `model` (its
+    `sync_type` names the type, its `editable_fields` are what a client may change),
+    `output_serializer` (the REST representation: `data` in the feed) and `input_serializer`
+    (its PATCH body is a push's `fields`); the OpenAPI and AsyncAPI documents describe `data`
+    and `fields` with their components, named as drf-spectacular names them."""
 
     name: ClassVar[str]
     model: ClassVar[type[models.Model]]
-    # The serializers of the REST representation (`data` in the feed) and of the writable fields
-    # (`fields` of a push; a PATCH body), with their OpenAPI component names: the OpenAPI and
-    # AsyncAPI documents describe `data` and `fields` with them.
     output_serializer: ClassVar[Any]
+    input_serializer: ClassVar[Any]
     fields_serializer: ClassVar[Any]
     output_component: ClassVar[str]
     fields_component: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "model", None) is None or getattr(cls, "input_serializer", None) is None:
+            return  # an intermediate base
+        cls.name = cls.model.sync_type  # type: ignore[attr-defined]
+        cls.fields_serializer = cls.__dict__.get("fields_serializer") or cls.input_serializer(partial=True)
+        cls.output_component = cls.__dict__.get("output_component") or cls.output_serializer.__name__
+        cls.fields_component = (
+            cls.__dict__.get("fields_component") or f"Patched{cls.input_serializer.__name__}Request"
+        )
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -91,9 +114,9 @@ class SyncType(ABC):
         queryset = self.model._default_manager.filter(owner_id=owner_id, id__in=ids)
         return {obj.pk: obj for obj in queryset}
 
-    @abstractmethod
     def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
         """The REST representation of each object."""
+        return list(self.output_serializer(objs, many=True).data)
 
     def is_deleted(self, obj: Any) -> bool:
         return getattr(obj, "deleted_at", None) is not None
@@ -122,15 +145,52 @@ class SyncType(ABC):
                 used += len(encoded)
         return shaped
 
-    # --- writes through the app's services ------------------------------------------------------
+    # --- writes ----------------------------------------------------------------------------------
+
+    def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
+        """The fields as the REST input serializer accepts them; raises on invalid input."""
+        data = self.input_serializer(data=dict(fields), partial=partial)
+        data.is_valid(raise_exception=True)
+        return dict(data.validated_data)
+
+    @abstractmethod
+    def upsert(
+        self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int, fields: Mapping[str, Any]
+    ) -> Outcome:
+        """Create or change the object from a push (inside the owner's feed lock)."""
+
+    @abstractmethod
+    def remove(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int) -> Outcome:
+        """Delete the object from a push (inside the owner's feed lock)."""
+
+    # --- batched creates: the fast path of a push full of new objects (optional) ----------------
+
+    def plain_create_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The cleaned fields of a create when they are plainly valid (what `validate` would
+        return for them), else None: the op then goes through `upsert` one by one, which also
+        explains what is wrong. None by default: no batched creates."""
+        return None
+
+    def create_new(
+        self, *, owner_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
+    ) -> list[Any]:
+        """Create objects whose ids exist nowhere yet, with fields from plain_create_fields, in
+        bulk; returns each one's REST representation (JSON-ready), in order. This default goes
+        one by one; a type with a real bulk path overrides it."""
+        made = [
+            self.upsert(owner_id=owner_id, obj_id=obj_id, base_version=0, fields=fields).obj
+            for obj_id, fields in items
+        ]
+        return list(json.loads(json.dumps(self.serialize(made), cls=JSONEncoder)))
+
+
+class FieldMergedType(SyncType):
+    """A type merged per field against `field_versions` (apps/sync/merge.py), written through
+    its app's services: create, update and delete receive validated fields."""
 
     def lock(self, *, obj_id: uuid.UUID) -> Any | None:
         """The object with this id whoever owns it (deleted included), row-locked; None if none."""
         return self.model._default_manager.select_for_update().filter(id=obj_id).first()
-
-    @abstractmethod
-    def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
-        """The fields as the REST input serializer accepts them; raise on invalid input."""
 
     @abstractmethod
     def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
@@ -144,32 +204,12 @@ class SyncType(ABC):
     def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
         """Soft-delete through the app's service; returns the tombstone."""
 
-    # --- batched creates: the fast path of a push full of new objects (optional) ----------------
-
-    def plain_create_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The cleaned fields of a create when they are plainly valid (what `validate` would
-        return for them), else None: the op then goes through validate/create one by one,
-        which also explains what is wrong. None by default: no batched creates."""
-        return None
-
-    def create_new(
-        self, *, owner_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
-    ) -> list[Any]:
-        """Create objects whose ids exist nowhere yet, with fields from plain_create_fields, in
-        bulk; returns each one's REST representation (JSON-ready), in order. This default makes
-        them one by one; a type with a real bulk path overrides it."""
-        made = [self.create(owner_id=owner_id, obj_id=obj_id, fields=fields) for obj_id, fields in items]
-        return list(json.loads(json.dumps(self.serialize(made), cls=JSONEncoder)))
-
-    def keep_losing_values(  # noqa: B027 - an optional hook: most types keep nothing
-        self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]
-    ) -> None:
+    def keep_losing_values(self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]) -> None:
         """Keep the client's values of conflicting fields somewhere, if the type can."""
 
     def value(self, obj: Any, name: str) -> Any:
+        """A stored field's value as the input serializer gives it (to compare with a push's)."""
         return getattr(obj, name)
-
-    # --- the merge -------------------------------------------------------------------------------
 
     def upsert(
         self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int, fields: Mapping[str, Any]
@@ -180,57 +220,52 @@ class SyncType(ABC):
         if obj is None:
             cleaned = self.validate(fields=fields, partial=False)
             created = self.create(owner_id=owner_id, obj_id=obj_id, fields=cleaned)
-            return Outcome("applied", obj=created, version=created.version)
+            return Outcome(OpStatus.APPLIED, obj=created, version=created.version)
         if self.is_deleted(obj):
             return Outcome(
-                "conflict",
+                OpStatus.CONFLICT,
                 obj=obj,
                 version=obj.version,
                 conflicts=[{"field": None, "reason": "deleted", "server": None, "client": dict(fields)}],
             )
         _check_base(obj, base_version)
         cleaned = self.validate(fields=fields, partial=True)
-        field_versions: dict[str, int] = getattr(obj, "field_versions", {}) or {}
-        changes: dict[str, Any] = {}
-        conflicts: list[dict[str, Any]] = []
-        for name, client_value in cleaned.items():
-            server_value = self.value(obj, name)
-            if server_value == client_value:
-                continue
-            if field_versions.get(name, 0) > base_version:
-                conflicts.append({"field": name, "server": server_value, "client": client_value})
-            else:
-                changes[name] = client_value
+        stored = set(self.model.editable_fields)  # type: ignore[attr-defined]
+        merged = merge_fields(
+            client=cleaned,
+            server={name: self.value(obj, name) for name in cleaned if name in stored},
+            field_versions=obj.field_versions or {},
+            base_version=base_version,
+        )
         version_before = obj.version
-        if changes:
-            obj = self.update(owner_id=owner_id, obj=obj, fields=changes)
-        if conflicts:
+        if merged.changes:
+            obj = self.update(owner_id=owner_id, obj=obj, fields=merged.changes)
+        if merged.conflicts:
             self.keep_losing_values(
-                owner_id=owner_id, obj=obj, losing={c["field"]: c["client"] for c in conflicts}
+                owner_id=owner_id, obj=obj, losing={c["field"]: c["client"] for c in merged.conflicts}
             )
-            return Outcome("conflict", obj=obj, version=obj.version, conflicts=conflicts)
-        status = "applied" if base_version >= version_before else "merged"
+            return Outcome(OpStatus.CONFLICT, obj=obj, version=obj.version, conflicts=merged.conflicts)
+        status = OpStatus.APPLIED if base_version >= version_before else OpStatus.MERGED
         return Outcome(status, obj=obj, version=obj.version)
 
     def remove(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, base_version: int) -> Outcome:
         obj = self.lock(obj_id=obj_id)
         if obj is None or obj.owner_id != owner_id:
             # Deleting what is not there (or not yours) changes nothing: nothing to reveal.
-            return Outcome("applied", version=None)
+            return Outcome(OpStatus.APPLIED, version=None)
         if self.is_deleted(obj):
-            return Outcome("applied", obj=obj, version=obj.version)
+            return Outcome(OpStatus.APPLIED, obj=obj, version=obj.version)
         _check_base(obj, base_version)
         if obj.version > base_version:
-            field_versions: dict[str, int] = getattr(obj, "field_versions", {}) or {}
-            changed = [name for name, at in field_versions.items() if at > base_version]
+            changed = [name for name, at in (obj.field_versions or {}).items() if at > base_version]
             return Outcome(
-                "conflict",
+                OpStatus.CONFLICT,
                 obj=obj,
                 version=obj.version,
                 conflicts=[{"field": None, "reason": "changed_since_base", "changed_fields": changed}],
             )
         deleted = self.delete(owner_id=owner_id, obj=obj)
-        return Outcome("applied", obj=deleted, version=deleted.version)
+        return Outcome(OpStatus.APPLIED, obj=deleted, version=deleted.version)
 
 
 def _check_base(obj: Any, base_version: int) -> None:

@@ -76,8 +76,8 @@ def _feed_page(
     *, owner_id: uuid.UUID, after: int, limit: int, types: Sequence[str] | None
 ) -> list[tuple[int, str, uuid.UUID, int, bool]]:
     """Feed entries after `after`, oldest first. On PostgreSQL read in binary on a
-    server-binding cursor (apps/common/db.py): a page of 500 cost the ORM ~4 ms of CPU in text
-    parsing alone, about what the whole query costs the database."""
+    server-binding cursor (apps/common/db.py): the ORM's text parsing alone cost about what the
+    whole query costs the database (figures: docs/benchmarks.md)."""
     using = router.db_for_read(Change)
     if not db.is_postgresql(using):
         entries = Change.objects.using(using).filter(owner_id=owner_id, seq__gt=after)

@@ -91,7 +91,8 @@ TEMPLATES = [
 ]
 
 # --- Databases -------------------------------------------------------------------------------
-# Persistent connections matter: a new TCP + SCRAM handshake costs ~5 ms per request.
+# Persistent connections matter: a new TCP + SCRAM handshake per request costs more than most
+# of our queries (figures: docs/benchmarks.md).
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 
 

@@ -66,7 +66,8 @@ def plain_note_fields(fields: Any) -> dict[str, Any] | None:
     editable fields as JSON gives them (strings needing no trimming, real booleans, a list of
     tags, no file links), nothing unknown. Anything else is None, and the caller validates the
     long way (which also reports the errors): this only skips the serializer's overhead for the
-    common case of a sync push (~1 µs per op instead of ~100 µs), it never accepts more."""
+    common case of a sync push (a hundredth of the serializer's cost per op; figures:
+    docs/benchmarks.md), it never accepts more."""
     if type(fields) is not dict or not fields.keys() <= set(EDITABLE_FIELDS):
         return None
     cleaned: dict[str, Any] = {}

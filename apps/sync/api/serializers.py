@@ -9,8 +9,10 @@ from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDFi
 
 from .. import registry
 from ..selectors import Cursor
+from ..services import PushAction
 
-PUSH_ACTIONS = ["upsert", "delete"]
+PUSH_ACTIONS = [action.value for action in PushAction]
+OP_STATUSES = [status.value for status in registry.OpStatus]
 
 
 @extend_schema_field(
@@ -72,7 +74,7 @@ class ConflictOutput(serializers.Serializer):
 
 class PushResultOutput(serializers.Serializer):
     op_id = StrictCharField(allow_null=True)
-    status = serializers.ChoiceField(choices=["applied", "merged", "conflict", "rejected"])
+    status = serializers.ChoiceField(choices=OP_STATUSES)
     type = StrictCharField(allow_null=True)
     id = StrictCharField(allow_null=True)
     version = serializers.IntegerField(allow_null=True, required=False)
