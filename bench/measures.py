@@ -31,10 +31,11 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.common import db
 from apps.sync import selectors as sync_selectors
+from scripts.services import Gunicorn
 
 from . import files, load, seed
 from .load import Http, WrkResult, median, wrk
-from .stack import App, peak_rss, reset_peak, rss
+from .stack import peak_rss, reset_peak, rss
 
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -104,7 +105,7 @@ class Scale:
 
 @dataclass
 class Context:
-    app: App
+    app: Gunicorn
     scale: Scale
     workdir: Path
     reader: seed.BenchUser
@@ -655,7 +656,7 @@ def _streamed_upload(ctx: Context, payload: Payload) -> dict[str, float]:
         "Content-Type: application/pdf\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
-    workers = ctx.app.workers()
+    workers = ctx.app.worker_pids()
     before_rss = {pid: rss(pid) for pid in workers}
     for pid in workers:
         reset_peak(pid)

@@ -73,8 +73,9 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
+    from scripts.services import Gunicorn
+
     from . import measures, report, seed
-    from .stack import App
 
     scale = measures.Scale.quick_mode() if args.quick else measures.Scale.default()
     if args.sizes:
@@ -85,7 +86,7 @@ def main(argv: list[str]) -> int:
     only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 12))
 
     workdir = measures.make_workdir()
-    app = App(env=env, log_path=workdir / "gunicorn.log")
+    app = Gunicorn(env, workdir / "gunicorn.log")
     results: list[dict[str, Any]] = []
     seed_seconds = 0.0
     try:
@@ -108,12 +109,12 @@ def main(argv: list[str]) -> int:
             seed.add_notes(user, 30)
             mixed.append(user)
         seed.analyze()
-        from scripts.devservices import Postgres
+        from scripts.services import Postgres
 
         Postgres.from_env().wait_replica_caught_up(timeout=600)
         seed_seconds = time.monotonic() - seed_started
         log(f"seeded in {seed_seconds:.0f}s; starting gunicorn")
-        app.start()
+        app.start(workers=int(env.get("GUNICORN_WORKERS", "2")))
         ctx = measures.Context(
             app=app,
             scale=scale,

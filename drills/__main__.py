@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from scripts.devservices import log
+from scripts.services import log
 
 from . import report
 from .scenarios import DRILLS, SIZES, DrillResult, Figure

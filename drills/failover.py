@@ -27,7 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from scripts.devservices import APP_PASSWORD, Postgres, free_port, log, pg_bin, wait_for_port
+from scripts.services import APP_PASSWORD, Postgres, free_port, log, pg_bin, wait_for_port
 
 SUPERUSER_PASSWORD = "patroni-superuser"
 

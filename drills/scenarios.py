@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from scripts.services import pdf_bytes
+
 from . import client
 from .client import Reply, User, percentile
 from .failover import PatroniCluster, PgCtlFailover, patroni_available
@@ -285,7 +287,7 @@ def s3_outage(stack: DrillStack, size: Size) -> DrillResult:
 
     def uploader(user: User) -> Callable[[random.Random], tuple[str, Reply]]:
         def step(rng: random.Random) -> tuple[str, Reply]:
-            body, content_type = client.multipart("drill.pdf", client.pdf_bytes(uuid.uuid4().hex))
+            body, content_type = client.multipart("drill.pdf", pdf_bytes(title=uuid.uuid4().hex))
             return "upload", user.call("POST", "/v1/files", raw=body, headers={"Content-Type": content_type})
 
         return step

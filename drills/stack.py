@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,110 +17,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scripts.devservices import Stack, free_port, log
-
-from . import client
+from scripts.services import Gunicorn, Stack, log
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
-def _executable(name: str) -> str:
-    local = BIN / name
-    return str(local) if local.exists() else name
-
-
-class App:
-    """gunicorn (exampleapp/gunicorn.conf.py, production settings) on a free port."""
+class App(Gunicorn):
+    """gunicorn (exampleapp/gunicorn.conf.py, production settings) on a free port, its log in
+    the drill's directory (the shared runner: scripts/services/gunicorn.py)."""
 
     def __init__(self, root: Path, env: Mapping[str, str], name: str = "app") -> None:
-        self.root = root
-        self.port = free_port()
-        self.env = {**env, "PORT": str(self.port)}
+        super().__init__(env, root / f"{name}-gunicorn.log")
         self.name = name
-        self.log_path = root / f"{name}-gunicorn.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60.0) -> None:
-        logfile = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(
-            [
-                _executable("gunicorn"),
-                "--config",
-                "exampleapp/gunicorn.conf.py",
-                "exampleapp.wsgi:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=logfile,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        logfile.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.tail()}")
-            reply = client.request(self.port, "GET", "/healthz", timeout=2)
-            if reply.status == 200 and len(self.worker_pids()) >= 1:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not serve within {timeout}s:\n{self.tail()}")
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def worker_pids(self) -> list[int]:
-        if self.process is None:
-            return []
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # pid (comm) state ppid ...: comm may hold spaces, so split after its ')'
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.process.pid:
-                pids.append(int(entry.name))
-        return pids
 
     def wait_workers(self, count: int, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.worker_pids()) >= count and client.request(self.port, "GET", "/healthz").ok:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn has not {count} workers after {timeout}s")
-
-    def terminate(self, timeout: float = 60.0) -> int:
-        """SIGTERM to the master, as the kubelet sends it; returns the exit status."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+        self.wait_serving(timeout=timeout, workers=count)
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.tail(chars=10**9)
 
 
 def app_env(services: Stack, database_url: str, replica_urls: str, **extra: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from exampleapp import db_router
-from scripts.devservices import Postgres
+from scripts.services import Postgres
 from tests.conftest import PASSWORD
 
 pytestmark = [

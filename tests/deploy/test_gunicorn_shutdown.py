@@ -12,7 +12,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from tests.deploy.servers import executable, free_port, get, gunicorn, production_env
+from scripts.services import executable, free_port, get
+from tests.deploy.servers import gunicorn, production_env
 
 IN_FLIGHT = 4
 SLOW_SECONDS = 3.0
@@ -42,7 +43,7 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
         "tests.deploy.slow_app:application",
     ]
     with gunicorn(command, env, port, tmp_path / "gunicorn.log") as server:
-        server.wait_until_serving()
+        server.wait_serving(timeout=30)
         with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
             futures = [
                 pool.submit(get, port, "/__slow", {"Host": "127.0.0.1"}, SLOW_SECONDS + 30)
@@ -50,16 +51,16 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
             ]
             deadline = time.monotonic() + 20
             while len(list(started.iterdir())) < IN_FLIGHT:
-                assert time.monotonic() < deadline, f"requests did not start:\n{server.output()}"
+                assert time.monotonic() < deadline, f"requests did not start:\n{server.tail()}"
                 time.sleep(0.02)
             signalled = time.monotonic()
             exit_status = server.terminate(timeout=SLOW_SECONDS + 30)
             stopped_after = time.monotonic() - signalled
             results = [outcome(future) for future in futures]
 
-    assert [status for status, _ in results] == [200] * IN_FLIGHT, server.output()
+    assert [status for status, _ in results] == [200] * IN_FLIGHT, server.tail()
     assert all(json.loads(body) == {"status": "ok"} for _, body in results)
-    assert exit_status == 0, server.output()
+    assert exit_status == 0, server.tail()
     # gunicorn waited for the requests (not killed them), and did not wait for the full
     # graceful timeout (30 s) once they were done.
     assert 0.5 < stopped_after < SLOW_SECONDS + 10, stopped_after

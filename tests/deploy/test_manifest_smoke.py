@@ -26,7 +26,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.servers import ROOT, executable, free_port, get, gunicorn
+from scripts.services import executable, free_port, get
+from scripts.services.gunicorn import ROOT
+from tests.deploy.servers import gunicorn
 
 OVERLAY = ROOT / "deploy" / "kustomize" / "overlays" / "prod"
 # The gateway (exampleapp/urls.py) as the ingress must route it in production: prefix -> Service.
@@ -226,7 +228,9 @@ def test_deployment_command_env_and_probes_work(
     }
     command = [executable(container["command"][0]), *container["command"][1:], *container.get("args", [])]
     with gunicorn(command, local, port, tmp_path / "gunicorn.log") as server:
-        server.wait_until_serving(probes.get("startupProbe", probes["livenessProbe"])["httpGet"]["path"])
+        server.wait_serving(
+            probes.get("startupProbe", probes["livenessProbe"])["httpGet"]["path"], timeout=30
+        )
         for kind, probe in probes.items():
             http = probe["httpGet"]
             # The kubelet sends Host: <pod IP>:<port> plus any declared headers.
@@ -234,9 +238,7 @@ def test_deployment_command_env_and_probes_work(
                 h["name"]: h["value"] for h in http.get("httpHeaders", [])
             }
             status, body = get(port, http["path"], headers, timeout=probe.get("timeoutSeconds", 1) + 1)
-            assert status == 200, (
-                f"{name} {kind} {http['path']} -> {status}: {body[:300]!r}\n{server.output()}"
-            )
+            assert status == 200, f"{name} {kind} {http['path']} -> {status}: {body[:300]!r}\n{server.tail()}"
         # /metrics answers on its own port only, and that port answers nothing else.
         pod_host = {"Host": "127.0.0.1"}
         status, body = get(metrics_port, "/metrics", pod_host)
@@ -244,7 +246,7 @@ def test_deployment_command_env_and_probes_work(
         assert b"django_http_requests_total_by_method_total" in body
         assert get(port, "/metrics", pod_host)[0] == 404
         assert get(metrics_port, "/v1/users/me", pod_host)[0] == 404
-        assert server.terminate() == 0, server.output()
+        assert server.terminate() == 0, server.tail()
 
 
 def test_ingress_routes_the_gateway(rendered: list[dict[str, Any]]) -> None:

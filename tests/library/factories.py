@@ -14,18 +14,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from pypdf import PdfWriter
 
-
-def pdf_bytes(*, pages: int = 3, title: str = "A Test PDF", author: str = "Ann Author") -> bytes:
-    """A small valid PDF; every call gives different bytes (a random subject)."""
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(width=200, height=200)
-    writer.add_metadata({"/Title": title, "/Author": author, "/Subject": uuid.uuid4().hex})
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+from scripts.services import pdf_bytes  # noqa: F401 - the shared sample, re-exported for the tests
 
 
 def image_bytes(fmt: str = "PNG", *, size: tuple[int, int] = (32, 24), **save: object) -> bytes:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from django.test import Client, override_settings
 
-from tests.deploy.servers import Gunicorn, executable, free_port, gunicorn, production_env
+from scripts.services import Gunicorn, executable, free_port
+from tests.deploy.servers import gunicorn, production_env
 
 ALLOWED_ORIGIN = "https://app.example.org"
 LEAKS = (
@@ -40,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
         "exampleapp.wsgi:application",
     ]
     with gunicorn(command, env, port, log) as running:
-        running.wait_until_serving()
+        running.wait_serving(timeout=30)
         yield running
 
 
