@@ -158,9 +158,35 @@ class CrudContract:
             assert answer == expected
         assert len(listed) == 1
 
-    def list_all(self, account: Account) -> list[dict[str, Any]]:
+    def test_the_tag_filter_means_the_same_everywhere(self, account: Account) -> None:
+        """`?tag=` (apps/common/filters.TagsFilter): matched as tags are stored, and repeated it
+        means every one. A resource without tags has no tag filter."""
+        first = self.create(account)
+        if "tags" not in first:
+            assert self.list_all(account, tag="x"), "an unknown filter is ignored, not applied"
+            return
+        second, third = self.create(account), self.create(account)
+        for obj, tags in ((first, ["Alpha", "beta"]), (second, ["alpha "]), (third, [])):
+            patched = account.client.patch(self.detail(obj["id"]), {"tags": tags}, format="json")
+            assert patched.status_code == 200, patched.content
+        ours = {first["id"]: "first", second["id"]: "second", third["id"]: "third"}
+
+        def matching(*tags: str) -> set[str]:
+            return {ours[item["id"]] for item in self.list_all(account, tag=list(tags)) if item["id"] in ours}
+
+        assert matching("ALPHA") == {"first", "second"}
+        assert matching("alpha", " Beta") == {"first"}
+        assert matching("gamma") == set()
+
+    def list_all(self, account: Account, **params: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        url: str | None = self.url
+        if params:
+            first = account.client.get(self.url, params)
+            assert first.status_code == 200, first.content
+            items += first.json()["results"]
+            url: str | None = first.json()["next"]
+        else:
+            url = self.url
         while url:
             page = account.client.get(url)
             assert page.status_code == 200, page.content

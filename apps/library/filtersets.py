@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from apps.common.tags import with_tags
+from apps.common.filters import InstantFilter, OrderingFilter, TagsFilter, UpdatedSinceFilter
 
 from .models import File, FileKind
 
@@ -24,11 +24,11 @@ DEFAULT_ORDERING = "-created_at"
 class FileFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=FileKind.choices)
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
-    tag = django_filters.CharFilter(method="filter_tag", label="Has this tag")
+    tag = TagsFilter()
     sha256 = django_filters.CharFilter(method="filter_sha256", label="Content SHA-256 (hex)")
-    created_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    ordering = django_filters.ChoiceFilter(
+    created_since = InstantFilter(field_name="created_at", lookup_expr="gte")
+    updated_since = UpdatedSinceFilter()
+    ordering = OrderingFilter(
         choices=[(key, key) for key in ORDERINGS],
         method="filter_ordering",
         label="Sort order (default -created_at); -last_opened lists opened files, latest first",
@@ -37,9 +37,6 @@ class FileFilter(django_filters.FilterSet):
     class Meta:
         model = File
         fields: list[str] = []
-
-    def filter_tag(self, queryset: QuerySet[File], name: str, value: str) -> QuerySet[File]:
-        return with_tags(queryset, [value])
 
     def filter_sha256(self, queryset: QuerySet[File], name: str, value: str) -> QuerySet[File]:
         return queryset.filter(sha256=value.strip().lower())

@@ -17,7 +17,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from apps.common.tags import with_tags
+from apps.common.filters import HidesArchived, OrderingFilter, TagsFilter, UpdatedSinceFilter
 
 from . import selectors
 from .due import Due
@@ -101,19 +101,15 @@ class TaskFilterSet(filters.FilterSet):
         method="filter_today",
         help_text="The client's current date for `overdue` (default: today in UTC).",
     )
-    tag = filters.CharFilter(method="filter_tag", max_length=100, help_text="Tasks carrying this tag.")
+    tag = TagsFilter()
     parent = filters.UUIDFilter(field_name="parent", help_text="Sub-tasks of this task.")
     has_parent = StrictBooleanFilter(
         method="filter_has_parent", help_text="true: only sub-tasks; false: only top-level tasks."
     )
     q = filters.CharFilter(method="filter_text", max_length=200, help_text="Text in the title or the notes.")
-    updated_since = filters.IsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this instant."
-    )
-    ordering = filters.ChoiceFilter(
-        choices=_choices(TASK_ORDERINGS),
-        method="filter_ordering",
-        help_text="Sort order (default: position); pagination follows it.",
+    updated_since = UpdatedSinceFilter()
+    ordering = OrderingFilter(
+        choices=_choices(TASK_ORDERINGS), help_text="Sort order (default: position); pagination follows it."
     )
 
     class Meta:
@@ -122,9 +118,6 @@ class TaskFilterSet(filters.FilterSet):
 
     def filter_today(self, queryset: QuerySet[Task], name: str, value: date) -> QuerySet[Task]:
         return queryset  # read by filter_overdue
-
-    def filter_ordering(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
-        return queryset  # the keyset paginator orders (see the module docstring)
 
     def filter_due_before(self, queryset: QuerySet[Task], name: str, value: Due) -> QuerySet[Task]:
         if value.day is not None:
@@ -143,9 +136,6 @@ class TaskFilterSet(filters.FilterSet):
             return selectors.tasks_overdue(queryset, now=now, today=today)
         return selectors.tasks_not_overdue(queryset, now=now, today=today)
 
-    def filter_tag(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
-        return with_tags(queryset, [value])
-
     def filter_has_parent(self, queryset: QuerySet[Task], name: str, value: bool) -> QuerySet[Task]:
         return queryset.filter(parent__isnull=not value)
 
@@ -153,31 +143,11 @@ class TaskFilterSet(filters.FilterSet):
         return selectors.tasks_matching(queryset, value.strip())
 
 
-class TaskListFilterSet(filters.FilterSet):
-    archived = filters.ChoiceFilter(
-        choices=[("false", "not archived"), ("true", "archived"), ("all", "both")],
-        method="filter_archived",
-        help_text="Archived lists are hidden unless asked for: true shows only them, all shows every list.",
-    )
-    ordering = filters.ChoiceFilter(
-        choices=_choices(LIST_ORDERINGS),
-        method="filter_ordering",
-        help_text="Sort order (default: position); pagination follows it.",
+class TaskListFilterSet(HidesArchived):
+    ordering = OrderingFilter(
+        choices=_choices(LIST_ORDERINGS), help_text="Sort order (default: position); pagination follows it."
     )
 
     class Meta:
         model = TaskList
         fields: list[str] = []
-
-    def filter_archived(self, queryset: QuerySet[TaskList], name: str, value: str) -> QuerySet[TaskList]:
-        return queryset  # applied in filter_queryset, which also covers the parameter's absence
-
-    def filter_ordering(self, queryset: QuerySet[TaskList], name: str, value: str) -> QuerySet[TaskList]:
-        return queryset  # the keyset paginator orders
-
-    def filter_queryset(self, queryset: QuerySet[TaskList]) -> QuerySet[TaskList]:
-        queryset = super().filter_queryset(queryset)
-        archived = self.form.cleaned_data.get("archived") or "false"
-        if archived == "all":
-            return queryset
-        return queryset.filter(archived=archived == "true")
