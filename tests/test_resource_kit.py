@@ -6,6 +6,7 @@ without being listed here. The behaviour of each resource is the CRUD contract's
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +120,32 @@ def test_every_kit_resource_is_under_the_crud_contract() -> None:
     covered = {contract.url for contract in _crud_contracts()}
     collections = {path.rsplit("/", 1)[0] for path in DETAIL_ROUTES}
     assert collections <= covered, collections - covered
+
+
+def _views(patterns: list[Any]) -> Iterator[type]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _views(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            view = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
+            if isinstance(view, type):
+                yield view
+
+
+def test_no_operation_is_described_by_an_internal_base_class(schema: dict[str, Any]) -> None:
+    """Docstrings of mixins and bases are notes for maintainers; drf-spectacular would publish
+    the first one it finds on a view without its own (apps/common/schema.OwnDocsSchema)."""
+    inherited = {
+        inspect.cleandoc(base.__doc__)
+        for view in _views(get_resolver().url_patterns)
+        for base in view.__mro__[1:]
+        if base.__module__.startswith("apps.") and base.__doc__
+    }
+    assert len(inherited) >= 3  # ETagMixin, StorageOutageMixin, RowListMixin, ...
+    described = [
+        (path, method)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("description", "").strip() in inherited
+    ]
+    assert described == []

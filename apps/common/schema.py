@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -93,3 +95,19 @@ def no_defaults_in_patches(result: dict, generator: Any, request: Any, public: b
             for prop in component.get("properties", {}).values():
                 prop.pop("default", None)
     return result
+
+
+class OwnDocsSchema(AutoSchema):
+    """drf-spectacular describes an operation with the first docstring on the view's bases when
+    the view has none: internal mixins' notes for maintainers (ETagMixin's, RowListMixin's) were
+    published as the description of eleven operations. An operation is described only by its
+    own handler's docstring, or its view class's own, or `extend_schema`."""
+
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's own ignore
+        view_class = type(self.view)
+        handler_name = getattr(self.view, "action", None) or self.method.lower()
+        handler = view_class.__dict__.get(handler_name)
+        for doc in (getattr(handler, "__doc__", None), view_class.__dict__.get("__doc__")):
+            if doc:
+                return inspect.cleandoc(doc)
+        return ""

@@ -1,5 +1,8 @@
-"""What every resource's views share: whose request it is, and one detail view for every
-versioned object.
+"""What every resource's views share: whose request it is, one way to list rows, and one detail
+view for every versioned object.
+
+`RowListMixin` is a list endpoint's `list()`: filter, page by the keyset, read the page as rows
+(the app's selector) and shape them with the output serializer's `RowShape` (apps/common/rows.py).
 
 `VersionedDetailView` gives `/<resource>/{<resource>_id}` the same meaning everywhere:
 - GET answers the object, its version as `ETag`.
@@ -18,16 +21,17 @@ If-Match, ETag) come from `VersionedDetailSchema` once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .schema import PROBLEM_RESPONSES
+from .rows import RowShape
+from .schema import PROBLEM_RESPONSES, OwnDocsSchema
 from .versioning import ETagMixin, expected_version
 
 
@@ -53,6 +57,33 @@ ETAG = OpenApiParameter(
     response=[200],
     description='The object\'s version, quoted (`"7"`): send it back as If-Match.',
 )
+
+
+class RowListMixin:
+    """`list()` for a paginated, filtered list view whose page is read as rows. The view sets
+    `row_shape` and implements `rows()` over its app's selector; `complete()` may add what the
+    rows could not carry (one query per page at most)."""
+
+    row_shape: ClassVar[RowShape]
+
+    def rows(self, queryset: Any, *, columns: Sequence[str], extra: Sequence[str]) -> Any:
+        """`queryset` as rows of `columns` plus `extra` (the ordering's fields), for one page."""
+        raise NotImplementedError
+
+    def complete(self, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return page
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        view: Any = self  # a GenericAPIView with filters and the keyset paginator
+        queryset = view.filter_queryset(view.get_queryset())
+        ordering = [name.lstrip("-") for name in view.cursor_ordering]
+        rows = self.rows(queryset, columns=self.row_shape.model_columns, extra=ordering)
+        page = view.paginate_queryset(rows)
+        assert page is not None  # every list is paginated
+        response: Response = view.get_paginated_response(self.row_shape.many(self.complete(page)))
+        return response
+
+
 _WRITES = ("PUT", "PATCH", "DELETE")
 # What each method means, the same for every resource (the schema says it on every operation).
 _SEMANTICS = {
@@ -66,7 +97,7 @@ _SEMANTICS = {
 }
 
 
-class VersionedDetailSchema(AutoSchema):
+class VersionedDetailSchema(OwnDocsSchema):
     """The OpenAPI side of VersionedDetailView, from the view's serializers and summaries."""
 
     def _detail_view(self) -> VersionedDetailView:

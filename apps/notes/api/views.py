@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,7 +16,7 @@ from rest_framework.response import Response
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES, Problem
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import IF_MATCH, VersionedDetailView, owner_id
+from apps.common.views import IF_MATCH, RowListMixin, VersionedDetailView, owner_id
 
 from .. import selectors, services
 from ..filtersets import NoteFilterSet
@@ -33,8 +34,9 @@ TOO_LARGE = {413: OpenApiResponse(response=Problem, description="`note_too_large
         responses={200: s.NoteOutput(many=True), **PROBLEM_RESPONSES},
     )
 )
-class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class NoteViewSet(RowListMixin, ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.NoteOutput
+    row_shape = s.NOTE_ROW
     filterset_class = NoteFilterSet
     renderer_classes = [ORJSONRenderer]
 
@@ -53,14 +55,11 @@ class NoteViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
             return Note.objects.none()
         return selectors.note_list(owner_id=owner_id(self.request))
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # The hot path reads rows, not model instances (one query per page; see note_rows).
-        queryset = self.filter_queryset(self.get_queryset())
-        ordering = [name.lstrip("-") for name in self.cursor_ordering]
-        rows = selectors.note_rows(queryset, columns=s.NOTE_ROW.model_columns, extra=ordering, list_page=True)
-        page = self.paginate_queryset(rows)
-        assert page is not None  # every list is paginated
-        return self.get_paginated_response(s.NOTE_ROW.many(selectors.note_files(page)))
+    def rows(self, queryset: Any, *, columns: Sequence[str], extra: Sequence[str]) -> Any:
+        return selectors.note_rows(queryset, columns=columns, extra=extra, list_page=True)
+
+    def complete(self, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return selectors.note_files(page)
 
     @extend_schema(
         summary="Create a note",

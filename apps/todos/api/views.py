@@ -8,6 +8,7 @@ resource.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -20,7 +21,7 @@ from apps.common.filters import OnlyWhenAskedFilterBackend
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin
-from apps.common.views import VersionedDetailView, owner_id
+from apps.common.views import RowListMixin, VersionedDetailView, owner_id
 
 from .. import selectors, services
 from ..filtersets import LIST_ORDERINGS, TASK_ORDERINGS, TaskFilterSet, TaskListFilterSet, keyset
@@ -128,8 +129,9 @@ class TaskListDetailView(VersionedDetailView):
 # --- tasks -----------------------------------------------------------------------------------
 
 
-class TaskCollectionView(ETagMixin, _Collection):
+class TaskCollectionView(RowListMixin, ETagMixin, _Collection):
     serializer_class = s.TaskOutput
+    row_shape = s.TASK_ROW
     filterset_class = TaskFilterSet
     orderings = TASK_ORDERINGS
     renderer_classes = [ORJSONRenderer]
@@ -141,14 +143,8 @@ class TaskCollectionView(ETagMixin, _Collection):
             return Task.objects.none()
         return selectors.task_list(owner_id=owner_id(self.request))
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # The hot path reads rows, not model instances (see selectors.task_rows).
-        queryset = self.filter_queryset(self.get_queryset())
-        ordering = [name.lstrip("-") for name in self.cursor_ordering]
-        rows = selectors.task_rows(queryset, columns=s.TASK_ROW.model_columns, extra=ordering, list_page=True)
-        page = self.paginate_queryset(rows)
-        assert page is not None  # every list is paginated
-        return self.get_paginated_response(s.TASK_ROW.many(page))
+    def rows(self, queryset: Any, *, columns: Sequence[str], extra: Sequence[str]) -> Any:
+        return selectors.task_rows(queryset, columns=columns, extra=extra, list_page=True)
 
     @extend_schema(summary="Your tasks, filtered and ordered")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
