@@ -19,7 +19,7 @@ from typing import Any
 from apps.common.errors import ErrorCode
 from apps.sync.registry import FieldMergedType, OpStatus, Outcome, Rejected, SyncType
 
-from . import selectors, services
+from . import selectors, services, viewer_state
 from .api.serializers import FileOutput, FileUpdateInput, ViewerStateInput, ViewerStateSyncOutput
 from .errors import StaleViewerState
 from .models import File, ViewerState
@@ -75,7 +75,7 @@ class ViewerStateSync(SyncType):
     ) -> Outcome:
         values = self.validate(fields=fields, partial=False)
         try:
-            result = services.viewer_state_put(
+            result = viewer_state.viewer_state_put(
                 owner_id=owner_id,
                 file_id=obj_id,
                 device_id=values["device"]["id"],

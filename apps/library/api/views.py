@@ -25,7 +25,7 @@ from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
 from apps.common.views import VersionedDetailView, owner_id
 
-from .. import downloads, selectors, services, storage, streaming
+from .. import downloads, selectors, services, storage, streaming, uploads, viewer_state
 from ..errors import StorageUnavailable
 from ..filtersets import DEFAULT_ORDERING, ORDERINGS, FileFilter
 from ..models import File, Upload
@@ -193,7 +193,7 @@ class ViewerStateView(ETagMixin, APIView):
         data = s.ViewerStateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        result = services.viewer_state_put(
+        result = viewer_state.viewer_state_put(
             owner_id=owner_id(request),
             file_id=file_id,
             device_id=values["device"]["id"],
@@ -254,7 +254,7 @@ class UploadListCreateView(StorageOutageMixin, generics.ListAPIView):
         data = s.UploadInitiateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        started = services.upload_initiate(
+        started = uploads.upload_initiate(
             owner_id=owner,
             name=values["name"],
             size=values["size"],
@@ -285,7 +285,7 @@ class UploadDetailView(StorageOutageMixin, APIView):
 
     @extend_schema(responses={204: None, **DIRECT_ERRORS}, summary="Abort a direct upload")
     def delete(self, request: Request, upload_id: uuid.UUID) -> Response:
-        services.upload_abort(owner_id=owner_id(request), upload_id=upload_id)
+        uploads.upload_abort(owner_id=owner_id(request), upload_id=upload_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -304,4 +304,4 @@ class UploadCompleteView(StorageOutageMixin, ETagMixin, APIView):
     )
     def post(self, request: Request, upload_id: uuid.UUID) -> Response:
         owner = owner_id(request)
-        return _created(owner, services.upload_complete(owner_id=owner, upload_id=upload_id))
+        return _created(owner, uploads.upload_complete(owner_id=owner, upload_id=upload_id))

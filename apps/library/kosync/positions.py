@@ -39,7 +39,7 @@ from datetime import datetime
 from apps.common.errors import ApplicationError
 
 from .. import selectors as library_selectors
-from .. import services as library_services
+from .. import viewer_state
 from ..models import FileKind
 from ..viewer import resources, spine_index
 
@@ -100,7 +100,7 @@ def record_position(
     if position is None:
         return False
     try:
-        library_services.viewer_state_put(
+        viewer_state.viewer_state_put(
             owner_id=owner_id,
             file_id=file.id,
             device_id=f"{KOREADER_DEVICE}{device_id or device}"[:100],

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.library.services import uploads_cleanup
+from apps.library.uploads import uploads_cleanup
 
 
 class Command(BaseCommand):
