@@ -12,7 +12,7 @@ copied to disk:
    every byte). A digest other than the declared one is 422 `checksum_mismatch`, nothing else
    read.
 4. The type and structure checks and the metadata, through a seekable file over the object
-   whose reads are ranged GETs (`storage.RangedObject` behind an `io.BufferedReader`): a PDF's
+   whose reads are ranged GETs (`objects.RangedObject` behind an `io.BufferedReader`): a PDF's
    trailer, cross-reference table and a few objects, a zip's central directory and the entries
    the checks open, an image's header (a PNG's chunks: Pillow's `verify` checks every CRC).
    An object that fits in one read of step 3 is inspected from that read instead: it is
@@ -36,7 +36,7 @@ from django.conf import settings
 
 from apps.common.errors import ErrorCode
 
-from . import hashing, metadata, sniffing, storage
+from . import hashing, metadata, objects, sniffing
 from .deadline import DeadlineExceeded, cpu_deadline
 from .errors import UnsupportedFileType, UploadVerificationFailed
 from .models import FileKind
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 # Step 3's reads. An object no larger is inspected from memory.
 HASH_READ_BYTES = 8 * 1024 * 1024
-# Step 4: the blocks of the ranged reads (see storage.RangedObject), the buffer in front of them
+# Step 4: the blocks of the ranged reads (see objects.RangedObject), the buffer in front of them
 # (small reads: pypdf reads a byte at a time in places), and the budget of one inspection.
 RANGE_BLOCK_BYTES = 256 * 1024
 RANGE_BUFFER_BYTES = 64 * 1024
@@ -95,13 +95,13 @@ class _Streamed:
     content: bytes | None  # the whole object, when it came in one read
 
 
-def _hash_pass(key: str, head: storage.Head, *, scan_markup: bool) -> _Streamed:
+def _hash_pass(key: str, head: objects.Head, *, scan_markup: bool) -> _Streamed:
     digest = hashlib.sha256()
     koreader = hashing.KoreaderSampler()
     markup = sniffing.MarkupScan() if scan_markup else None
     size = reads = 0
     first = b""
-    for chunk in storage.iter_object(key, etag=head.etag, chunk_bytes=HASH_READ_BYTES):
+    for chunk in objects.iter_object(key, etag=head.etag, chunk_bytes=HASH_READ_BYTES):
         digest.update(chunk)
         koreader.update(chunk)
         if markup is not None:
@@ -135,10 +135,10 @@ def inspect_object(
 ) -> Inspection:
     """Check that the object at `key` has the declared size and SHA-256 (UploadVerificationFailed
     otherwise) and inspect it (see the module docstring). The keyword limits are for tests."""
-    head = storage.object_head(key)
+    head = objects.object_head(key)
     if head is None or head.size != size:
         raise _size_mismatch(head.size if head else None, size)
-    sniffed = sniffing.sniff(storage.read_head(key, sniffing.HEAD_BYTES, etag=head.etag))
+    sniffed = sniffing.sniff(objects.read_head(key, sniffing.HEAD_BYTES, etag=head.etag))
     if sniffed is None:
         raise sniffing.unrecognised()
     streamed = _hash_pass(key, head, scan_markup=sniffed.kind == FileKind.IMAGE)
@@ -153,7 +153,7 @@ def inspect_object(
     if streamed.content is not None and size <= in_memory_max:
         return inspect_file(io.BytesIO(streamed.content), koreader_hash=koreader_hash, markup=markup)
 
-    raw = storage.RangedObject(
+    raw = objects.RangedObject(
         key,
         size=size,
         etag=head.etag,
@@ -174,9 +174,9 @@ def inspect_object(
     if raw.error is None:
         assert inspection is not None
         return inspection
-    if not isinstance(raw.error, storage.ReadBudgetExceeded):
+    if not isinstance(raw.error, objects.ReadBudgetExceeded):
         raise raw.error
     logger.info("%s: %s; inspecting a temporary copy", key, raw.error)
     with tempfile.NamedTemporaryFile(prefix="upload-", dir=settings.FILE_UPLOAD_TEMP_DIR) as spool:
-        storage.download(key, spool, etag=head.etag)
+        objects.download(key, spool, etag=head.etag)
         return inspect_file(spool, koreader_hash=koreader_hash, markup=markup)

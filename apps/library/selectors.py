@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.common.errors import NotFound
 
-from . import storage
+from . import multipart, storage
 from .models import File, Upload, ViewerState, ViewerStateEntry
 from .viewer import POSITION_KEYS
 
@@ -121,10 +121,10 @@ def part_expected_size(upload: Upload, number: int) -> int:
     return int(upload.size - upload.part_size * (upload.part_count - 1))
 
 
-def current_parts(upload: Upload, parts: list[storage.Part]) -> dict[int, storage.Part]:
+def current_parts(upload: Upload, parts: list[multipart.Part]) -> dict[int, multipart.Part]:
     """One part per number: the newest; between parts listed with the same (second-precision)
     time, the one of the expected size, since sending a part again is how a client fixes it."""
-    chosen: dict[int, storage.Part] = {}
+    chosen: dict[int, multipart.Part] = {}
     for part in parts:
         if not 1 <= part.number <= upload.part_count:
             continue
@@ -144,7 +144,7 @@ def current_parts(upload: Upload, parts: list[storage.Part]) -> dict[int, storag
 @dataclass(frozen=True)
 class UploadProgress:
     upload: Upload
-    parts: list[storage.Part]
+    parts: list[multipart.Part]
     missing: list[int]
     part_urls: list[dict[str, Any]]
     urls_expire_at: datetime | None
@@ -155,11 +155,11 @@ def upload_progress(*, upload: Upload, list_uploaded: bool = True) -> UploadProg
     (the resume step). Finished uploads have neither."""
     if upload.status != Upload.Status.PENDING:
         return UploadProgress(upload, [], [], [], None)
-    parts: list[storage.Part] = []
+    parts: list[multipart.Part] = []
     if list_uploaded:
         try:
-            listed = storage.list_parts(upload.storage_key, upload_id=upload.s3_upload_id)
-        except storage.UploadGone:
+            listed = multipart.list_parts(upload.storage_key, upload_id=upload.s3_upload_id)
+        except multipart.UploadGone:
             listed = []
         parts = [part for _, part in sorted(current_parts(upload, listed).items())]
     have = {part.number for part in parts if part.size == part_expected_size(upload, part.number)}
@@ -169,7 +169,7 @@ def upload_progress(*, upload: Upload, list_uploaded: bool = True) -> UploadProg
         {
             "number": n,
             "size": part_expected_size(upload, n),
-            "url": storage.presign_part(
+            "url": multipart.presign_part(
                 upload.storage_key,
                 upload_id=upload.s3_upload_id,
                 number=n,

@@ -26,7 +26,7 @@ from apps.common.errors import IdConflict, NotFound
 from apps.common.versioning import require_version
 from apps.sync.feed import objects_record, owner_write
 
-from . import storage
+from . import multipart, storage
 from .errors import (
     FileTooLarge,
 )
@@ -231,7 +231,7 @@ def library_purge_user(*, user_id: uuid.UUID) -> int:
     account deletion committed (`transaction.on_commit`): objects cannot be rolled back."""
     prefix = storage.owner_prefix(user_id)
     for key, s3_upload_id in list(storage.list_multipart_uploads(prefix)):
-        storage.multipart_abort(key, upload_id=s3_upload_id)
+        multipart.multipart_abort(key, upload_id=s3_upload_id)
     keys = [key for key, _ in storage.list_objects(prefix)]
     storage.delete_objects(keys)
     return len(keys)

@@ -1,14 +1,15 @@
 """Where the bytes live: Django's default storage (django-storages S3 in production, local files
-on a laptop), plus the S3 calls the storage API has no words for (multipart uploads, presigned
-part URLs, ranged reads, listings).
+on a laptop), the S3 handle and its clients, and the calls the storage API has no words for
+(listings, batch deletes). Multipart uploads and presigned part URLs are in multipart.py,
+reading stored objects back (ranged, streamed, budgeted) in objects.py.
 
 Object keys are `users/<owner id>/<random hex>`: generated here, never derived from a user's
 file name. The boto3 client is the storage's own (`S3Storage.connection`), so endpoint, keys,
 region, path-style addressing and s3v4 signing are the very same settings. The storage is looked
 up on every call (not cached at import) so `override_settings(STORAGES=...)` takes effect.
 
-Reading an object back to verify it (`iter_object`, `RangedObject`, `read_head`, `download`)
-goes through a second client built from the same settings with one difference: botocore does not
+Reading an object back to verify it (objects.py: `iter_object`, `RangedObject`, `read_head`,
+`download`) goes through a second client built from the same settings with one difference: botocore does not
 validate S3's response checksums. Since botocore 1.36 it asks for them on every GetObject and,
 when S3 sends a whole-object CRC (objects stored in one PUT; CRC64NVME on AWS when awscrt is
 installed), computes it over every byte read. Those reads already compute a SHA-256 over every
@@ -18,17 +19,14 @@ pass in CRC32 was a second full pass (figures: docs/benchmarks.md). Ranged respo
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import threading
 import uuid
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from boto3.exceptions import Boto3Error
 from botocore.config import Config
@@ -104,7 +102,7 @@ def download_url(key: str, *, filename: str, content_type: str) -> str:
     """A short-lived presigned GET that makes S3 answer as an attachment of the right type."""
     target = s3()
     return str(
-        _presign_client(target.storage).generate_presigned_url(
+        presign_client(target.storage).generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": target.bucket,
@@ -118,14 +116,6 @@ def download_url(key: str, *, filename: str, content_type: str) -> str:
 
 
 # --- S3 only ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Part:
-    number: int
-    size: int
-    etag: str
-    modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +165,7 @@ def _client(storage: Any, purpose: str, *, endpoint_url: str | None, config: Con
     return client
 
 
-def _read_client(storage: Any) -> Any:
+def read_client(storage: Any) -> Any:
     """The client for reading objects back (see the module docstring)."""
     return _client(
         storage,
@@ -185,7 +175,7 @@ def _read_client(storage: Any) -> Any:
     )
 
 
-def _presign_client(storage: Any) -> Any:
+def presign_client(storage: Any) -> Any:
     """The client that signs URLs handed to API clients: for S3_PUBLIC_ENDPOINT_URL when set.
     Inside a cluster the app often reaches S3 at an address phones and browsers cannot
     (`http://minio.storage.svc:9000`); a presigned URL is signed for its host, so it must be
@@ -205,287 +195,8 @@ def s3() -> S3:
     return S3(storage)
 
 
-def _code(exc: ClientError) -> str:
+def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def multipart_create(key: str, *, content_type: str) -> str:
-    target = s3()
-    response = target.client.create_multipart_upload(
-        Bucket=target.bucket, Key=target.key(key), ContentType=content_type
-    )
-    return str(response["UploadId"])
-
-
-def presign_part(key: str, *, upload_id: str, number: int, size: int, expires: int) -> str:
-    """A URL that stores exactly part `number` of `size` bytes. The length is signed (it is one
-    of the URL's SignedHeaders), so S3 refuses a PUT of any other length and a declared upload
-    cannot grow in storage beyond what its quota reservation counted."""
-    target = s3()
-    return str(
-        _presign_client(target.storage).generate_presigned_url(
-            "upload_part",
-            Params={
-                "Bucket": target.bucket,
-                "Key": target.key(key),
-                "UploadId": upload_id,
-                "PartNumber": number,
-                "ContentLength": size,
-            },
-            ExpiresIn=min(expires, MAX_PART_URL_SECONDS),
-        )
-    )
-
-
-class UploadGone(Exception):
-    """S3 no longer knows the multipart upload (aborted or expired)."""
-
-
-def list_parts(key: str, *, upload_id: str) -> list[Part]:
-    """Every part S3 lists for the upload. A part sent again replaces the earlier one in S3,
-    but SeaweedFS lists both until completion: `selectors.current_parts` picks one per number."""
-    target = s3()
-    parts: list[Part] = []
-    try:
-        paginator = target.client.get_paginator("list_parts")
-        for page in paginator.paginate(Bucket=target.bucket, Key=target.key(key), UploadId=upload_id):
-            parts.extend(
-                Part(
-                    number=int(entry["PartNumber"]),
-                    size=int(entry["Size"]),
-                    etag=str(entry["ETag"]),
-                    modified=entry.get("LastModified"),
-                )
-                for entry in page.get("Parts", ())
-            )
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchUpload", "404", "NoSuchKey"):
-            raise UploadGone() from exc
-        raise
-    return parts
-
-
-def multipart_complete(key: str, *, upload_id: str, parts: list[Part]) -> None:
-    target = s3()
-    target.client.complete_multipart_upload(
-        Bucket=target.bucket,
-        Key=target.key(key),
-        UploadId=upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
-    )
-
-
-def multipart_abort(key: str, *, upload_id: str) -> None:
-    target = s3()
-    try:
-        target.client.abort_multipart_upload(Bucket=target.bucket, Key=target.key(key), UploadId=upload_id)
-    except ClientError as exc:
-        if _code(exc) not in ("NoSuchUpload", "404"):
-            raise
-
-
-@dataclass(frozen=True)
-class Head:
-    size: int
-    # Every later read of the object passes it as If-Match: all of them see the same bytes.
-    etag: str
-
-
-def object_head(key: str) -> Head | None:
-    target = s3()
-    try:
-        head = target.client.head_object(Bucket=target.bucket, Key=target.key(key))
-    except ClientError as exc:
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-            return None
-        raise
-    return Head(size=int(head["ContentLength"]), etag=str(head["ETag"]))
-
-
-def object_size(key: str) -> int | None:
-    head = object_head(key)
-    return head.size if head is not None else None
-
-
-def _get(key: str, *, etag: str, byte_range: str | None = None) -> dict[str, Any]:
-    target = s3()
-    params = {"Bucket": target.bucket, "Key": target.key(key), "IfMatch": etag}
-    if byte_range is not None:
-        params["Range"] = byte_range
-    return dict(_read_client(target.storage).get_object(**params))
-
-
-def read_head(key: str, length: int, *, etag: str) -> bytes:
-    body = _get(key, etag=etag, byte_range=f"bytes=0-{length - 1}")["Body"]
-    with body:
-        return bytes(body.read(length))
-
-
-def iter_object(key: str, *, etag: str, chunk_bytes: int = DOWNLOAD_CHUNK) -> Iterator[bytes]:
-    """The whole object in one GET, as chunks of `chunk_bytes` (the last one shorter). Each chunk
-    is the bytes object the socket was read into: nothing is copied on the way, and a body that
-    ends early raises (botocore checks the Content-Length)."""
-    body = _get(key, etag=etag)["Body"]
-    with body:
-        yield from body.iter_chunks(chunk_bytes)
-
-
-def download(key: str, destination: IO[bytes], *, etag: str) -> int:
-    """Copy the object into `destination`; its size."""
-    size = 0
-    for chunk in iter_object(key, etag=etag):
-        destination.write(chunk)
-        size += len(chunk)
-    destination.flush()
-    return size
-
-
-class ReadBudgetExceeded(OSError):
-    """A `RangedObject` was asked for more requests or bytes than it may read."""
-
-
-class RangedObject(io.RawIOBase):
-    """A read-only, seekable file over one S3 object whose reads are ranged GETs, all pinned to
-    `etag`. Wrap it in `io.BufferedReader` for small reads.
-
-    Parsers seek back and forth (pypdf reads a PDF's trailer backwards, then the objects; a zip
-    is read from its end, then entry by entry; the metadata pass reads it all again), and
-    BufferedReader drops its buffer on most seeks. So reads are served from blocks of
-    `block_bytes`, aligned, of which the last CACHED_BLOCKS stay in memory. A miss fetches one
-    block, or more when it follows the previous fetch (the run doubles up to
-    READ_AHEAD_BLOCKS): a sequential scan costs a few requests. A read of at least two blocks
-    goes straight into the caller's buffer.
-
-    At most `max_requests` GETs and `max_bytes` bytes: a file whose parser wanders all over it
-    stops with ReadBudgetExceeded instead of turning into thousands of requests. The parsers
-    catch broad exceptions and turn them into verdicts of their own, so the first failure
-    (budget or storage) is also kept in `error`; once it is set, every read fails."""
-
-    CACHED_BLOCKS = 32
-    READ_AHEAD_BLOCKS = 8
-
-    def __init__(
-        self, key: str, *, size: int, etag: str, max_requests: int, max_bytes: int, block_bytes: int
-    ) -> None:
-        super().__init__()
-        self.key, self.size, self.etag = key, size, etag
-        self.max_requests, self.max_bytes, self.block_bytes = max_requests, max_bytes, block_bytes
-        self.requests = 0
-        self.bytes_read = 0
-        self.error: BaseException | None = None
-        self._position = 0
-        self._blocks: OrderedDict[int, bytes] = OrderedDict()
-        self._next_block = -1  # the block after the last fetched run
-        self._run = 1
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            position = offset
-        elif whence == io.SEEK_CUR:
-            position = self._position + offset
-        elif whence == io.SEEK_END:
-            position = self.size + offset
-        else:
-            raise ValueError(f"invalid whence {whence!r}")
-        if position < 0:
-            raise ValueError(f"negative seek position {position}")
-        self._position = position
-        return position
-
-    def _check_not_failed(self) -> None:
-        if self.error is not None:
-            raise OSError(f"an earlier read of {self.key} failed") from self.error
-
-    def readinto(self, buffer: Any) -> int:
-        self._check_not_failed()
-        view = memoryview(buffer).cast("B")
-        start = self._position
-        length = max(0, min(len(view), self.size - start))
-        if length == 0:
-            return 0
-        if length >= 2 * self.block_bytes:
-            with self._request(start, length) as body:
-                filled = 0
-                while filled < length:
-                    count = body.readinto(view[filled:length])
-                    if not count:
-                        raise OSError(f"{self.key} ended after {start + filled} bytes")
-                    filled += count
-        else:
-            index, offset = divmod(start, self.block_bytes)
-            block = self._block(index)
-            length = min(length, len(block) - offset)
-            view[:length] = block[offset : offset + length]
-        self._position = start + length
-        return length
-
-    def readall(self) -> bytes:
-        """The rest: from the blocks when it is short, else in one request (the default would
-        ask for 8 KiB at a time)."""
-        start = self._position
-        length = max(0, self.size - start)
-        if length < 2 * self.block_bytes:
-            data = bytearray(length)
-            filled = 0
-            while filled < length:
-                filled += self.readinto(memoryview(data)[filled:])
-            return bytes(data)
-        with self._request(start, length) as body:  # charged before anything is allocated
-            rest: bytes = body.read()  # botocore raises if fewer bytes than announced arrive
-        self._position = start + length
-        return rest
-
-    def _block(self, index: int) -> bytes:
-        block = self._blocks.get(index)
-        if block is not None:
-            self._blocks.move_to_end(index)
-            return block
-        self._run = min(2 * self._run, self.READ_AHEAD_BLOCKS) if index == self._next_block else 1
-        count = next((n for n in range(1, self._run) if index + n in self._blocks), self._run)
-        start = index * self.block_bytes
-        with self._request(start, min(count * self.block_bytes, self.size - start)) as body:
-            data: bytes = body.read()
-        for n in range(count):
-            piece = data[n * self.block_bytes : (n + 1) * self.block_bytes]
-            if piece:
-                self._blocks[index + n] = piece
-        self._next_block = index + count
-        while len(self._blocks) > self.CACHED_BLOCKS:
-            self._blocks.popitem(last=False)
-        return self._blocks[index]
-
-    @contextlib.contextmanager
-    def _request(self, start: int, length: int) -> Iterator[Any]:
-        """The body of one GET of `length` bytes from `start`, charged to the budget; any
-        failure is kept in `error`."""
-        self._check_not_failed()
-        if self.requests + 1 > self.max_requests or self.bytes_read + length > self.max_bytes:
-            self.error = ReadBudgetExceeded(
-                f"reading {self.key} needs more than {self.max_requests} requests or {self.max_bytes} bytes"
-            )
-            raise self.error
-        self.requests += 1
-        self.bytes_read += length
-        end = start + length - 1
-        try:
-            response = _get(self.key, etag=self.etag, byte_range=f"bytes={start}-{end}")
-            with response["Body"] as body:
-                # A server that ignored the Range would send other bytes than asked for.
-                if response.get("ContentRange") != f"bytes {start}-{end}/{self.size}":
-                    raise OSError(f"S3 answered {response.get('ContentRange')!r} to a ranged read")
-                yield body
-        except Exception as exc:  # a read failure; not an interruption (inspection's CPU deadline)
-            self.error = exc
-            raise
 
 
 # --- listings (cleanup and account purge) ----------------------------------------------------

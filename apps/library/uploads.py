@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.common.errors import NotFound
 from apps.sync.feed import owner_write
 
-from . import selectors, services, sniffing, storage
+from . import multipart, selectors, services, sniffing, storage
 from .errors import UnsupportedFileType, UploadIncomplete, UploadNotPending
 from .inspection import inspect_object
 from .models import File, Upload
@@ -53,7 +53,7 @@ def upload_initiate(
     services.check_quota(owner_id, size)
     part_size = selectors.part_size_for(size)
     key = storage.new_key(owner_id)
-    s3_upload_id = storage.multipart_create(key, content_type=content_type)
+    s3_upload_id = multipart.multipart_create(key, content_type=content_type)
     try:
         with owner_write(owner_id=owner_id):
             services.check_quota(owner_id, size)
@@ -70,7 +70,7 @@ def upload_initiate(
                 part_count=max(1, -(-size // part_size)),
             )
     except BaseException:
-        storage.multipart_abort(key, upload_id=s3_upload_id)
+        multipart.multipart_abort(key, upload_id=s3_upload_id)
         raise
     return UploadStart(upload=upload)
 
@@ -108,7 +108,7 @@ def upload_complete(*, owner_id: uuid.UUID, upload_id: uuid.UUID) -> services.Fi
     upload = claimed
     key = upload.storage_key
     try:
-        by_number = selectors.current_parts(upload, storage.list_parts(key, upload_id=upload.s3_upload_id))
+        by_number = selectors.current_parts(upload, multipart.list_parts(key, upload_id=upload.s3_upload_id))
         missing = [n for n in range(1, upload.part_count + 1) if n not in by_number]
         wrong = [
             n
@@ -120,10 +120,10 @@ def upload_complete(*, owner_id: uuid.UUID, upload_id: uuid.UUID) -> services.Fi
                 "Some parts are missing or have the wrong size; upload them and complete again.",
                 extra={"missing_parts": missing, "wrong_size_parts": wrong},
             )
-        storage.multipart_complete(
+        multipart.multipart_complete(
             key, upload_id=upload.s3_upload_id, parts=[by_number[n] for n in range(1, upload.part_count + 1)]
         )
-    except storage.UploadGone:
+    except multipart.UploadGone:
         _set_status(upload, Upload.Status.ABORTED, "gone from storage")
         raise UploadNotPending("The upload expired or was aborted; start a new one.") from None
     except BaseException:
@@ -169,7 +169,7 @@ def upload_abort(*, owner_id: uuid.UUID, upload_id: uuid.UUID) -> None:
             raise UploadNotPending(f"This upload is {upload.status}.", extra={"upload_status": upload.status})
         _set_status(upload, Upload.Status.ABORTED)
         key, s3_upload_id = upload.storage_key, upload.s3_upload_id
-    storage.multipart_abort(key, upload_id=s3_upload_id)
+    multipart.multipart_abort(key, upload_id=s3_upload_id)
 
 
 @dataclass
@@ -193,7 +193,7 @@ def uploads_cleanup(*, older_than: timedelta, user_id: uuid.UUID | None = None) 
     for upload in stale.iterator():
         if upload.status in selectors.UPLOAD_OPEN_STATUSES:
             try:
-                storage.multipart_abort(upload.storage_key, upload_id=upload.s3_upload_id)
+                multipart.multipart_abort(upload.storage_key, upload_id=upload.s3_upload_id)
                 report.uploads_aborted += 1
             except storage.STORAGE_ERRORS as exc:
                 report.errors.append(f"abort {upload.id}: {exc}")
@@ -206,7 +206,7 @@ def uploads_cleanup(*, older_than: timedelta, user_id: uuid.UUID | None = None) 
     known_multipart = set(open_uploads.values_list("s3_upload_id", flat=True))
     for key, s3_upload_id in list(storage.list_multipart_uploads(prefix)):
         if s3_upload_id not in known_multipart:
-            storage.multipart_abort(key, upload_id=s3_upload_id)
+            multipart.multipart_abort(key, upload_id=s3_upload_id)
             report.multipart_aborted += 1
 
     batch: list[str] = []

@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from apps.library import storage
+from apps.library import objects, storage
 from apps.library.models import File
 from tests.conftest import Account
 
@@ -47,7 +47,7 @@ def uploaded(account: Account) -> Callable[..., dict[str, Any]]:
 def object_size(file_id: str) -> int | None:
     """The size of a file's object in S3, None when it is gone."""
     key = File.objects.get(id=file_id).storage_key
-    return storage.object_size(key)
+    return objects.object_size(key)
 
 
 def http(

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from apps.library import storage
+from apps.library import multipart, objects, storage
 from apps.library.models import File, Upload
 from tests.conftest import Account, assert_problem
 
@@ -120,8 +120,8 @@ def test_abort(account: Account) -> None:
     assert account.client.delete(f"/v1/files/uploads/{job['id']}").status_code == 204
     row = Upload.objects.get(id=job["id"])
     assert row.status == "aborted"
-    with pytest.raises(storage.UploadGone):
-        storage.list_parts(row.storage_key, upload_id=row.s3_upload_id)
+    with pytest.raises(multipart.UploadGone):
+        multipart.list_parts(row.storage_key, upload_id=row.s3_upload_id)
     assert account.client.get(f"/v1/files/uploads/{job['id']}").json()["status"] == "aborted"
     assert_problem(account.client.post(f"/v1/files/uploads/{job['id']}/complete"), 409, "upload_not_pending")
     assert account.client.delete(f"/v1/files/uploads/{job['id']}").status_code == 204
@@ -134,7 +134,7 @@ def test_checksum_mismatch_fails_the_upload_and_deletes_the_object(account: Acco
     assert_problem(account.client.post(f"/v1/files/uploads/{job['id']}/complete"), 422, "checksum_mismatch")
     row = Upload.objects.get(id=job["id"])
     assert (row.status, row.error) == ("failed", "checksum_mismatch")
-    assert storage.object_size(row.storage_key) is None
+    assert objects.object_size(row.storage_key) is None
     assert not File.objects.filter(owner_id=account.id).exists()
 
 
@@ -149,7 +149,7 @@ def test_a_part_url_stores_exactly_its_part_size(account: Account) -> None:
         status, _, body = http("PUT", url, wrong)
         assert status == 403, (len(wrong), body[:200])
     row = Upload.objects.get(id=job["id"])
-    assert storage.list_parts(row.storage_key, upload_id=row.s3_upload_id) == []
+    assert multipart.list_parts(row.storage_key, upload_id=row.s3_upload_id) == []
     assert_problem(account.client.post(f"/v1/files/uploads/{job['id']}/complete"), 409, "upload_incomplete")
     put_part(url, data)
     assert account.client.post(f"/v1/files/uploads/{job['id']}/complete").status_code == 201
@@ -165,7 +165,7 @@ def test_no_url_stores_a_part_the_upload_does_not_have(account: Account) -> None
     status, _, _ = http("PUT", extra, data)
     assert status == 403
     row = Upload.objects.get(id=job["id"])
-    assert storage.list_parts(row.storage_key, upload_id=row.s3_upload_id) == []
+    assert multipart.list_parts(row.storage_key, upload_id=row.s3_upload_id) == []
 
 
 def test_pending_uploads_count_against_the_quota_by_their_declared_size(account: Account) -> None:
@@ -184,7 +184,7 @@ def test_type_is_decided_by_the_bytes_at_completion(account: Account) -> None:
         account.client.post(f"/v1/files/uploads/{job['id']}/complete"), 415, "unsupported_file_type"
     )
     assert body["reason"] == "unrecognised"
-    assert storage.object_size(Upload.objects.get(id=job["id"]).storage_key) is None
+    assert objects.object_size(Upload.objects.get(id=job["id"]).storage_key) is None
 
     bomb = factories.epub_bytes(container=factories.BILLION_LAUGHS)
     job = initiate(account, bomb, content_type="application/epub+zip").json()["upload"]
@@ -226,21 +226,21 @@ def test_cleanup_aborts_stale_uploads_and_deletes_orphans(account: Account, uplo
     target = storage.s3()
     target.client.put_object(Bucket=target.bucket, Key=orphan, Body=b"left behind by a crash")
     # An S3 multipart upload nobody recorded (a crash between S3 and the database).
-    unknown = storage.multipart_create(storage.new_key(account.id), content_type="application/pdf")
+    unknown = multipart.multipart_create(storage.new_key(account.id), content_type="application/pdf")
 
     out = StringIO()
     call_command("cleanup_uploads", user=account.id, stdout=out)
     assert "uploads aborted: 1" in out.getvalue()
     assert not Upload.objects.filter(id=stale["id"]).exists()
     assert Upload.objects.filter(id=fresh["id"]).exists()
-    with pytest.raises(storage.UploadGone):
-        storage.list_parts(stale_row.storage_key, upload_id=stale_row.s3_upload_id)
-    assert storage.object_size(orphan) is not None  # too young to be called an orphan
+    with pytest.raises(multipart.UploadGone):
+        multipart.list_parts(stale_row.storage_key, upload_id=stale_row.s3_upload_id)
+    assert objects.object_size(orphan) is not None  # too young to be called an orphan
 
     out = StringIO()
     call_command("cleanup_uploads", user=account.id, hours=0, stdout=out)
     assert "orphan objects deleted: 1" in out.getvalue()
-    assert storage.object_size(orphan) is None
+    assert objects.object_size(orphan) is None
     assert object_size(kept["id"]) == kept["size"]
     remaining = {
         upload_id for _, upload_id in storage.list_multipart_uploads(storage.owner_prefix(account.id))

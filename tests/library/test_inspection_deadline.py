@@ -12,7 +12,7 @@ import time
 import pytest
 from django.test import override_settings
 
-from apps.library import storage
+from apps.library import objects, storage
 from apps.library.deadline import DeadlineExceeded, armable, cpu_deadline
 from apps.library.errors import UnsupportedFileType
 from apps.library.inspection import inspect_object
@@ -106,7 +106,7 @@ def test_direct_upload_over_the_limit_fails_and_its_object_is_deleted(account: A
     assert done.json()["reason"] == "inspection_timeout"
     failed = Upload.objects.get(id=job["id"])
     assert failed.status == Upload.Status.FAILED
-    assert storage.object_size(failed.storage_key) is None
+    assert objects.object_size(failed.storage_key) is None
     assert not File.objects.filter(owner_id=account.id).exists()
 
 

@@ -1,5 +1,5 @@
 """Inspecting a direct upload where it lies, on the real S3 server: the seekable file over ranged
-GETs (`storage.RangedObject`), the same verdicts, metadata and hashes as from a local file,
+GETs (`objects.RangedObject`), the same verdicts, metadata and hashes as from a local file,
 the read budget and its fallback to a temporary copy, and no temporary file otherwise."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from botocore.httpchecksum import StreamingChecksumBody
 from PIL import Image
 
-from apps.library import inspection, metadata, sniffing, storage
+from apps.library import inspection, metadata, objects, sniffing, storage
 from apps.library.errors import UnsupportedFileType
 from apps.library.models import FileKind
 from tests.conftest import Account
@@ -46,10 +46,10 @@ def s3_object() -> Iterator[Callable[..., str]]:
     storage.delete_objects(sorted(set(keys)))
 
 
-def ranged(key: str, *, max_requests: int = 1000, max_bytes: int = 1 << 40) -> storage.RangedObject:
-    head = storage.object_head(key)
+def ranged(key: str, *, max_requests: int = 1000, max_bytes: int = 1 << 40) -> objects.RangedObject:
+    head = objects.object_head(key)
     assert head is not None
-    return storage.RangedObject(
+    return objects.RangedObject(
         key,
         size=head.size,
         etag=head.etag,
@@ -125,9 +125,9 @@ class TestRangedObject:
         stream.seek(8 * BLOCK)
         stream.read(10)
         stream.seek(4 * BLOCK)
-        with pytest.raises(storage.ReadBudgetExceeded):
+        with pytest.raises(objects.ReadBudgetExceeded):
             stream.read(10)
-        assert isinstance(raw.error, storage.ReadBudgetExceeded)
+        assert isinstance(raw.error, objects.ReadBudgetExceeded)
         assert raw.requests == 2
         stream.seek(0)  # once over, even a read of a kept block fails
         with pytest.raises(OSError, match="earlier read"):
@@ -138,7 +138,7 @@ class TestRangedObject:
         stream = io.BufferedReader(raw, 16 * 1024)
         assert stream.read(10) == DATA[:10]
         stream.seek(BLOCK)
-        with pytest.raises(storage.ReadBudgetExceeded):
+        with pytest.raises(objects.ReadBudgetExceeded):
             stream.read()
         assert raw.bytes_read == BLOCK
 
@@ -159,11 +159,11 @@ class TestRangedObject:
         default = target.client.get_object(Bucket=target.bucket, Key=target.key(key))["Body"]
         with default:
             assert isinstance(default, StreamingChecksumBody)  # botocore would CRC every byte
-        head = storage.object_head(key)
+        head = objects.object_head(key)
         assert head is not None
-        with storage._get(key, etag=head.etag)["Body"] as ours:
+        with objects._get(key, etag=head.etag)["Body"] as ours:
             assert not isinstance(ours, StreamingChecksumBody)
-        assert b"".join(storage.iter_object(key, etag=head.etag, chunk_bytes=300_000)) == DATA
+        assert b"".join(objects.iter_object(key, etag=head.etag, chunk_bytes=300_000)) == DATA
 
 
 # --- the same outcome as from a local file -----------------------------------------------------
