@@ -18,8 +18,7 @@ from django.utils import timezone
 from apps.common.errors import NotFound
 
 from . import multipart, storage
-from .models import File, Upload, ViewerState, ViewerStateEntry
-from .viewer import POSITION_KEYS
+from .models import File, Upload
 
 UPLOAD_OPEN_STATUSES = (Upload.Status.PENDING, Upload.Status.COMPLETING)
 
@@ -46,22 +45,6 @@ def file_by_koreader_hash(*, owner_id: uuid.UUID, document: str) -> File | None:
         .order_by("-created_at")
         .first()
     )
-
-
-def current_viewer_state(*, file: File) -> tuple[ViewerState, datetime] | None:
-    """The file's viewer state, if any client ever wrote one, with the server time its current
-    position was recorded (the newest applied history entry; the state's own time once history
-    was trimmed past it)."""
-    state = ViewerState.objects.filter(file=file, deleted_at__isnull=True).first()
-    if state is None:
-        return None
-    recorded = (
-        ViewerStateEntry.objects.filter(viewer_state=state, applied=True)
-        .order_by("-version")
-        .values_list("recorded_at", flat=True)
-        .first()
-    )
-    return state, recorded or state.updated_at
 
 
 def live_file_ids(*, owner_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
@@ -180,67 +163,3 @@ def upload_progress(*, upload: Upload, list_uploaded: bool = True) -> UploadProg
         for n in missing
     ]
     return UploadProgress(upload, parts, missing, urls, timezone.now() + timedelta(seconds=expires))
-
-
-# --- viewer state ----------------------------------------------------------------------------
-
-
-def _entry(kind: str, row: Any, **rest: Any) -> dict[str, Any]:
-    """A position as the API shows it, from anything that records one (the viewer state's
-    current position, a device's latest, a history entry)."""
-    return {
-        "device": {"id": row.device_id, "name": row.device_name},
-        POSITION_KEYS[kind]: row.position,
-        "modified": row.modified,
-        "intent": row.intent,
-        "progress": row.progress,
-        **rest,
-    }
-
-
-def current_position(state: ViewerState) -> dict[str, Any]:
-    """The current position of a viewer state, as the API shows it."""
-    return _entry(state.kind, state)
-
-
-def viewer_state_document(*, file: File, state: ViewerState | None) -> dict[str, Any]:
-    """The viewer-state resource: current position, latest per device, recent history."""
-    if state is None or state.deleted_at is not None:
-        return {
-            "file": file.id,
-            "kind": file.kind,
-            "current": None,
-            "devices": [],
-            "history": [],
-            "version": 0,
-            "updated_at": None,
-        }
-    kept = settings.VIEWER_STATE_HISTORY_KEPT
-    devices = state.devices.order_by("-recorded_at", "-id")
-    current = current_position(state)
-    history = state.history.order_by("-version")[:kept]
-    return {
-        "file": file.id,
-        "kind": state.kind,
-        "current": current,
-        "devices": [_entry(state.kind, d, recorded_at=d.recorded_at) for d in devices],
-        "history": [
-            _entry(
-                state.kind,
-                h,
-                recorded_at=h.recorded_at,
-                version=h.version,
-                applied=h.applied,
-                reason=h.reason or None,
-            )
-            for h in history
-        ],
-        "version": state.version,
-        "updated_at": state.updated_at,
-    }
-
-
-def viewer_state_get(*, owner_id: uuid.UUID, file_id: uuid.UUID) -> dict[str, Any]:
-    file = file_get(owner_id=owner_id, file_id=file_id)
-    state = ViewerState.objects.filter(file_id=file.id, deleted_at__isnull=True).first()
-    return viewer_state_document(file=file, state=state)

@@ -1,6 +1,6 @@
 """Writes of the library's files: streamed uploads, the row of a stored file (also for direct
 uploads, see uploads.py), metadata edits, deletes and the account purge. Viewer state is in
-viewer_state.py.
+viewer/.
 
 Order of work for a new file: inspect the bytes (type, safety, metadata, hashes; see
 inspection.py) with no lock held; store the object; then one short transaction that takes the

@@ -19,10 +19,12 @@ from typing import Any
 from apps.common.errors import ErrorCode
 from apps.sync.registry import FieldMergedType, OpStatus, Outcome, Rejected, SyncType
 
-from . import selectors, services, viewer_state
+from . import selectors, services
 from .api.serializers import FileOutput, FileUpdateInput, ViewerStateInput, ViewerStateSyncOutput
 from .errors import StaleViewerState
 from .models import File, ViewerState
+from .viewer import selectors as viewer_selectors
+from .viewer import services as viewer_services
 
 
 class FileSync(FieldMergedType):
@@ -64,8 +66,8 @@ class ViewerStateSync(SyncType):
     def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
         rows = []
         for state in objs:
-            document = selectors.viewer_state_document(file=state.file, state=None)
-            document["current"] = selectors.current_position(state)
+            document = viewer_selectors.viewer_state_document(file=state.file, state=None)
+            document["current"] = viewer_selectors.current_position(state)
             document.update(version=state.version, updated_at=state.updated_at)
             rows.append(document)
         return list(ViewerStateSyncOutput(rows, many=True).data)
@@ -75,7 +77,7 @@ class ViewerStateSync(SyncType):
     ) -> Outcome:
         values = self.validate(fields=fields, partial=False)
         try:
-            result = viewer_state.viewer_state_put(
+            result = viewer_services.viewer_state_put(
                 owner_id=owner_id,
                 file_id=obj_id,
                 device_id=values["device"]["id"],

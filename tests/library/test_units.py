@@ -11,8 +11,9 @@ import random
 import pytest
 from django.test import override_settings
 
-from apps.library import downloads, hashing, selectors, sniffing, viewer
+from apps.library import downloads, hashing, selectors, sniffing
 from apps.library.naming import sanitize_name
+from apps.library.viewer import validation as viewer
 
 from . import factories
 

@@ -12,7 +12,7 @@ from apps.common.tags import TagsField
 
 from ..models import File, FileKind, Intent, Upload
 from ..naming import is_blank
-from ..viewer import IMAGE_SCHEMA, PDF_SCHEMA, locator_openapi
+from ..viewer.validation import IMAGE_SCHEMA, PDF_SCHEMA, locator_openapi
 
 NAME_INPUT_MAX = 1000  # longer names are cut to 255 by sanitising; absurd ones are refused
 

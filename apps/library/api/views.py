@@ -25,11 +25,13 @@ from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
 from apps.common.views import VersionedDetailView, owner_id
 
-from .. import downloads, selectors, services, storage, streaming, uploads, viewer_state
+from .. import downloads, selectors, services, storage, streaming, uploads
 from ..errors import StorageUnavailable
 from ..filtersets import DEFAULT_ORDERING, ORDERINGS, FileFilter
 from ..models import File, Upload
 from ..naming import download_name
+from ..viewer import selectors as viewer_selectors
+from ..viewer import services as viewer_services
 from . import serializers as s
 
 _problem = PROBLEM_RESPONSES[400]
@@ -177,7 +179,7 @@ class ViewerStateView(ETagMixin, APIView):
         summary="Where the user is in the file: current position, each device's, recent history",
     )
     def get(self, request: Request, file_id: uuid.UUID) -> Response:
-        document = selectors.viewer_state_get(owner_id=owner_id(request), file_id=file_id)
+        document = viewer_selectors.viewer_state_get(owner_id=owner_id(request), file_id=file_id)
         return Response(s.ViewerStateOutput(document).data)
 
     @extend_schema(
@@ -193,7 +195,7 @@ class ViewerStateView(ETagMixin, APIView):
         data = s.ViewerStateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        result = viewer_state.viewer_state_put(
+        result = viewer_services.viewer_state_put(
             owner_id=owner_id(request),
             file_id=file_id,
             device_id=values["device"]["id"],

@@ -10,7 +10,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from ..models import KosyncProgress
-from .positions import library_progress, record_position
+from ..viewer.positions import library_progress, record_position
 
 
 def progress_put(

@@ -39,9 +39,10 @@ from datetime import datetime
 from apps.common.errors import ApplicationError
 
 from .. import selectors as library_selectors
-from .. import viewer_state
 from ..models import FileKind
-from ..viewer import resources, spine_index
+from . import selectors as viewer_selectors
+from . import services
+from .validation import resources, spine_index
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def record_position(
     if position is None:
         return False
     try:
-        viewer_state.viewer_state_put(
+        services.viewer_state_put(
             owner_id=owner_id,
             file_id=file.id,
             device_id=f"{KOREADER_DEVICE}{device_id or device}"[:100],
@@ -137,7 +138,7 @@ def library_progress(*, owner_id: uuid.UUID, document: str, after: int | None) -
     file = library_selectors.file_by_koreader_hash(owner_id=owner_id, document=document)
     if file is None or file.kind not in (FileKind.EPUB, FileKind.PDF):
         return None
-    found = library_selectors.current_viewer_state(file=file)
+    found = viewer_selectors.current_viewer_state(file=file)
     if found is None:
         return None
     state, recorded_at = found

@@ -14,17 +14,19 @@ from django.utils import timezone
 from apps.common.versioning import require_version
 from apps.sync.feed import objects_record, owner_write
 
-from . import selectors, services, viewer
-from .errors import (
+from .. import services as file_services
+from ..errors import (
     StaleViewerState,
 )
-from .models import (
+from ..models import (
     DEVICE_ID_MAX_LENGTH,
     Intent,
     ViewerDevicePosition,
     ViewerState,
     ViewerStateEntry,
 )
+from . import selectors
+from . import validation as viewer
 
 # A device list is for "where was I on my other devices", not an audit log.
 DEVICES_KEPT = 50
@@ -61,9 +63,9 @@ def viewer_state_put(
     modified = modified.astimezone(UTC)
     if modified > timezone.now() + MAX_CLOCK_SKEW:
         raise viewer.invalid({"modified": ["Is ahead of the server clock; check the device's time."]})
-    using = services.write_db()
+    using = file_services.write_db()
     with owner_write(owner_id=owner_id):
-        file = services.file_locked(owner_id, file_id)
+        file = file_services.file_locked(owner_id, file_id)
         expected_key = viewer.POSITION_KEYS[file.kind]
         if position_key != expected_key:
             raise viewer.invalid(

@@ -25,7 +25,7 @@ from jsonschema import Draft7Validator
 
 from apps.common.errors import ValidationFailed
 
-from .models import FileKind
+from ..models import FileKind
 
 POSITION_MAX_BYTES = 16 * 1024
 ROTATIONS = [0, 90, 180, 270]
@@ -64,7 +64,7 @@ IMAGE_SCHEMA: dict[str, Any] = {
 
 @cache
 def locator_schema() -> dict[str, Any]:
-    path = Path(__file__).resolve().parent / "schemas" / "locator.schema.json"
+    path = Path(__file__).resolve().parents[1] / "schemas" / "locator.schema.json"
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
