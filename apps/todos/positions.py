@@ -13,7 +13,7 @@ byte order, so the database sorts keys exactly as Python does; SQLite compares b
 Appending (the common case) steps a 4-digit prefix by one unit, so a list of a million tasks
 still has 4 or 5 character keys. Repeated inserts into the same gap grow the key by about one
 character per five inserts; a key longer than MAX_LENGTH makes the service rebalance that one
-sibling group (see services._place), which is the only time keys are rewritten.
+sibling group (see placement.place), which is the only time keys are rewritten.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from apps.sync.feed import objects_record, owner_write
 from . import positions, recurrence
 from .due import Due
 from .models import DUE_COLUMNS, Task, TaskCompletion, TaskList
+from .placement import Placement, place
 
 BULK_MAX_IDS = 200
 
@@ -63,104 +64,6 @@ def _save_many(model: type[M], objs: Sequence[M], columns: Iterable[str]) -> Non
         objects_record(objs)
 
 
-# --- placement ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where the client wants an object: an explicit key, or next to siblings it names."""
-
-    position: str | None = None
-    after: uuid.UUID | None = None
-    before: uuid.UUID | None = None
-
-    @classmethod
-    def pop_from(cls, fields: dict[str, Any]) -> Placement:
-        return cls(
-            position=fields.pop("position", None),
-            after=fields.pop("after", None),
-            before=fields.pop("before", None),
-        )
-
-    @property
-    def given(self) -> bool:
-        return self.position is not None or self.after is not None or self.before is not None
-
-
-def _place(
-    *,
-    model: type[M],
-    siblings: QuerySet[M],
-    placement: Placement,
-    current: str | None,
-    now: datetime,
-    _rebalanced: bool = False,
-) -> str:
-    """The position key for an object among `siblings` (which exclude the object itself).
-
-    No placement keeps `current`, or appends when there is none (a new object, or one that moved
-    to another list or parent). Anchors must be siblings; `after` alone lands right after its
-    anchor, `before` alone right before, both together anywhere between them.
-    """
-    if placement.position is not None:
-        return placement.position
-    if placement.after is None and placement.before is None:
-        if current is not None:
-            return current
-        last = siblings.order_by("-position").values_list("position", flat=True).first()
-        key = positions.key_between(last, None)
-    else:
-        wanted = [anchor for anchor in (placement.after, placement.before) if anchor is not None]
-        anchors = dict(siblings.filter(id__in=wanted).values_list("id", "position"))
-        errors = {
-            name: ["Must be another task in the same list and under the same parent."]
-            if model is Task
-            else ["Must be another of your task lists."]
-            for name, anchor in (("after", placement.after), ("before", placement.before))
-            if anchor is not None and anchor not in anchors
-        }
-        if errors:
-            raise ValidationFailed(errors)
-        low = anchors[placement.after] if placement.after is not None else None
-        high = anchors[placement.before] if placement.before is not None else None
-        if low is not None and high is None:
-            high = (
-                siblings.filter(position__gt=low)
-                .order_by("position")
-                .values_list("position", flat=True)
-                .first()
-            )
-        elif high is not None and low is None:
-            low = (
-                siblings.filter(position__lt=high)
-                .order_by("-position")
-                .values_list("position", flat=True)
-                .first()
-            )
-        elif low is not None and high is not None and low >= high:
-            raise ValidationFailed.field("before", "`before` must be placed after `after`.")
-        key = positions.key_between(low, high)
-    if len(key) > positions.MAX_LENGTH and not _rebalanced:
-        _rebalance(model=model, siblings=siblings, now=now)
-        return _place(
-            model=model, siblings=siblings, placement=placement, current=current, now=now, _rebalanced=True
-        )
-    return key
-
-
-def _rebalance(*, model: type[M], siblings: QuerySet[M], now: datetime) -> None:
-    """Rewrite a sibling group's keys short and evenly spaced, keeping their order. Only ever
-    needed after very many inserts into one gap; the rewritten rows get new versions."""
-    rows = list(siblings.select_for_update().order_by("position", "id"))
-    changed = []
-    for row, key in zip(rows, positions.spread(len(rows)), strict=True):
-        if row.position != key:
-            row.position = key
-            row.bump(["position"], now=now)
-            changed.append(row)
-    _save_many(model, changed, ["position"])
-
-
 # --- task lists --------------------------------------------------------------------------------
 
 
@@ -182,7 +85,7 @@ def tasklist_create(
             if existing is not None:
                 return _same_list_or_conflict(existing, owner_id, fields, placement), False
         tasklist = TaskList(id=list_id or uuid.uuid4(), owner_id=owner_id, **fields)
-        tasklist.position = _place(
+        tasklist.position = place(
             model=TaskList, siblings=_lists_of(owner_id), placement=placement, current=None, now=now
         )
         tasklist.stamp_new()
@@ -226,7 +129,7 @@ def tasklist_update(
         for name in changed:
             setattr(tasklist, name, fields[name])
         if placement.given:
-            position = _place(
+            position = place(
                 model=TaskList,
                 siblings=_lists_of(owner_id).exclude(id=tasklist.id),
                 placement=placement,
@@ -437,7 +340,7 @@ def task_create(
             last_completed_at=now if fields["done"] else None,
         )
         task.set_due(fields["due"])
-        task.position = _place(
+        task.position = place(
             model=Task, siblings=_siblings(task), placement=placement, current=None, now=now
         )
         task.stamp_new()
@@ -521,7 +424,7 @@ def task_update(
             task.parent_id = parent_id
             changed.append("parent")
         if placement.given or moved_list or moved_parent:
-            position = _place(
+            position = place(
                 model=Task,
                 siblings=_siblings(task),
                 placement=placement,
