@@ -13,15 +13,15 @@ view for every versioned object.
 - `If-Match` on PUT, PATCH and DELETE: a stale version is 412 and changes nothing (the services
   compare it under the row lock, apps/common/versioning.py).
 - DELETE answers 204.
-A subclass names its serializers and the id's URL parameter and implements `retrieve`, `update`
-and `destroy` over its selectors and services; the OpenAPI operations (request, responses,
+A subclass names its serializers, the id's URL parameter and its selector and services (or
+overrides `retrieve`, `update`, `destroy`); the OpenAPI operations (request, responses,
 If-Match, ETag) come from `VersionedDetailSchema` once.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -146,20 +146,35 @@ class VersionedDetailView(ETagMixin, APIView):
     error_responses: ClassVar[dict[int, Any]] = {}
     schema = VersionedDetailSchema()
 
-    # --- what a resource implements -------------------------------------------------------------
+    # --- what a resource provides ----------------------------------------------------------------
+    # Its selector and services, called keyword-only with `owner_id` and the id under the URL
+    # parameter's name (`task_id=...`), as the apps' selectors and services take them; a resource
+    # whose reads or writes differ overrides retrieve/update/destroy instead.
+    selector: ClassVar[Callable[..., Any]]
+    updater: ClassVar[Callable[..., Any]]
+    deleter: ClassVar[Callable[..., Any]]
+
+    def _ids(self, owner: uuid.UUID, obj_id: uuid.UUID) -> dict[str, uuid.UUID]:
+        return {"owner_id": owner, self.lookup_url_kwarg: obj_id}
+
+    def represent(self, obj: Any) -> Any:
+        return self.output_serializer(obj).data
 
     def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
         """The object as GET answers it; NotFound when the caller has no such object."""
-        raise NotImplementedError
+        return self.represent(type(self).selector(**self._ids(owner, obj_id)))
 
     def update(
         self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
     ) -> Any:
         """Apply validated fields through the service; the object as the answer shows it."""
-        raise NotImplementedError
+        changed = type(self).updater(
+            **self._ids(owner, obj_id), fields=fields, expected_version=expected_version
+        )
+        return self.represent(changed)
 
     def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
-        raise NotImplementedError
+        type(self).deleter(**self._ids(owner, obj_id), expected_version=expected_version)
 
     def check_exists(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> None:
         """NotFound unless the caller has this object (404 before 400); override when reading the

@@ -122,17 +122,15 @@ class FileDetailView(StorageOutageMixin, VersionedDetailView):
         "DELETE": "Delete a file (its bytes are removed; a tombstone remains for sync)",
     }
 
-    def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
-        return _file_data(selectors.file_get(owner_id=owner, file_id=obj_id))
+    selector = selectors.file_get
+    deleter = services.file_delete
 
     def update(
         self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
     ) -> Any:
+        # Read again after the write: the answer carries what file_get annotates (last opened).
         services.file_update(owner_id=owner, file_id=obj_id, fields=fields, expected_version=expected_version)
         return self.retrieve(owner=owner, obj_id=obj_id)
-
-    def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
-        services.file_delete(owner_id=owner, file_id=obj_id, expected_version=expected_version)
 
 
 class FileContentView(StorageOutageMixin, APIView):

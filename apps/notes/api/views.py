@@ -102,20 +102,13 @@ class NoteDetailView(VersionedDetailView):
     renderer_classes = [ORJSONRenderer]
 
     def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
+        # The lean read (one query, no model instance), shaped as NoteOutput.
         return s.NOTE_ROW(
             selectors.note_row_get(owner_id=owner, note_id=obj_id, columns=s.NOTE_ROW.model_columns)
         )
 
-    def update(
-        self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
-    ) -> Any:
-        note = services.note_update(
-            note_id=obj_id, owner_id=owner, fields=fields, expected_version=expected_version
-        )
-        return s.NoteOutput(note).data
-
-    def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
-        services.note_delete(note_id=obj_id, owner_id=owner, expected_version=expected_version)
+    updater = services.note_update
+    deleter = services.note_delete
 
 
 @extend_schema_view(

@@ -100,16 +100,8 @@ class TaskListDetailView(VersionedDetailView):
         "DELETE": "Delete a task list with its tasks, or move its tasks elsewhere first",
     }
 
-    def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
-        return s.TaskListOutput(selectors.tasklist_get(owner_id=owner, list_id=obj_id)).data
-
-    def update(
-        self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
-    ) -> Any:
-        tasklist = services.tasklist_update(
-            owner_id=owner, list_id=obj_id, fields=fields, expected_version=expected_version
-        )
-        return s.TaskListOutput(tasklist).data
+    selector = selectors.tasklist_get
+    updater = services.tasklist_update
 
     def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
         query = TaskListDeleteQuery(data=self.request.query_params)
@@ -182,19 +174,9 @@ class TaskDetailView(VersionedDetailView):
         "DELETE": "Delete a task and its sub-tasks",
     }
 
-    def retrieve(self, *, owner: uuid.UUID, obj_id: uuid.UUID) -> Any:
-        return s.TaskOutput(selectors.task_get(owner_id=owner, task_id=obj_id)).data
-
-    def update(
-        self, *, owner: uuid.UUID, obj_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
-    ) -> Any:
-        task = services.task_update(
-            owner_id=owner, task_id=obj_id, fields=fields, expected_version=expected_version
-        )
-        return s.TaskOutput(task).data
-
-    def destroy(self, *, owner: uuid.UUID, obj_id: uuid.UUID, expected_version: int | None) -> None:
-        services.task_delete(owner_id=owner, task_id=obj_id, expected_version=expected_version)
+    selector = selectors.task_get
+    updater = services.task_update
+    deleter = services.task_delete
 
 
 class TaskCompletionListView(generics.ListAPIView):
