@@ -31,22 +31,18 @@ class FileSync(FieldMergedType):
     model = File
     output_serializer = FileOutput
     input_serializer = FileUpdateInput
+    updater = services.file_update
+    deleter = services.file_delete
 
     def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         return {f.id: f for f in selectors.file_list(owner_id=owner_id).filter(id__in=ids)}
 
     def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
+        # There is no creator: a file's bytes come first.
         raise Rejected(
             "Files are created by uploading them (POST /v1/files or /v1/files/uploads).",
             code=ErrorCode.UPLOAD_REQUIRED,
         )
-
-    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
-        return services.file_update(owner_id=owner_id, file_id=obj.id, fields=dict(fields))
-
-    def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
-        services.file_delete(owner_id=owner_id, file_id=obj.id)
-        return File.objects.get(id=obj.id)
 
 
 class ViewerStateSync(SyncType):

@@ -63,6 +63,9 @@ class NoteSync(FieldMergedType):
     model = Note
     output_serializer = NoteOutput
     input_serializer = NoteWriteInput
+    creator = services.note_create
+    updater = services.note_update
+    deleter = services.note_delete
 
     def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         return {note.id: note for note in selectors.note_list(owner_id=owner_id).filter(id__in=ids)}
@@ -127,17 +130,6 @@ class NoteSync(FieldMergedType):
 
     def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
         return services.clean_fields(super().validate(fields=fields, partial=partial))
-
-    def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
-        note, _created = services.note_create(owner_id=owner_id, fields=fields, note_id=obj_id)
-        return note
-
-    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
-        return services.note_update(note_id=obj.id, owner_id=owner_id, fields=fields)
-
-    def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
-        services.note_delete(note_id=obj.id, owner_id=owner_id)
-        return Note.objects.get(id=obj.id)
 
     def keep_losing_values(self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]) -> None:
         if "title" in losing or "body" in losing:

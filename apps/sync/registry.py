@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -186,23 +186,38 @@ class SyncType(ABC):
 
 class FieldMergedType(SyncType):
     """A type merged per field against `field_versions` (apps/sync/merge.py), written through
-    its app's services: create, update and delete receive validated fields."""
+    its app's services. A type names them — `creator` (returns the object and whether it was
+    made), `updater`, `deleter` — and the keyword its services take the id by (`id_name`,
+    `<type>_id` unless said); they get validated fields and `expected_version=None` (the merge
+    has already decided against `base_version`). A type whose writes differ overrides
+    create/update/delete instead."""
+
+    id_name: ClassVar[str] = ""
+    creator: ClassVar[Callable[..., tuple[Any, bool]]]
+    updater: ClassVar[Callable[..., Any]]
+    deleter: ClassVar[Callable[..., Any]]
+
+    def _id(self, obj_id: uuid.UUID) -> dict[str, uuid.UUID]:
+        return {self.id_name or f"{self.name}_id": obj_id}
 
     def lock(self, *, obj_id: uuid.UUID) -> Any | None:
         """The object with this id whoever owns it (deleted included), row-locked; None if none."""
         return self.model._default_manager.select_for_update().filter(id=obj_id).first()
 
-    @abstractmethod
     def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
         """Create through the app's service (validated fields)."""
+        made, _created = type(self).creator(owner_id=owner_id, fields=dict(fields), **self._id(obj_id))
+        return made
 
-    @abstractmethod
     def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
         """Change some fields through the app's service; returns the object at its new version."""
+        ids = self._id(obj.id)
+        return type(self).updater(owner_id=owner_id, **ids, fields=dict(fields), expected_version=None)
 
-    @abstractmethod
     def delete(self, *, owner_id: uuid.UUID, obj: Any) -> Any:
         """Soft-delete through the app's service; returns the tombstone."""
+        type(self).deleter(owner_id=owner_id, **self._id(obj.id), expected_version=None)
+        return self.model._default_manager.get(id=obj.id)
 
     def keep_losing_values(self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]) -> None:
         """Keep the client's values of conflicting fields somewhere, if the type can."""
