@@ -73,16 +73,7 @@ class ViewerStateSync(SyncType):
     ) -> Outcome:
         values = self.validate(fields=fields, partial=False)
         try:
-            result = viewer_services.viewer_state_put(
-                owner_id=owner_id,
-                file_id=obj_id,
-                device_id=values["device"]["id"],
-                device_name=values["device"].get("name", ""),
-                modified=values["modified"],
-                intent=values["intent"],
-                position_key=values["position_key"],
-                position=values["position"],
-            )
+            result = viewer_services.viewer_state_put_body(owner_id=owner_id, file_id=obj_id, body=values)
         except StaleViewerState as exc:
             state = ViewerState.objects.select_related("file").get(file_id=obj_id)
             return Outcome(

@@ -192,16 +192,10 @@ class ViewerStateView(ETagMixin, APIView):
     def put(self, request: Request, file_id: uuid.UUID) -> Response:
         data = s.ViewerStateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        values = data.validated_data
-        result = viewer_services.viewer_state_put(
+        result = viewer_services.viewer_state_put_body(
             owner_id=owner_id(request),
             file_id=file_id,
-            device_id=values["device"]["id"],
-            device_name=values["device"].get("name", ""),
-            modified=values["modified"],
-            intent=values["intent"],
-            position_key=values["position_key"],
-            position=values["position"],
+            body=data.validated_data,
             expected_version=expected_version(request),
         )
         body = {**result.document, "applied": result.applied, "reason": result.reason}

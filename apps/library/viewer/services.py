@@ -4,6 +4,7 @@ never silently jumps back (docs/library.md)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,24 @@ class ViewerStateResult:
     document: dict[str, Any]
     applied: bool
     reason: str | None
+
+
+def viewer_state_put_body(
+    *, owner_id: uuid.UUID, file_id: uuid.UUID, body: Mapping[str, Any], expected_version: int | None = None
+) -> ViewerStateResult:
+    """`viewer_state_put` from the body PUT /v1/files/{file_id}/viewer-state and a sync push
+    send, as ViewerStateInput validated it."""
+    return viewer_state_put(
+        owner_id=owner_id,
+        file_id=file_id,
+        device_id=body["device"]["id"],
+        device_name=body["device"].get("name", ""),
+        modified=body["modified"],
+        intent=body["intent"],
+        position_key=body["position_key"],
+        position=body["position"],
+        expected_version=expected_version,
+    )
 
 
 def viewer_state_put(
