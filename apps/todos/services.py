@@ -17,7 +17,7 @@ to the caller, one level of sub-tasks, placement anchors) are checked here and r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -48,9 +48,19 @@ def _db() -> str:
 # Saving a bumped object (apps/common/models.py) also records it in the owner's sync feed.
 
 
-def _insert(obj: TaskList | Task) -> None:
-    obj.save(force_insert=True)
-    objects_record([obj])
+def _insert_new(obj: M, replay: Callable[[M], M]) -> tuple[M, bool]:
+    """Insert a new object and record it; when a concurrent create of the same id committed
+    first (IntegrityError), answer as for a retry of that create: `replay(existing)`, not new."""
+    try:
+        with transaction.atomic(using=_db()):
+            obj.save(force_insert=True)
+            objects_record([obj])
+    except IntegrityError:
+        existing = type(obj).objects.filter(id=obj.id).first()
+        if existing is None:
+            raise
+        return replay(existing), False
+    return obj, True
 
 
 def _save(obj: TaskList | Task, columns: Iterable[str]) -> None:
@@ -89,15 +99,9 @@ def tasklist_create(
             model=TaskList, siblings=_lists_of(owner_id), placement=placement, current=None, now=now
         )
         tasklist.stamp_new()
-        try:
-            with transaction.atomic(using=_db()):
-                _insert(tasklist)
-        except IntegrityError:
-            existing = TaskList.objects.filter(id=tasklist.id).first()
-            if existing is None:
-                raise
-            return _same_list_or_conflict(existing, owner_id, fields, placement), False
-    return tasklist, True
+        return _insert_new(
+            tasklist, lambda existing: _same_list_or_conflict(existing, owner_id, fields, placement)
+        )
 
 
 def _same_list_or_conflict(
@@ -344,14 +348,11 @@ def task_create(
             model=Task, siblings=_siblings(task), placement=placement, current=None, now=now
         )
         task.stamp_new()
-        try:
-            with transaction.atomic(using=_db()):
-                _insert(task)
-        except IntegrityError:
-            existing = Task.objects.filter(id=task.id).first()
-            if existing is None:
-                raise
-            return _same_task_or_conflict(existing, owner_id, fields, placement), False
+        task, created = _insert_new(
+            task, lambda existing: _same_task_or_conflict(existing, owner_id, fields, placement)
+        )
+        if not created:
+            return task, False
         if task.done:
             due = task.due
             TaskCompletion.objects.create(task=task, completed_at=now, due=due.to_wire() if due else "")
