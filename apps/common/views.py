@@ -85,6 +85,12 @@ class RowListMixin:
 
 
 _WRITES = ("PUT", "PATCH", "DELETE")
+_SUMMARIES = {
+    "GET": "One {noun}",
+    "PUT": "Replace a {noun}",
+    "PATCH": "Change a {noun}",
+    "DELETE": "Delete a {noun}",
+}
 # What each method means, the same for every resource (the schema says it on every operation).
 _SEMANTICS = {
     "GET": "The object, its version in the `ETag` header.",
@@ -124,7 +130,8 @@ class VersionedDetailSchema(OwnDocsSchema):
         return parameters
 
     def get_summary(self) -> str | None:
-        return self._detail_view().summaries.get(self.method) or super().get_summary()
+        view = self._detail_view()
+        return view.summaries.get(self.method) or _SUMMARIES[self.method].format(noun=view.noun)
 
     def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's own ignore
         extra = self._detail_view().descriptions.get(self.method, "")
@@ -139,8 +146,10 @@ class VersionedDetailView(ETagMixin, APIView):
     output_serializer: ClassVar[type[serializers.Serializer]]
     # The URL parameter holding the object's id, named after the resource (`task_id`).
     lookup_url_kwarg: ClassVar[str]
-    # For the schema, per method: a one-line summary, and what the resource adds to the shared
-    # meaning; errors beyond PROBLEM_RESPONSES (e.g. 413).
+    # For the schema: the resource's name ("task list"), per method a summary where the plain one
+    # ("Change a task list") says too little, and what the resource adds to the shared meaning;
+    # errors beyond PROBLEM_RESPONSES (e.g. 413).
+    noun: ClassVar[str]
     summaries: ClassVar[dict[str, str]] = {}
     descriptions: ClassVar[dict[str, str]] = {}
     error_responses: ClassVar[dict[int, Any]] = {}

@@ -115,8 +115,8 @@ class FileDetailView(StorageOutageMixin, VersionedDetailView):
     input_serializer = s.FileUpdateInput
     output_serializer = s.FileOutput
     lookup_url_kwarg = "file_id"
+    noun = "file"
     summaries = {
-        "GET": "One file",
         "PUT": "Replace a file's editable metadata (name, tags)",
         "PATCH": "Rename or retag a file",
         "DELETE": "Delete a file (its bytes are removed; a tombstone remains for sync)",

@@ -88,12 +88,8 @@ class NoteDetailView(VersionedDetailView):
     input_serializer = s.NoteWriteInput
     output_serializer = s.NoteOutput
     lookup_url_kwarg = "note_id"
-    summaries = {
-        "GET": "Read a note",
-        "PUT": "Replace a note: absent fields take their defaults",
-        "PATCH": "Change some fields of a note",
-        "DELETE": "Delete a note",
-    }
+    noun = "note"
+    summaries = {"PUT": "Replace a note: absent fields take their defaults"}
     descriptions = {
         "DELETE": "Soft delete: the note disappears from the API at once and stays as a tombstone "
         "(for sync) until the retention window has passed.",

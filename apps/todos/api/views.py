@@ -93,12 +93,8 @@ class TaskListDetailView(VersionedDetailView):
     input_serializer = s.TaskListInput
     output_serializer = s.TaskListOutput
     lookup_url_kwarg = "list_id"
-    summaries = {
-        "GET": "One task list",
-        "PUT": "Replace a task list",
-        "PATCH": "Change a task list",
-        "DELETE": "Delete a task list with its tasks, or move its tasks elsewhere first",
-    }
+    noun = "task list"
+    summaries = {"DELETE": "Delete a task list with its tasks, or move its tasks elsewhere first"}
 
     selector = selectors.tasklist_get
     updater = services.tasklist_update
@@ -167,10 +163,9 @@ class TaskDetailView(VersionedDetailView):
     input_serializer = s.TaskInput
     output_serializer = s.TaskOutput
     lookup_url_kwarg = "task_id"
+    noun = "task"
     summaries = {
-        "GET": "One task",
         "PUT": "Replace a task: omitted fields take their defaults, except its position",
-        "PATCH": "Change a task",
         "DELETE": "Delete a task and its sub-tasks",
     }
 
