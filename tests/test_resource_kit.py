@@ -22,18 +22,20 @@ from apps.sync import registry
 from tests.contract import CrudContract
 
 
-def _detail_routes(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, type[VersionedDetailView]]]:
+def _routes(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, type]]:
+    """Every route of the URL configuration with its view class, as the schema writes paths."""
     for pattern in patterns:
         route = prefix + str(pattern.pattern)
         if isinstance(pattern, URLResolver):
-            yield from _detail_routes(pattern.url_patterns, route)
+            yield from _routes(pattern.url_patterns, route)
         elif isinstance(pattern, URLPattern):
-            view = getattr(pattern.callback, "view_class", None)
-            if isinstance(view, type) and issubclass(view, VersionedDetailView):
+            view = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
+            if isinstance(view, type):
                 yield "/" + re.sub(r"<uuid:(\w+)>", r"{\1}", route), view
 
 
-DETAIL_ROUTES = dict(_detail_routes(get_resolver().url_patterns))
+ROUTES = list(_routes(get_resolver().url_patterns))
+DETAIL_ROUTES = {path: view for path, view in ROUTES if issubclass(view, VersionedDetailView)}
 
 
 def test_every_versioned_resource_has_a_kit_detail_view() -> None:
@@ -122,22 +124,12 @@ def test_every_kit_resource_is_under_the_crud_contract() -> None:
     assert collections <= covered, collections - covered
 
 
-def _views(patterns: list[Any]) -> Iterator[type]:
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _views(pattern.url_patterns)
-        elif isinstance(pattern, URLPattern):
-            view = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
-            if isinstance(view, type):
-                yield view
-
-
 def test_no_operation_is_described_by_an_internal_base_class(schema: dict[str, Any]) -> None:
     """Docstrings of mixins and bases are notes for maintainers; drf-spectacular would publish
     the first one it finds on a view without its own (apps/common/schema.OwnDocsSchema)."""
     inherited = {
         inspect.cleandoc(base.__doc__)
-        for view in _views(get_resolver().url_patterns)
+        for _, view in ROUTES
         for base in view.__mro__[1:]
         if base.__module__.startswith("apps.") and base.__doc__
     }

@@ -99,8 +99,8 @@ def no_defaults_in_patches(result: dict, generator: Any, request: Any, public: b
 
 class OwnDocsSchema(AutoSchema):
     """drf-spectacular describes an operation with the first docstring on the view's bases when
-    the view has none: internal mixins' notes for maintainers (ETagMixin's, RowListMixin's) were
-    published as the description of eleven operations. An operation is described only by its
+    the view has none: internal mixins' notes for maintainers (ETagMixin's, StorageOutageMixin's)
+    were published as the description of twenty operations. An operation is described only by its
     own handler's docstring, or its view class's own, or `extend_schema`."""
 
     def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's own ignore

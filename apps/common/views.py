@@ -21,7 +21,7 @@ If-Match, ETag) come from `VersionedDetailSchema` once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -60,15 +60,13 @@ ETAG = OpenApiParameter(
 
 
 class RowListMixin:
-    """`list()` for a paginated, filtered list view whose page is read as rows. The view sets
-    `row_shape` and implements `rows()` over its app's selector; `complete()` may add what the
-    rows could not carry (one query per page at most)."""
+    """`list()` for a paginated, filtered list view whose page is read as rows. The view names
+    `row_shape` and its app's `row_reader` (`reader(queryset, columns=, extra=, list_page=True)`:
+    the queryset as rows of the shape's columns plus `extra`, the ordering's fields);
+    `complete()` may add what the rows could not carry (one query per page at most)."""
 
     row_shape: ClassVar[RowShape]
-
-    def rows(self, queryset: Any, *, columns: Sequence[str], extra: Sequence[str]) -> Any:
-        """`queryset` as rows of `columns` plus `extra` (the ordering's fields), for one page."""
-        raise NotImplementedError
+    row_reader: ClassVar[Callable[..., Any]]
 
     def complete(self, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return page
@@ -77,7 +75,8 @@ class RowListMixin:
         view: Any = self  # a GenericAPIView with filters and the keyset paginator
         queryset = view.filter_queryset(view.get_queryset())
         ordering = [name.lstrip("-") for name in view.cursor_ordering]
-        rows = self.rows(queryset, columns=self.row_shape.model_columns, extra=ordering)
+        columns = self.row_shape.model_columns
+        rows = type(self).row_reader(queryset, columns=columns, extra=ordering, list_page=True)
         page = view.paginate_queryset(rows)
         assert page is not None  # every list is paginated
         response: Response = view.get_paginated_response(self.row_shape.many(self.complete(page)))

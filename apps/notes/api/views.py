@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -37,6 +36,7 @@ TOO_LARGE = {413: OpenApiResponse(response=Problem, description="`note_too_large
 class NoteViewSet(RowListMixin, ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.NoteOutput
     row_shape = s.NOTE_ROW
+    row_reader = selectors.note_rows
     filterset_class = NoteFilterSet
     renderer_classes = [ORJSONRenderer]
 
@@ -54,9 +54,6 @@ class NoteViewSet(RowListMixin, ETagMixin, mixins.ListModelMixin, viewsets.Gener
         if getattr(self, "swagger_fake_view", False):
             return Note.objects.none()
         return selectors.note_list(owner_id=owner_id(self.request))
-
-    def rows(self, queryset: Any, *, columns: Sequence[str], extra: Sequence[str]) -> Any:
-        return selectors.note_rows(queryset, columns=columns, extra=extra, list_page=True)
 
     def complete(self, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return selectors.note_files(page)

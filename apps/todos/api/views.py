@@ -8,7 +8,6 @@ resource.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -120,6 +119,7 @@ class TaskListDetailView(VersionedDetailView):
 class TaskCollectionView(RowListMixin, ETagMixin, _Collection):
     serializer_class = s.TaskOutput
     row_shape = s.TASK_ROW
+    row_reader = selectors.task_rows
     filterset_class = TaskFilterSet
     orderings = TASK_ORDERINGS
     renderer_classes = [ORJSONRenderer]
@@ -130,9 +130,6 @@ class TaskCollectionView(RowListMixin, ETagMixin, _Collection):
         if _faking_schema(self):
             return Task.objects.none()
         return selectors.task_list(owner_id=owner_id(self.request))
-
-    def rows(self, queryset: Any, *, columns: Sequence[str], extra: Sequence[str]) -> Any:
-        return selectors.task_rows(queryset, columns=columns, extra=extra, list_page=True)
 
     @extend_schema(summary="Your tasks, filtered and ordered")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
