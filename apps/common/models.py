@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils import timezone
@@ -76,6 +76,11 @@ class SyncedModel(VersionedModel):
     def stamp_new(self) -> None:
         """Every editable field of a new object is at version 1."""
         self.field_versions = dict.fromkeys(self.editable_fields, 1)
+
+    def editable_value(self, name: str) -> Any:
+        """The current value of a client-editable field, in the form services compare (a type
+        whose stored form differs from the wire's, like a task's due, says otherwise)."""
+        return getattr(self, name)
 
     @property
     def feed_id(self) -> uuid.UUID:

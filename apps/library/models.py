@@ -163,11 +163,11 @@ class ViewerState(SyncedModel):
         return f"viewer state of {self.file_id}"
 
 
-class ViewerDevicePosition(models.Model):
-    """The latest position each device reported, whether or not it became the current one."""
+class DeviceReport(models.Model):
+    """What one device said about where it is in a file: a device's latest report and the
+    history of accepted writes keep the same fields."""
 
     id = models.BigAutoField(primary_key=True)
-    viewer_state = models.ForeignKey(ViewerState, on_delete=models.CASCADE, related_name="devices")
     device_id = models.CharField(max_length=DEVICE_ID_MAX_LENGTH)
     device_name = models.CharField(max_length=DEVICE_ID_MAX_LENGTH, blank=True)
     position = models.JSONField(default=dict)
@@ -175,6 +175,15 @@ class ViewerDevicePosition(models.Model):
     intent = models.CharField(max_length=8, choices=Intent.choices, default=Intent.ADVANCE)
     progress = models.FloatField(null=True, blank=True)
     recorded_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class ViewerDevicePosition(DeviceReport):
+    """The latest position each device reported, whether or not it became the current one."""
+
+    viewer_state = models.ForeignKey(ViewerState, on_delete=models.CASCADE, related_name="devices")
 
     class Meta:
         constraints = [
@@ -185,24 +194,16 @@ class ViewerDevicePosition(models.Model):
         return f"{self.device_name or self.device_id} @ {self.viewer_state_id}"
 
 
-class ViewerStateEntry(models.Model):
+class ViewerStateEntry(DeviceReport):
     """One accepted write, newest kept (VIEWER_STATE_HISTORY_KEPT per viewer state)."""
 
     class Reason(models.TextChoices):
         REGRESSION = "regression", "moved backwards without intent=jump"
 
-    id = models.BigAutoField(primary_key=True)
     viewer_state = models.ForeignKey(ViewerState, on_delete=models.CASCADE, related_name="history")
     version = models.PositiveBigIntegerField()
-    device_id = models.CharField(max_length=DEVICE_ID_MAX_LENGTH)
-    device_name = models.CharField(max_length=DEVICE_ID_MAX_LENGTH, blank=True)
-    position = models.JSONField(default=dict)
-    modified = models.DateTimeField()
-    intent = models.CharField(max_length=8, choices=Intent.choices, default=Intent.ADVANCE)
-    progress = models.FloatField(null=True, blank=True)
     applied = models.BooleanField()
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
-    recorded_at = models.DateTimeField()
 
     class Meta:
         indexes = [models.Index(fields=["viewer_state", "-version"], name="viewer_history_recent")]

@@ -93,24 +93,24 @@ def tasklist_create(
         if list_id is not None:
             existing = TaskList.objects.select_for_update().filter(id=list_id).first()
             if existing is not None:
-                return _same_list_or_conflict(existing, owner_id, fields, placement), False
+                return _same_or_conflict(existing, owner_id, fields, placement), False
         tasklist = TaskList(id=list_id or uuid.uuid4(), owner_id=owner_id, **fields)
         tasklist.position = place(
             model=TaskList, siblings=_lists_of(owner_id), placement=placement, current=None, now=now
         )
         tasklist.stamp_new()
         return _insert_new(
-            tasklist, lambda existing: _same_list_or_conflict(existing, owner_id, fields, placement)
+            tasklist, lambda existing: _same_or_conflict(existing, owner_id, fields, placement)
         )
 
 
-def _same_list_or_conflict(
-    existing: TaskList, owner_id: uuid.UUID, fields: dict[str, Any], placement: Placement
-) -> TaskList:
+def _same_or_conflict(existing: M, owner_id: uuid.UUID, fields: dict[str, Any], placement: Placement) -> M:
+    """A repeated create with the same client-chosen id: the same object (a retry) is answered
+    as it is; anything else holding that id is a conflict."""
     same = (
         existing.owner_id == owner_id
         and existing.deleted_at is None
-        and all(getattr(existing, name) == value for name, value in fields.items())
+        and all(existing.editable_value(name) == value for name, value in fields.items())
         and (placement.position is None or placement.position == existing.position)
     )
     if not same:
@@ -322,7 +322,7 @@ def task_create(
         if task_id is not None:
             existing = Task.objects.select_for_update().filter(id=task_id).first()
             if existing is not None:
-                return _same_task_or_conflict(existing, owner_id, fields, placement), False
+                return _same_or_conflict(existing, owner_id, fields, placement), False
         tasklist = _lock_list(owner_id, fields["list"])
         parent_id = fields["parent"]
         if parent_id is not None:
@@ -349,7 +349,7 @@ def task_create(
         )
         task.stamp_new()
         task, created = _insert_new(
-            task, lambda existing: _same_task_or_conflict(existing, owner_id, fields, placement)
+            task, lambda existing: _same_or_conflict(existing, owner_id, fields, placement)
         )
         if not created:
             return task, False
@@ -357,20 +357,6 @@ def task_create(
             due = task.due
             TaskCompletion.objects.create(task=task, completed_at=now, due=due.to_wire() if due else "")
     return task, True
-
-
-def _same_task_or_conflict(
-    existing: Task, owner_id: uuid.UUID, fields: dict[str, Any], placement: Placement
-) -> Task:
-    same = (
-        existing.owner_id == owner_id
-        and existing.deleted_at is None
-        and all(existing.editable_value(name) == value for name, value in fields.items())
-        and (placement.position is None or placement.position == existing.position)
-    )
-    if not same:
-        raise IdConflict()
-    return existing
 
 
 def task_update(
