@@ -132,14 +132,14 @@ def todos_baseline(request: HttpRequest) -> HttpResponse:
         .order_by("position", "id")
         .values(*TASK_COLUMNS)[: limit + 1]
     )
-    next_url = None
+    next_url = token = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
         cursor = orjson.dumps({"o": ["position", "id"], "p": [last["position"], last["id"]]})
         token = base64.urlsafe_b64encode(cursor).decode().rstrip("=")
         next_url = request.build_absolute_uri(f"{request.path}?cursor={token}&limit={limit}")
-    return _json({"results": [_task(row) for row in rows], "next": next_url})
+    return _json({"results": [_task(row) for row in rows], "next": next_url, "next_cursor": token})
 
 
 def note_baseline(request: HttpRequest, note_id: uuid.UUID) -> HttpResponse:

@@ -67,17 +67,20 @@ def test_the_schema_declares_if_match_and_etag(schema: dict[str, Any], path: str
         assert "412" in operation["responses"], method
 
 
-def test_patch_bodies_declare_no_defaults(schema: dict[str, Any]) -> None:
+def test_request_bodies_declare_no_defaults(schema: dict[str, Any]) -> None:
     """An absent field of a PATCH (or a push's fields) stays as it is: a default declared there
-    would make generated clients send it and overwrite what the user did not touch."""
-    patched = {name: c for name, c in schema["components"]["schemas"].items() if name.startswith("Patched")}
-    assert patched
-    for name, component in patched.items():
+    would make generated clients send it and overwrite what the user did not touch. A create or
+    PUT body says its defaults in words: a declared one makes openapi-typescript mark the field
+    required (issue 14)."""
+    requests = {name: c for name, c in schema["components"]["schemas"].items() if name.endswith("Request")}
+    assert any(name.startswith("Patched") for name in requests)
+    for name, component in requests.items():
         assert not [p for p, spec in component.get("properties", {}).items() if "default" in spec], name
-    # ... while the PUT bodies keep theirs.
-    assert (
-        schema["components"]["schemas"]["NoteWriteInputRequest"]["properties"]["pinned"]["default"] is False
-    )
+    note_put = schema["components"]["schemas"]["NoteWriteInputRequest"]
+    assert "pinned" not in note_put.get("required", [])
+    assert note_put["properties"]["pinned"]["description"].endswith("Default: `false`.")
+    patched_note = schema["components"]["schemas"]["PatchedNoteWriteInputRequest"]
+    assert "Default" not in patched_note["properties"]["pinned"].get("description", "")
 
 
 def test_every_synced_model_is_a_registered_sync_type() -> None:

@@ -88,6 +88,10 @@ class ErrorCode(StrEnum):
     OP_FAILED = "op_failed"
 
 
+# For the schema: one named enum of every code (SPECTACULAR_SETTINGS ENUM_NAME_OVERRIDES).
+ERROR_CODES = [code.value for code in ErrorCode]
+
+
 class ApplicationError(Exception):
     """A business-rule failure the client can act on."""
 

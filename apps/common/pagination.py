@@ -1,4 +1,5 @@
-"""Keyset ("cursor") pagination for every list: `{"results": [...], "next": url|null}`.
+"""Keyset ("cursor") pagination for every list:
+`{"results": [...], "next": url|null, "next_cursor": str|null}`.
 
 `?limit=` defaults to 50 and is clamped to 200 (DESIGN wire details: too large is clamped, not
 refused). A view names its ordering with `cursor_ordering` (a tuple ending with a unique field,
@@ -168,26 +169,42 @@ class CursorPagination(pagination.CursorPagination):
             self.next_values = [_plain(_value(last, name.lstrip("-"))) for name in self.ordering]
         return self.page
 
-    def get_next_link(self) -> str | None:
-        if self.next_values is None or self.base_url is None:
+    def next_cursor(self) -> str | None:
+        if self.next_values is None:
             return None
         raw = json.dumps({"o": list(self.ordering), "p": self.next_values}, separators=(",", ":"))
-        token = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    def get_next_link(self) -> str | None:
+        token = self.next_cursor()
+        if token is None or self.base_url is None:
+            return None
         return replace_query_param(self.base_url, self.cursor_query_param, token)
 
     def get_previous_link(self) -> str | None:
         return None
 
     def get_paginated_response(self, data: Any) -> Response:
-        return Response({"results": data, "next": self.get_next_link()})
+        return Response({"results": data, "next": self.get_next_link(), "next_cursor": self.next_cursor()})
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {
             "type": "object",
-            "required": ["results", "next"],
+            "required": ["results", "next", "next_cursor"],
             "properties": {
                 "results": schema,
-                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "next": {
+                    "type": "string",
+                    "nullable": True,
+                    "format": "uri",
+                    "description": "The next page (the same query with `cursor` set); null on the last page.",
+                },
+                "next_cursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "The `cursor` parameter of the next page, for clients that build "
+                    "the request themselves; null on the last page. Keep the other parameters.",
+                },
             },
         }
 
@@ -197,7 +214,8 @@ class CursorPagination(pagination.CursorPagination):
                 "name": self.cursor_query_param,
                 "required": False,
                 "in": "query",
-                "description": "The `next` link's cursor.",
+                "description": "Where the page starts: the previous page's `next_cursor` (absent for "
+                "the first page). Opaque; valid only with the same filters and `ordering`.",
                 "schema": {"type": "string"},
             },
             {

@@ -9,7 +9,7 @@ write proceeds (clients opt in to optimistic concurrency).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework.request import Request
 
@@ -50,7 +50,12 @@ def require_version(current: int, expected: int | None) -> None:
 
 
 class ETagMixin:
-    """For DRF views: put the object's version in the ETag header of single-object responses."""
+    """For DRF views: put the object's version in the ETag header of single-object responses.
+
+    `conditional_methods` are the view's methods that honour If-Match (the schema declares the
+    header on exactly those: apps/common/schema.py)."""
+
+    conditional_methods: ClassVar[frozenset[str]] = frozenset({"PUT", "PATCH", "DELETE"})
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]

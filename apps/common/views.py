@@ -24,8 +24,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,20 +45,27 @@ def owner_id(request: Request) -> uuid.UUID:
     return user_id
 
 
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description='The version the change is based on, as its ETag (`"7"`): 412 '
-    "`precondition_failed` when the object has changed since. Without it the write proceeds.",
-)
-ETAG = OpenApiParameter(
-    "ETag",
-    str,
-    OpenApiParameter.HEADER,
-    response=[200],
-    description='The object\'s version, quoted (`"7"`): send it back as If-Match.',
-)
+class AnyAccept(BaseContentNegotiation):
+    """For a view that answers in its own media types (KOReader's protocol, the AsyncAPI
+    document's YAML): DRF's negotiation would refuse an Accept its renderers do not list (406)
+    before the view could answer it."""
+
+    def select_parser(self, request: Any, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+def created_response(data: Any, *, created: bool, route: str, **ids: Any) -> Response:
+    """The answer to a create that may be repeated with the same client-chosen id: 201 when this
+    request made the object, 200 when it already existed (a retry); both say where it lives
+    (`Location`, the path of the route named `route`)."""
+    return Response(
+        data,
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        headers={"Location": reverse(route, kwargs=ids)},
+    )
 
 
 class RowListMixin:
@@ -83,7 +92,6 @@ class RowListMixin:
         return response
 
 
-_WRITES = ("PUT", "PATCH", "DELETE")
 _SUMMARIES = {
     "GET": "One {noun}",
     "PUT": "Replace a {noun}",
@@ -119,14 +127,6 @@ class VersionedDetailSchema(OwnDocsSchema):
         if self.method == "DELETE":
             return {204: OpenApiResponse(description="Deleted."), **PROBLEM_RESPONSES, **view.error_responses}
         return {200: view.output_serializer, **PROBLEM_RESPONSES, **view.error_responses}
-
-    def get_override_parameters(self) -> list[Any]:
-        parameters = list(super().get_override_parameters())
-        if self.method in _WRITES:
-            parameters.append(IF_MATCH)
-        if self.method != "DELETE":
-            parameters.append(ETAG)
-        return parameters
 
     def get_summary(self) -> str | None:
         view = self._detail_view()

@@ -6,7 +6,6 @@ validate against it."""
 
 from __future__ import annotations
 
-import copy
 from functools import cache
 from typing import Any
 
@@ -27,7 +26,7 @@ def _json_schema(node: Any) -> Any:
         return node
     out = {key: _json_schema(value) for key, value in node.items() if key != "nullable"}
     if node.get("nullable"):
-        if isinstance(out.get("type"), str) and "enum" not in out:
+        if isinstance(out.get("type"), str) and ("enum" not in out or None in out["enum"]):
             out["type"] = [out["type"], "null"]
         else:
             out = {"anyOf": [out, {"type": "null"}]}
@@ -56,21 +55,17 @@ def _closure(schemas: dict[str, Any], roots: list[str]) -> dict[str, Any]:
     return keep
 
 
-def _by_type(key: str, component: str) -> list[dict[str, Any]]:
-    """`if type is X then <key> is X's schema` for every registered type."""
-    rules = []
-    for name in registry.names():
-        sync_type = registry.get(name)
-        target = {"$ref": REF + getattr(sync_type, component)}
-        if key == "data":
-            target = {"anyOf": [target, {"type": "null"}]}
-        rules.append(
-            {
-                "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
-                "then": {"properties": {key: target}},
-            }
-        )
-    return rules
+def _asyncapi_discriminators(node: Any) -> Any:
+    """AsyncAPI's schema object names the discriminating property as a plain string (OpenAPI
+    has an object with a mapping); the variants' `type` enums already make the choice exact."""
+    if isinstance(node, list):
+        return [_asyncapi_discriminators(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _asyncapi_discriminators(value) for key, value in node.items()}
+    if isinstance(out.get("discriminator"), dict):
+        out["discriminator"] = out["discriminator"]["propertyName"]
+    return out
 
 
 @cache
@@ -79,17 +74,9 @@ def document() -> dict[str, Any]:
     types = [registry.get(name) for name in registry.names()]
     roots = ["PushRequest", "PushOutput", "ChangesOutput"]
     roots += [t.output_component for t in types] + [t.fields_component for t in types]
-    schemas = _json_schema(_closure(openapi["components"]["schemas"], roots))
-
-    # The OpenAPI side says "one of the types" (oneOf); objects of two types can look alike, so
-    # here the choice is made by `type` (the if/then rules below) and the union is an anyOf.
-    for union in ("SyncObject", "SyncFieldsRequest"):
-        schemas[union] = {"anyOf": schemas[union]["oneOf"]}
-    schemas["PushOpInputRequest"] = copy.deepcopy(schemas["PushOpInputRequest"])
-    schemas["PushOpInputRequest"]["properties"]["type"]["enum"] = registry.names()
-    schemas["PushOpInputRequest"]["allOf"] = _by_type("fields", "fields_component")
-    schemas["ChangeOutput"]["properties"]["type"]["enum"] = registry.names()
-    schemas["ChangeOutput"]["allOf"] = _by_type("data", "output_component")
+    # A change, a push op and a push result are unions of one variant per type, chosen by `type`
+    # (apps/sync/api/schema.py), the same in both documents.
+    schemas = _asyncapi_discriminators(_json_schema(_closure(openapi["components"]["schemas"], roots)))
 
     def message(name: str, schema: str, summary: str) -> dict[str, Any]:
         return {

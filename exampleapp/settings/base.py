@@ -314,16 +314,31 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # "* `applied` - applied" under every enum says nothing the enum does not.
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "SCHEMA_PATH_PREFIX": r"/v1",
     "ENUM_NAME_OVERRIDES": {
         "PushActionEnum": "apps.sync.api.serializers.PUSH_ACTIONS",
         "TaskBulkActionEnum": ["complete", "reopen", "move", "delete"],
+        "ErrorCodeEnum": "apps.common.errors.ERROR_CODES",
+    },
+    # The Accept header every kosync request must carry (apps/library/kosync/protocol.py): one
+    # named enum, so a generated client has one type for it rather than one per operation.
+    "APPEND_COMPONENTS": {
+        "schemas": {
+            "KosyncAcceptEnum": {
+                "type": "string",
+                "enum": ["application/vnd.koreader.v1+json", "application/json"],
+            }
+        }
     },
     "PREPROCESSING_HOOKS": ["apps.common.schema.drop_trailing_slash_aliases"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.common.schema.problem_media_type",
-        "apps.common.schema.no_defaults_in_patches",
+        "apps.common.schema.defaults_in_descriptions",
+        "apps.common.schema.documented_headers",
+        "apps.sync.api.schema.discriminated_sync_unions",
     ],
 }
 

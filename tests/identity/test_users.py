@@ -53,7 +53,7 @@ def test_sessions_list_and_revoke(api, account):
         "/v1/auth/token", {"email": account.email, "password": PASSWORD, "device_name": "Phone"}
     ).json()
     listed = account.client.get("/v1/users/me/sessions").json()
-    assert set(listed) == {"results", "next"}
+    assert set(listed) == {"results", "next", "next_cursor"}
     assert len(listed["results"]) == 2
     current = [s for s in listed["results"] if s["current"]]
     phone = next(s for s in listed["results"] if s["device_name"] == "Phone")

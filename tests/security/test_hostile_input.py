@@ -669,12 +669,11 @@ def _push(target: str) -> Variant:
         before = _op(kind, str(uuid.uuid4()), GOOD_FIELDS[kind](world)) if creates else _nothing_deleted()
         after = _nothing_deleted()
         ops = [before, _op(kind, obj_id, fields, base_version), after]
-        component = registry.get(kind).fields_component if kind in registry.names() else None
         return Base(
             body={"ops": ops},
             target=(PUSH_TARGET, kind, obj_id),
             good=[(0, before["type"], before["id"], creates), (2, after["type"], after["id"], False)],
-            body_schema=_push_op_schema(component),
+            body_schema=_push_op_schema(kind),
         )
 
     return make
@@ -684,11 +683,11 @@ def _nothing_deleted() -> dict[str, Any]:
     return {**_op("tasklist", str(uuid.uuid4()), {}), "action": "delete"}
 
 
-def _push_op_schema(component: str | None) -> dict[str, Any]:
-    """The push body's schema with the target op's `fields` as its type's own PATCH body."""
-    op = copy.deepcopy(resolve({"$ref": "#/components/schemas/PushOpInputRequest"}))
-    if component is not None:
-        op["properties"]["fields"] = {"$ref": f"#/components/schemas/{component}"}
+def _push_op_schema(kind: str) -> dict[str, Any]:
+    """The push body's schema with the target op as its type's variant of the op union (whose
+    `fields` are that type's own PATCH body)."""
+    mapping = resolve({"$ref": "#/components/schemas/PushOpInputRequest"})["discriminator"]["mapping"]
+    op = copy.deepcopy(resolve({"$ref": mapping[kind]})) if kind in mapping else {}
     items: list[Any] = [{}] * PUSH_TARGET + [op]
     return {"type": "object", "properties": {"ops": {"type": "array", "prefixItems": items}}}
 
@@ -775,7 +774,7 @@ BODIES: dict[str, dict[str, Variant]] = {
         )
     ),
     "POST /v1/auth/reauthenticate": _one(lambda w: Base({"password": PASSWORD})),
-    # KOReader's bodies: parsed by the views themselves, so the schema documents none.
+    # KOReader's bodies (parsed by the views themselves; the schema documents them).
     "PUT /v1/sync/kosync/syncs/progress": _one(
         lambda w: Base(
             {

@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from apps.sync import registry
 from apps.sync.asyncapi import document, render_yaml
 from tests.sync.helpers import op, push
 
@@ -34,13 +35,38 @@ def test_committed_document_is_current():
     )
 
 
-def test_served_as_yaml_and_json(api):
-    as_yaml = api.get("/v1/sync/asyncapi")
-    assert as_yaml.status_code == 200
-    assert as_yaml["Content-Type"].startswith("application/yaml")
-    assert yaml.safe_load(as_yaml.content)["asyncapi"] == "3.0.0"
-    as_json = api.get("/v1/sync/asyncapi", {"format": "json"})
-    assert as_json.json()["channels"].keys() == {"changes", "push"}
+def test_served_as_json_unless_yaml_is_asked_for(api):
+    """Issue 14: without an Accept header the document was YAML while a generated client parses
+    JSON; JSON is the default, the first media type the schema lists."""
+    plain = api.get("/v1/sync/asyncapi")
+    assert plain.status_code == 200
+    assert plain["Content-Type"] == "application/json"
+    assert plain.json()["channels"].keys() == {"changes", "push"}
+    op = api.get("/v1/schema", {"format": "json"}).json()["paths"]["/v1/sync/asyncapi"]["get"]
+    assert list(op["responses"]["200"]["content"]) == ["application/json", "application/yaml"]
+    for accept in ("application/yaml", "text/yaml, */*"):
+        as_yaml = api.get("/v1/sync/asyncapi", HTTP_ACCEPT=accept)
+        assert as_yaml["Content-Type"].startswith("application/yaml")
+        assert yaml.safe_load(as_yaml.content) == plain.json()
+
+
+def test_every_union_is_chosen_by_its_type():
+    """Issue 14: a change's data, a push op's fields and a push result's data are one variant per
+    registered type, chosen by `type`, so a generated client never takes one type for another."""
+    schemas = document()["components"]["schemas"]
+    for union in ("ChangeOutput", "PushOpInputRequest", "PushResultOutput"):
+        typed = [schemas[member["$ref"].rsplit("/", 1)[1]] for member in schemas[union]["oneOf"]]
+        values = [value for variant in typed for value in variant["properties"]["type"]["enum"]]
+        assert len(values) == len(set(values)), union  # exclusive: one variant per value
+        assert {v for v in values if v is not None} == set(registry.names()), union
+    assert (
+        schemas["ChangeOutput"]["discriminator"] == schemas["PushOpInputRequest"]["discriminator"] == "type"
+    )
+    assert None in [v for m in schemas["PushResultOutput"]["oneOf"] for v in _enum(schemas, m)]
+
+
+def _enum(schemas: dict[str, Any], member: dict[str, Any]) -> list[Any]:
+    return schemas[member["$ref"].rsplit("/", 1)[1]]["properties"]["type"]["enum"]
 
 
 def test_real_push_and_pull_payloads_validate(account):

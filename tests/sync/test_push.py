@@ -58,6 +58,7 @@ def test_results_follow_op_order_and_a_bad_op_never_fails_the_batch(account):
     assert results[1]["code"] == "validation_error"
     assert "tags" in results[1]["errors"]
     assert "type" in results[2]["errors"]
+    assert [r["type"] for r in results] == ["note", "note", None, None, "note"]  # known types only
     assert Note.objects.filter(id=good).exists()
     assert not Note.objects.filter(id=bad).exists()
 

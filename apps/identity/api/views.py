@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.common.errors import NotFound
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import ETAG, IF_MATCH, owner_id
+from apps.common.views import owner_id
 
 from .. import selectors, services
 from ..authentication import require_recent_authentication
@@ -32,6 +32,10 @@ class _AnonymousAuthView(APIView):
     throttle_classes = [AuthRateThrottle]
 
 
+# Long enough and uncommon enough for the password validators (a weak one would be refused).
+EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 (an example in the docs)
+
+
 class RegisterView(_AnonymousAuthView):
     @extend_schema(
         request=s.RegisterInput,
@@ -39,6 +43,13 @@ class RegisterView(_AnonymousAuthView):
         summary="Create an account",
         description="Answers the same way whether or not the address is already registered; "
         "the owner of a taken address receives an e-mail instead.",
+        examples=[
+            OpenApiExample(
+                "An account",
+                request_only=True,
+                value={"email": "ann@example.com", "password": EXAMPLE_PASSWORD, "display_name": "Ann"},
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = s.RegisterInput(data=request.data)
@@ -57,6 +68,17 @@ class LoginView(_AnonymousAuthView):
         request=s.LoginInput,
         responses={200: s.TokenPairOutput, **PROBLEM_RESPONSES},
         summary="Sign in (opens a session for this device)",
+        examples=[
+            OpenApiExample(
+                "Sign in from a phone",
+                request_only=True,
+                value={
+                    "email": "ann@example.com",
+                    "password": EXAMPLE_PASSWORD,
+                    "device_name": "Ann's phone",
+                },
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = s.LoginInput(data=request.data)
@@ -162,16 +184,13 @@ class PasswordResetConfirmView(_AnonymousAuthView):
 
 
 class MeView(ETagMixin, APIView):
-    @extend_schema(
-        responses={200: s.MeOutput, **PROBLEM_RESPONSES}, parameters=[ETAG], summary="The signed-in account"
-    )
+    @extend_schema(responses={200: s.MeOutput, **PROBLEM_RESPONSES}, summary="The signed-in account")
     def get(self, request: Request) -> Response:
         return Response(s.MeOutput(selectors.user_get(user_id=owner_id(request))).data)
 
     @extend_schema(
         request=s.MeUpdateInput,
         responses={200: s.MeOutput, **PROBLEM_RESPONSES},
-        parameters=[IF_MATCH, ETAG],
         summary="Update the signed-in account",
     )
     def patch(self, request: Request) -> Response:
@@ -189,7 +208,6 @@ class MeView(ETagMixin, APIView):
 
     @extend_schema(
         responses={204: None, **PROBLEM_RESPONSES},
-        parameters=[IF_MATCH],
         summary="Delete the account and everything it owns",
         description="Needs a recent sign-in: an access token from a sign-in or from "
         "POST /v1/auth/reauthenticate at most REAUTHENTICATION_SECONDS (5 minutes) ago; "
@@ -268,7 +286,6 @@ class StaffUserDetailView(ETagMixin, APIView):
 
     @extend_schema(
         responses={200: s.StaffUserOutput, **PROBLEM_RESPONSES},
-        parameters=[ETAG],
         summary="One account (staff only)",
     )
     def get(self, request: Request, user_id: uuid.UUID) -> Response:
@@ -277,7 +294,6 @@ class StaffUserDetailView(ETagMixin, APIView):
     @extend_schema(
         request=s.StaffUserUpdateInput,
         responses={200: s.StaffUserOutput, **PROBLEM_RESPONSES},
-        parameters=[IF_MATCH, ETAG],
         summary="Update an account (staff only); deactivating ends its sessions",
     )
     def patch(self, request: Request, user_id: uuid.UUID) -> Response:

@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from apps.common import quota
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import VersionedDetailView, owner_id
+from apps.common.views import VersionedDetailView, created_response, owner_id
 
 from .. import downloads, selectors, services, storage, streaming, uploads
 from ..errors import StorageUnavailable
@@ -57,11 +57,7 @@ def _file_data(file: File) -> dict[str, Any]:
 
 def _created(owner_id: uuid.UUID, result: services.FileResult) -> Response:
     file = selectors.file_get(owner_id=owner_id, file_id=result.file.id)
-    return Response(
-        _file_data(file),
-        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        headers={"Location": f"/v1/files/{file.id}"},
-    )
+    return created_response(_file_data(file), created=result.created, route="files-detail", file_id=file.id)
 
 
 class FileListCreateView(StorageOutageMixin, ETagMixin, generics.ListAPIView):
@@ -172,6 +168,8 @@ class FileContentView(StorageOutageMixin, APIView):
 
 
 class ViewerStateView(ETagMixin, APIView):
+    conditional_methods = frozenset({"PUT"})
+
     @extend_schema(
         responses={200: s.ViewerStateOutput, **PROBLEM_RESPONSES},
         summary="Where the user is in the file: current position, each device's, recent history",
@@ -184,6 +182,18 @@ class ViewerStateView(ETagMixin, APIView):
         request=s.ViewerStateInput,
         responses={200: s.ViewerStatePutOutput, **PROBLEM_RESPONSES},
         summary="Report a position (409 when older than the stored one; regression guard)",
+        examples=[
+            OpenApiExample(
+                "Page 3 of a PDF, read on a tablet",
+                request_only=True,
+                value={
+                    "device": {"id": "tablet-7f3a", "name": "Tablet"},
+                    "modified": "2026-12-03T08:15:00Z",
+                    "intent": "advance",
+                    "pdf": {"page": 3, "zoom": 1.25},
+                },
+            )
+        ],
         description="A write whose `modified` is older than the stored one is refused with 409 "
         "`stale_viewer_state` (the problem's `current` holds the stored state). Moving backwards "
         "without `intent: jump` is kept as this device's position only: `applied: false, "
@@ -258,13 +268,19 @@ class UploadListCreateView(StorageOutageMixin, generics.ListAPIView):
         )
         if started.file is not None:
             file = selectors.file_get(owner_id=owner, file_id=started.file.id)
-            return Response({"status": "exists", "file": _file_data(file), "upload": None})
+            return created_response(
+                {"status": "exists", "file": _file_data(file), "upload": None},
+                created=False,
+                route="files-detail",
+                file_id=file.id,
+            )
         assert started.upload is not None
         progress = selectors.upload_progress(upload=started.upload, list_uploaded=False)
-        return Response(
+        return created_response(
             {"status": "created", "file": None, "upload": _upload_data(progress)},
-            status=status.HTTP_201_CREATED,
-            headers={"Location": f"/v1/files/uploads/{started.upload.id}"},
+            created=True,
+            route="files-upload-detail",
+            upload_id=started.upload.id,
         )
 
 

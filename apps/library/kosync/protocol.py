@@ -34,6 +34,7 @@ ERRORS: dict[str, tuple[int, int, str]] = {
     "not_a_hash": (400, 104, "Body should be a JSON hash."),
 }
 
+MEDIA_TYPE = "application/vnd.koreader.v1+json"
 _VND = re.compile(r"^application/vnd\.koreader\.v(\d+)[^+]*\+json$")
 DOCUMENT = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 VERIFIED_SECONDS = 300

@@ -14,13 +14,20 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import permissions, serializers
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.common import parsers
+from apps.common.schema import OwnDocsSchema
+from apps.common.views import AnyAccept
 from apps.identity import services as identity_services
 from apps.identity.throttling import AuthRateThrottle, client_ip
 
@@ -30,27 +37,73 @@ from .protocol import KosyncError
 _ERROR = inline_serializer(
     "KosyncError", {"code": serializers.IntegerField(), "message": serializers.CharField()}
 )
+# Every kosync request must say which protocol it speaks (412 otherwise, as KOReader's reference
+# server answers). OpenAPI tools may treat an `Accept` parameter as informational, so the
+# operation descriptions say it too; the generated clients in tests/clients send it from here.
+_ACCEPT = OpenApiParameter(
+    "Accept",
+    {"$ref": "#/components/schemas/KosyncAcceptEnum"},
+    OpenApiParameter.HEADER,
+    required=True,
+    description=f"`{protocol.MEDIA_TYPE}` (what KOReader sends) or `application/json`; "
+    "missing or anything else is 412 (code 101).",
+)
 _AUTH_HEADERS = [
-    OpenApiParameter("x-auth-user", str, OpenApiParameter.HEADER, description="The account's e-mail"),
+    _ACCEPT,
     OpenApiParameter(
-        "x-auth-key", str, OpenApiParameter.HEADER, description="md5 hex of the kosync password"
+        "x-auth-user", str, OpenApiParameter.HEADER, required=True, description="The account's e-mail"
+    ),
+    OpenApiParameter(
+        "x-auth-key",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="md5 hex of the kosync password (set with PATCH /v1/users/me `kosync_password`)",
     ),
 ]
 
 
-class _AnyAccept(BaseContentNegotiation):
-    def select_parser(self, request: Any, parsers: Any) -> Any:
-        return parsers[0] if parsers else None
+class KosyncNoProgress(serializers.Serializer):
+    """What a progress GET answers for a document with no stored position: `{}`."""
 
-    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
-        return renderers[0], renderers[0].media_type
+
+class KosyncNoProgressSchema(OpenApiSerializerExtension):
+    """An object with no members at all (so a stored progress never also matches it)."""
+
+    target_class = KosyncNoProgress
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {},
+            "additionalProperties": False,
+            "description": KosyncNoProgress.__doc__,
+        }
+
+
+class KosyncSchema(OwnDocsSchema):
+    """The protocol's bodies are JSON, read by the view itself (KosyncView.body), so DRF's parser
+    list is empty and drf-spectacular would document no request body. Every operation says how
+    the protocol differs from the rest of the API."""
+
+    def map_parsers(self) -> list[str]:
+        return ["application/json"]
+
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's own ignore
+        return (
+            "KOReader's progress-sync protocol (docs/sync.md), for e-readers: every request carries "
+            "`Accept` (412 otherwise), signed-in ones `x-auth-user` (the account's e-mail) and "
+            "`x-auth-key` (md5 of the kosync password set on PATCH /v1/users/me); errors are "
+            "`{code, message}` as KOReader expects, not problem+json."
+        )
 
 
 class KosyncView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
-    content_negotiation_class = _AnyAccept
+    content_negotiation_class = AnyAccept
     parser_classes: list[Any] = []
+    schema = KosyncSchema()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # The reference server checks the Accept header, then parses the body, then routes.
@@ -94,6 +147,7 @@ class RegisterView(KosyncView):
 
     @extend_schema(
         summary="KOReader: register (off unless KOSYNC_REGISTRATION_ENABLED)",
+        parameters=[_ACCEPT],
         request=inline_serializer(
             "KosyncRegister", {"username": serializers.CharField(), "password": serializers.CharField()}
         ),
@@ -204,7 +258,14 @@ class ProgressGetView(KosyncView):
     @extend_schema(
         summary="KOReader: reading progress of a document ({} when none)",
         parameters=_AUTH_HEADERS,
-        responses={200: _PROGRESS, 401: _ERROR},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="KosyncProgressAnswer",
+                serializers=[_PROGRESS, KosyncNoProgress],
+                resource_type_field_name=None,
+            ),
+            401: _ERROR,
+        },
     )
     def get(self, request: Request, document: str) -> JsonResponse:
         owner = self.owner(request)
@@ -214,6 +275,7 @@ class ProgressGetView(KosyncView):
 class HealthView(KosyncView):
     @extend_schema(
         summary="KOReader: health check",
+        parameters=[_ACCEPT],
         responses={200: inline_serializer("KosyncHealth", {"state": serializers.CharField()})},
     )
     def get(self, request: Request) -> JsonResponse:

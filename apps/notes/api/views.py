@@ -6,16 +6,15 @@ import uuid
 from typing import Any
 
 from django.db.models import QuerySet
-from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.common.renderers import ORJSONRenderer
-from apps.common.schema import PROBLEM_RESPONSES, Problem
+from apps.common.schema import EXAMPLE_IDS, PROBLEM_RESPONSES, Problem
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import IF_MATCH, RowListMixin, VersionedDetailView, owner_id
+from apps.common.views import RowListMixin, VersionedDetailView, created_response, owner_id
 
 from .. import selectors, services
 from ..filtersets import NoteFilterSet
@@ -60,6 +59,21 @@ class NoteViewSet(RowListMixin, ETagMixin, mixins.ListModelMixin, viewsets.Gener
 
     @extend_schema(
         summary="Create a note",
+        description="Markdown `body`, `tags`, `pinned`, links to library `files`. Repeating the same "
+        "create with the same `id` answers 200 with the note.",
+        examples=[
+            OpenApiExample(
+                "A pinned note",
+                request_only=True,
+                value={
+                    "id": EXAMPLE_IDS["note"],
+                    "title": "Reading list",
+                    "body": "- *Middlemarch*\n- *The Dispossessed*",
+                    "tags": ["books"],
+                    "pinned": True,
+                },
+            )
+        ],
         request=s.NoteCreateInput,
         responses={
             201: s.NoteOutput,
@@ -74,10 +88,8 @@ class NoteViewSet(RowListMixin, ETagMixin, mixins.ListModelMixin, viewsets.Gener
         fields = dict(data.validated_data)
         note_id = fields.pop("id", None)
         note, created = services.note_create(owner_id=owner_id(request), fields=fields, note_id=note_id)
-        return Response(
-            s.NoteOutput(note).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-            headers={"Location": reverse("notes-detail", kwargs={"note_id": note.id})},
+        return created_response(
+            s.NoteOutput(note).data, created=created, route="notes-detail", note_id=note.id
         )
 
 
@@ -115,6 +127,7 @@ class NoteDetailView(VersionedDetailView):
 )
 class NoteRevisionViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.NoteRevisionSummaryOutput
+    conditional_methods = frozenset({"POST"})  # restore
 
     filter_backends: list[Any] = []
     cursor_ordering = ("-number",)
@@ -136,7 +149,6 @@ class NoteRevisionViewSet(ETagMixin, mixins.ListModelMixin, viewsets.GenericView
         description="Sets the note's title and body to the revision's. This is a change like any "
         "other: the current text is kept as a new revision and the note gets a new version.",
         request=None,
-        parameters=[IF_MATCH],
         responses={200: s.NoteOutput, **PROBLEM_RESPONSES, **TOO_LARGE},
     )
     def restore(self, request: Request, note_id: uuid.UUID, number: int) -> Response:

@@ -60,7 +60,7 @@ class PushInput(serializers.Serializer):
 
 
 class Push(serializers.Serializer):
-    """What a push body looks like (documentation: the schema of PushInput's ops)."""
+    """A batch of operations, each answered on its own."""
 
     ops = PushOpInput(many=True)
 

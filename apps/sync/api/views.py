@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import permissions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,9 +18,9 @@ from rest_framework.views import APIView
 from apps.common.errors import ApplicationError, ErrorCode, flatten_errors
 from apps.common.parsers import ItemwiseTextJSONParser
 from apps.common.renderers import ORJSONRenderer
-from apps.common.schema import PROBLEM_RESPONSES
+from apps.common.schema import EXAMPLE_IDS, PROBLEM_RESPONSES
 from apps.common.text import UNSTORABLE_MESSAGE, find_unstorable
-from apps.common.views import owner_id
+from apps.common.views import AnyAccept, owner_id
 
 from .. import asyncapi, registry, selectors, services
 from . import serializers as s
@@ -32,6 +32,13 @@ class ChangesView(APIView):
 
     @extend_schema(
         summary="Changes after a cursor (empty cursor: full sync)",
+        description="Everything you own that changed after `cursor`, oldest first: `{changes, cursor, "
+        "has_more}`. Start with no cursor (a full sync), then pull again with the `cursor` of the "
+        "last answer; while `has_more` is true there is more right away. A change's `type` says "
+        "what `data` is (the object as the REST API shows it); `op: delete` is a tombstone whose "
+        "`data` is null. The feed never skips a change, also under concurrent writers. 410 "
+        "`resync_required`: the cursor is older than the tombstones kept; pull from no cursor again "
+        "(docs/sync.md).",
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR, description="`cursor` of the previous answer"),
             OpenApiParameter("limit", OpenApiTypes.INT, description="Default 100, clamped to the maximum"),
@@ -103,7 +110,6 @@ def _echo(raw: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str | None
     return value if isinstance(value, str) and pattern.fullmatch(value) else None
 
 
-_TYPE = re.compile(r"[a-z_]{1,32}")
 _UUID = re.compile(r"[0-9A-Fa-f-]{32,36}")
 
 
@@ -112,7 +118,9 @@ def _refused(raw: Any, errors: dict[str, list[str]], *, code: str, detail: str) 
     return {
         "op_id": _echo(raw_dict, "op_id", _OP_ID),
         "status": registry.OpStatus.REJECTED,
-        "type": _echo(raw_dict, "type", _TYPE),
+        # Only a registered type is repeated: a result's `type` is one of them or null, which
+        # lets a typed client choose the result's shape by it (apps/sync/api/schema.py).
+        "type": raw_dict.get("type") if raw_dict.get("type") in registry.names() else None,
         "id": _echo(raw_dict, "id", _UUID),
         "code": code,
         "detail": detail,
@@ -156,7 +164,45 @@ class PushView(APIView):
 
     @extend_schema(
         summary="Apply a batch of operations; one result per operation",
+        description="Up to `SYNC_PUSH_MAX_OPS` (100) operations, each answered on its own, in order "
+        "(a bad op never fails the batch): `applied`; `merged` (your fields combined with newer "
+        "changes to other fields); `conflict` (the same field changed on both sides since your "
+        "`base_version`: the server's value stays, `conflicts` shows both, and a note's losing "
+        "text is kept as a revision); `rejected` (`code`, `detail`, `errors`). `base_version` is "
+        "the version your change is based on (0 for an object you create). Sending an `op_id` "
+        "again answers the first result and applies nothing twice, so retry freely after a "
+        "timeout.",
         request=s.Push,
+        examples=[
+            OpenApiExample(
+                "Create a list and a task in it, offline",
+                request_only=True,
+                value={
+                    "ops": [
+                        {
+                            "op_id": "phone-1",
+                            "type": "tasklist",
+                            "action": "upsert",
+                            "id": EXAMPLE_IDS["push_list"],
+                            "base_version": 0,
+                            "fields": {"name": "Groceries"},
+                        },
+                        {
+                            "op_id": "phone-2",
+                            "type": "task",
+                            "action": "upsert",
+                            "id": EXAMPLE_IDS["push_task"],
+                            "base_version": 0,
+                            "fields": {
+                                "list": EXAMPLE_IDS["push_list"],
+                                "title": "Milk",
+                                "due": "2026-12-24",
+                            },
+                        },
+                    ]
+                },
+            )
+        ],
         responses={200: s.PushOutput, 413: PROBLEM_RESPONSES[400], **PROBLEM_RESPONSES},
     )
     def post(self, request: Request) -> Response:
@@ -181,22 +227,26 @@ class PushView(APIView):
 
 
 class AsyncApiView(APIView):
-    """The AsyncAPI document (YAML; JSON with `?format=json` or `Accept: application/json`)."""
+    """The AsyncAPI document: JSON, or YAML when the Accept header asks for it."""
+
+    content_negotiation_class = AnyAccept  # YAML is answered by hand, not by a DRF renderer
 
     authentication_classes: list[Any] = []
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(
         summary="AsyncAPI 3 document of the sync messages",
+        description="JSON unless YAML is asked for (`Accept: application/yaml`); "
+        "docs/asyncapi.yaml in the repository is the same document.",
         responses={
-            (200, "application/yaml"): OpenApiTypes.STR,
             (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/yaml"): OpenApiTypes.STR,
         },
     )
     def get(self, request: Request) -> HttpResponse:
-        wants_json = request.query_params.get(
-            "format"
-        ) == "json" or "application/json" in request.headers.get("Accept", "")
-        if wants_json:
+        wants_yaml = any(
+            kind in request.headers.get("Accept", "") for kind in ("application/yaml", "text/yaml")
+        )
+        if not wants_yaml:
             return JsonResponse(asyncapi.document())
         return HttpResponse(asyncapi.render_yaml(), content_type="application/yaml")

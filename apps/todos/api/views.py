@@ -10,17 +10,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.filters import OnlyWhenAskedFilterBackend
 from apps.common.renderers import ORJSONRenderer
-from apps.common.schema import PROBLEM_RESPONSES
+from apps.common.schema import EXAMPLE_IDS, PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin
-from apps.common.views import RowListMixin, VersionedDetailView, owner_id
+from apps.common.views import RowListMixin, VersionedDetailView, created_response, owner_id
 
 from .. import selectors, services
 from ..filtersets import LIST_ORDERINGS, TASK_ORDERINGS, TaskFilterSet, TaskListFilterSet, keyset
@@ -68,6 +68,16 @@ class TaskListCollectionView(ETagMixin, _Collection):
             **PROBLEM_RESPONSES,
         },
         summary="Create a task list (optionally with your own id)",
+        description="A new list goes last unless placed with `after`/`before` (or an explicit "
+        "`position`, not together with them). Repeating the same create with the same `id` answers "
+        "200 with the list; another object under that id is 409 `id_conflict`.",
+        examples=[
+            OpenApiExample(
+                "A list with its own id",
+                request_only=True,
+                value={"id": EXAMPLE_IDS["list"], "name": "Groceries", "color": "#2e7d32"},
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = s.TaskListCreateInput(data=request.data)
@@ -76,8 +86,8 @@ class TaskListCollectionView(ETagMixin, _Collection):
         tasklist, created = services.tasklist_create(
             owner_id=owner_id(request), list_id=fields.pop("id", None), fields=fields
         )
-        return Response(
-            s.TaskListOutput(tasklist).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return created_response(
+            s.TaskListOutput(tasklist).data, created=created, route="todos-list-detail", list_id=tasklist.id
         )
 
 
@@ -143,6 +153,25 @@ class TaskCollectionView(RowListMixin, ETagMixin, _Collection):
             **PROBLEM_RESPONSES,
         },
         summary="Create a task (optionally with your own id)",
+        description="A new task goes last in its list (or under its `parent`) unless placed with "
+        "`after`/`before` (or an explicit `position`, not together with them). `due` is a date "
+        "(all day) or a date-time with its offset. Repeating the same create with the same `id` "
+        "answers 200 with the task.",
+        examples=[
+            OpenApiExample(
+                "A task due on a day",
+                request_only=True,
+                value={
+                    "id": EXAMPLE_IDS["task"],
+                    "list": EXAMPLE_IDS["list"],
+                    "title": "Buy milk",
+                    "notes": "Oat, two cartons",
+                    "due": "2026-12-24",
+                    "priority": 2,
+                    "tags": ["shopping"],
+                },
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         data = s.TaskCreateInput(data=request.data)
@@ -151,8 +180,8 @@ class TaskCollectionView(RowListMixin, ETagMixin, _Collection):
         task, created = services.task_create(
             owner_id=owner_id(request), task_id=fields.pop("id", None), fields=fields
         )
-        return Response(
-            s.TaskOutput(task).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return created_response(
+            s.TaskOutput(task).data, created=created, route="todos-task-detail", task_id=task.id
         )
 
 
