@@ -2,13 +2,21 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# What is installed: the hashed locks compiled from requirements/*.txt (`make lock`). `make run`
+# needs only what serving needs (the production lock); `make test` adds the tools (the test lock,
+# a superset), in the same virtualenv.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
-# What is installed: the hashed locks compiled from requirements/*.txt (`make lock`).
 LOCK := requirements/lock/test.txt
 PORT ?= 8000
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck pytest stack clean
+
+$(RUN_STAMP): requirements/lock/production.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock/production.txt
+	@touch $(RUN_STAMP)
 
 $(STAMP): $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +24,7 @@ $(STAMP): $(LOCK)
 	@touch $(STAMP)
 
 ## make run: serve the API on http://127.0.0.1:$(PORT) with embedded defaults (SQLite, local files)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
@@ -25,13 +33,20 @@ run: $(STAMP)
 ## tests that start servers and kill services (marker `stack`) alone. PYTEST_ARGS goes to both
 ## (e.g. PYTEST_ARGS=tests/notes); a stage that selects nothing (pytest's status 5) is no failure.
 PYTEST_WORKERS ?= auto
-test: lint typecheck deploy-check
+test: lint typecheck deploy-check $(NODE_STAMP)
 	$(BIN)/python scripts/devservices.py run -- sh -c '\
 		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not stack" $(PYTEST_ARGS) || [ $$? -eq 5 ] || exit 1; \
 		$(BIN)/python -m pytest -m stack $(PYTEST_ARGS) || [ $$? -eq 5 ]'
 
+# The generated-client tests' TypeScript tools (openapi-typescript, openapi-fetch, tsc), pinned by
+# tests/clients/typescript/package-lock.json and installed with npm from the registry.
+NODE_STAMP := tests/clients/typescript/node_modules/.installed
+$(NODE_STAMP): tests/clients/typescript/package-lock.json
+	cd tests/clients/typescript && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
 ## make pytest PYTEST_ARGS=...: one pytest run as asked (no lint, no stages), against fresh services
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/devservices.py run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
