@@ -6,13 +6,18 @@ regression guard compares these numbers."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
 
+from apps.library.models import KosyncProgress, ViewerDevicePosition, ViewerState, ViewerStateEntry
 from apps.library.viewer import validation as viewer
 from tests.conftest import Account
 from tests.sync.helpers import op, push
@@ -235,3 +240,34 @@ def test_the_same_pdf_page_from_rest_after_koreader_is_no_regression(account: Ac
     ahead = rest_put(account, file, modified=(now + timedelta(seconds=2)).isoformat(), pdf={"page": 5})
     assert ahead["applied"] is True
     assert ahead["current"]["progress"] == 1.0
+
+
+def test_the_migration_restates_stored_progress_in_the_model(make_account: Any) -> None:
+    reader = make_account()
+    pdf = _upload(reader, factories.pdf_bytes(pages=5), "paper.pdf")
+    epub = _upload(reader, factories.epub_bytes(chapters=3), "book.epub")
+    rest_put(reader, pdf, pdf={"page": 3})
+    rest_put(
+        reader,
+        epub,
+        locator={
+            "href": epub["metadata"]["spine"][1],
+            "type": "application/xhtml+xml",
+            "locations": {"progression": 0.2},
+        },
+    )
+    kosync_put(reader, {"koreader_hash": "e" * 32}, "7", 0.5)
+    # As the old model stored them: PDF (page - 1) / page_count, EPUB and KOReader unrounded.
+    for model in (ViewerState, ViewerDevicePosition, ViewerStateEntry):
+        field = "viewer_state__file_id" if model is not ViewerState else "file_id"
+        model.objects.filter(**{field: pdf["id"]}).update(progress=0.4)
+        model.objects.filter(**{field: epub["id"]}).update(progress=1.2 / 3)
+    KosyncProgress.objects.filter(owner_id=reader.id).update(percentage=0.7999999999999998)
+
+    migration = importlib.import_module("apps.library.migrations.0003_progress_model")
+    migration.forwards(django_apps, SimpleNamespace(connection=connection))
+
+    same_everywhere(answers(reader, pdf), 0.6)
+    state = reader.client.get(f"/v1/files/{epub['id']}/viewer-state").json()
+    assert [state["current"]["progress"], state["devices"][0]["progress"]] == [0.4, 0.4]
+    assert KosyncProgress.objects.get(owner_id=reader.id).percentage == 0.8
