@@ -144,7 +144,7 @@ def test_a_pdf_page_has_one_progress_whichever_protocol_wrote_it(
 
 @pytest.mark.parametrize(
     ("chapters", "chapter", "progression", "expected"),
-    [(4, 4, 0.8, 0.95), (3, 2, 0.2, 0.4), (7, 3, 0.5, 0.3571), (4, 1, 0.0, 0.0)],
+    [(4, 4, 0.8, 0.95), (3, 2, 0.2, 0.4), (3, 3, 0.1, 0.7), (7, 3, 0.5, 0.3571)],
 )
 def test_an_epub_position_has_one_progress_whichever_protocol_wrote_it(
     make_account: Any, chapters: int, chapter: int, progression: float, expected: float
