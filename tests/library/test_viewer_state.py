@@ -214,10 +214,11 @@ def test_pdf_positions(account: Account, uploaded: Any) -> None:
     )
     assert ok.status_code == 200, ok.content
     assert ok.json()["current"]["pdf"]["page"] == 5
-    assert ok.json()["current"]["progress"] == pytest.approx(0.45)
+    assert ok.json()["current"]["pdf"]["totalProgression"] == 0.45  # kept as sent ...
+    assert ok.json()["current"]["progress"] == 0.5  # ... but the page says how far (5 of 10)
     back = put(account, pdf, pdf={"page": 2}, modified=at(1), device=PHONE)
     assert back.json()["applied"] is False
-    assert back.json()["devices"][0]["progress"] == pytest.approx(0.1)  # derived from the page
+    assert back.json()["devices"][0]["progress"] == 0.2
     for wrong, field in [
         ({"page": 11}, "pdf.page"),
         ({"page": 0}, "pdf.page"),
@@ -274,7 +275,7 @@ def test_continue_reading_lists_files_by_recent_viewer_activity(account: Account
     put(account, second, pdf={"page": 3}, modified=at(1))
     listed = account.client.get("/v1/files", {"ordering": "-last_opened"}).json()["results"]
     assert [item["id"] for item in listed] == [second["id"], first["id"]]
-    assert listed[0]["progress"] == pytest.approx(0.5)
+    assert listed[0]["progress"] == 0.75  # page 3 of 4
     assert listed[1]["progress"] == pytest.approx(0.25)
     assert listed[0]["last_opened"] is not None
     put(account, first, locator=locator(3, 0.0, total=0.5), modified=at(2))

@@ -1,5 +1,10 @@
 """Reading and writing KOReader progress records (last write wins, as the protocol says), and
-handing each write to the library's viewer state when the document is one of the user's files."""
+handing each write to the library's viewer state when the document is one of the user's files.
+
+A record's `percentage` is the library's progress for KOReader's position when the document is
+one of the user's files (for a PDF, page / page_count without KOReader's float noise: 29 of 100
+pages is 0.29, where KOReader sends 0.2899), otherwise what KOReader sent; either way at most 4
+decimals, KOReader's own precision (docs/api.md, "Progress")."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from django.utils import timezone
 
 from ..models import KosyncProgress
 from ..viewer.positions import library_progress, record_position
+from ..viewer.validation import progress_round
 
 
 def progress_put(
@@ -24,17 +30,8 @@ def progress_put(
 ) -> int:
     now = timezone.now()
     timestamp = int(now.timestamp())
-    defaults: dict[str, Any] = {
-        "progress": progress,
-        "percentage": percentage,
-        "device": device,
-        "timestamp": timestamp,
-    }
-    if device_id:  # like the reference server: a push without device_id keeps the old one
-        defaults["device_id"] = device_id
     with transaction.atomic(using=router.db_for_write(KosyncProgress)):
-        KosyncProgress.objects.update_or_create(owner_id=owner_id, document=document, defaults=defaults)
-        record_position(
+        library = record_position(
             owner_id=owner_id,
             document=document,
             progress=progress,
@@ -43,6 +40,15 @@ def progress_put(
             device_id=device_id or "",
             when=now,
         )
+        defaults: dict[str, Any] = {
+            "progress": progress,
+            "percentage": progress_round(percentage) if library is None else library,
+            "device": device,
+            "timestamp": timestamp,
+        }
+        if device_id:  # like the reference server: a push without device_id keeps the old one
+            defaults["device_id"] = device_id
+        KosyncProgress.objects.update_or_create(owner_id=owner_id, document=document, defaults=defaults)
     return timestamp
 
 

@@ -5,9 +5,12 @@ computed for every file), the push becomes that device's viewer-state write, so 
 also reaches every other client. Translation:
 - EPUB: KOReader's XPointer `/body/DocFragment[n]/...` names the n-th spine item (1-based), so
   the locator's `href` is that item; `locations.totalProgression` is KOReader's percentage;
-  `locations.progression` (within the chapter) is estimated from it; the XPointer itself is
-  kept in `locations.xpointer` (the Locator model allows extensions) so it can be given back.
-- PDF (and other paged formats): `progress` is the page number.
+  `locations.progression` (within the chapter) is estimated from it (both rounded as progress
+  is); the XPointer itself is kept in `locations.xpointer` (the Locator model allows
+  extensions) so it can be given back.
+- PDF (and other paged formats): `progress` is the page number, and the page alone gives the
+  progress (page / page_count: KOReader's percentage means the same, with its float noise);
+  the percentage is kept as `totalProgression` only for a PDF whose page count is unknown.
 - Images have no reading position in KOReader: nothing to record.
 KOReader decides by itself whether to jump, so its writes carry `intent: advance`: a write that
 goes backwards is kept as the KOReader device's position without moving the current one, and
@@ -18,9 +21,10 @@ moved the file's current position after KOReader's last push, KOReader is answer
 position instead of its own stale record, so it offers to jump there:
 - EPUB: `/body/DocFragment[n].0`, n being the 1-based spine index of the locator's `href` (the
   start of that chapter, the form Komga's KOReader endpoint answers with), or the XPointer the
-  locator carries; `percentage` is the total progression, truncated to 4 decimals as KOReader
-  does.
+  locator carries.
 - PDF: the page number.
+`percentage` is the viewer state's progress, which means what KOReader's does and has its
+precision (4 decimals, truncated).
 The record names the other client as `device`/`device_id` (so KOReader never takes it for its
 own). Which is newer is decided on the server's clock, as KOReader's own records are: the time
 the current position was recorded against the time of KOReader's last push (same second:
@@ -31,7 +35,6 @@ last page turn to tell forward from backward.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import uuid
 from datetime import datetime
@@ -42,7 +45,7 @@ from .. import selectors as library_selectors
 from ..models import FileKind
 from . import selectors as viewer_selectors
 from . import services
-from .validation import resources, spine_index
+from .validation import progress_of, progress_round, resources, spine_index
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +62,13 @@ def _epub_locator(metadata: dict, progress: str, percentage: float) -> dict | No
     index = int(match.group(1)) - 1
     if not 0 <= index < len(spine):
         return None
-    within = min(1.0, max(0.0, percentage * len(spine) - index))
+    total = progress_round(percentage)
+    # Assumes chapters of equal length: all an XPointer tells without the rendered book.
+    within = progress_round(total * len(spine) - index)
     return {
         "href": spine[index],
         "type": "application/xhtml+xml",
-        "locations": {"progression": within, "totalProgression": percentage, "xpointer": progress},
+        "locations": {"progression": within, "totalProgression": total, "xpointer": progress},
     }
 
 
@@ -74,7 +79,9 @@ def _pdf_position(metadata: dict, progress: str, percentage: float) -> dict | No
     pages = metadata.get("page_count")
     if page < 1 or (isinstance(pages, int) and page > pages):
         return None
-    return {"page": page, "totalProgression": percentage}
+    if isinstance(pages, int) and pages > 0:
+        return {"page": page}
+    return {"page": page, "totalProgression": progress_round(percentage)}
 
 
 def record_position(
@@ -86,20 +93,23 @@ def record_position(
     device: str,
     device_id: str,
     when: datetime,
-) -> bool:
-    """Write the KOReader position into the matching file's viewer state; False when no file
-    matches or the position cannot be expressed (KOReader's own record is kept either way)."""
+) -> float | None:
+    """Write the KOReader position into the matching file's viewer state. Answers the
+    progress the library gives that position (KOReader's record keeps it as its percentage),
+    also when the viewer state refused the write; None when no file matches or the position
+    cannot be expressed (KOReader's own record is kept either way)."""
     file = library_selectors.file_by_koreader_hash(owner_id=owner_id, document=document)
     if file is None:
-        return False
+        return None
     if file.kind == FileKind.EPUB:
         position, key = _epub_locator(file.metadata, progress, percentage), "locator"
     elif file.kind == FileKind.PDF:
         position, key = _pdf_position(file.metadata, progress, percentage), "pdf"
     else:
-        return False
+        return None
     if position is None:
-        return False
+        return None
+    library = progress_of(file.kind, position, file.metadata)
     try:
         services.viewer_state_put(
             owner_id=owner_id,
@@ -113,8 +123,7 @@ def record_position(
         )
     except ApplicationError as exc:  # stale or invalid for this book: KOReader's record stands
         logger.info("kosync position not applied to viewer state of %s: %s", file.id, exc.code)
-        return False
-    return True
+    return library
 
 
 def _kosync_progress(kind: str, metadata: dict, position: dict) -> str | None:
@@ -152,7 +161,7 @@ def library_progress(*, owner_id: uuid.UUID, document: str, after: int | None) -
     if progress is None:
         return None
     return {
-        "percentage": math.floor(min(1.0, max(0.0, state.progress)) * 10000) / 10000,
+        "percentage": progress_round(state.progress),
         "progress": progress,
         "device": state.device_name or state.device_id,
         "device_id": state.device_id,

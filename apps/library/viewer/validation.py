@@ -10,11 +10,20 @@ the file it is (the number the regression guard compares).
 - Image: optional `zoom`, `pan_x`, `pan_y`, `rotation`.
 Unknown keys are kept in a Locator (the Readium model allows extensions) and refused in the
 PDF and image positions (ours, so a typo should be reported, not silently stored).
+
+Progress (docs/api.md, "Progress"): one meaning per kind, whichever protocol wrote the position.
+- PDF: pages reached, `page / page_count` (the last page is 1.0), from the page alone when the
+  page count is known. That is KOReader's own percentage for a paged document
+  (`current_page / number_of_pages`), so a REST write and a KOReader push of the same page agree.
+- EPUB: the Readium `totalProgression` (how much of the book lies before the position); without
+  one, `(spine index + progression) / spine length`.
+Stored and answered truncated to PROGRESS_DECIMALS, as KOReader truncates what it sends.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 from functools import cache
 from pathlib import Path
@@ -29,8 +38,13 @@ from ..models import FileKind
 
 POSITION_MAX_BYTES = 16 * 1024
 ROTATIONS = [0, 90, 180, 270]
-# Two positions closer than this are the same place (float noise from clients).
-PROGRESS_EPSILON = 1e-9
+# Progress keeps this many decimals, truncated: KOReader's precision (it sends
+# floor(p * 10000) / 10000), so its percentages are stored as they came.
+PROGRESS_DECIMALS = 4
+_PROGRESS_STEPS = 10**PROGRESS_DECIMALS
+# A value this close below a step is float noise (1.2 / 3 == 0.39999999999999997), not a
+# position before it.
+_STEP_NOISE = 1e-6
 
 POSITION_KEYS: dict[str, str] = {FileKind.EPUB: "locator", FileKind.PDF: "pdf", FileKind.IMAGE: "image"}
 
@@ -47,7 +61,13 @@ PDF_SCHEMA: dict[str, Any] = {
         "scroll_x": {"type": "number", "description": "Horizontal scroll offset within the page."},
         "scroll_y": {"type": "number", "description": "Vertical scroll offset within the page."},
         "rotation": _ROTATION,
-        "totalProgression": {"type": "number", "minimum": 0, "maximum": 1},
+        "totalProgression": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "Pages reached, page / page_count; the server computes progress from "
+            "the page and uses this only for a PDF whose page count it does not know.",
+        },
     },
 }
 IMAGE_SCHEMA: dict[str, Any] = {
@@ -161,28 +181,37 @@ def _in_toc(href: str, metadata: dict[str, Any]) -> bool:
     return path is not None and any(_matches(path, item) for item in _toc_paths(metadata.get("toc")))
 
 
+def progress_round(value: float) -> float:
+    """`value` truncated to PROGRESS_DECIMALS, within 0..1 (a float whose repr has at most that
+    many decimals: 0.29, never 0.2899999999999999)."""
+    steps = math.floor(value * _PROGRESS_STEPS + _STEP_NOISE)
+    return min(1.0, max(0.0, steps / _PROGRESS_STEPS))
+
+
 def progress_of(kind: str, position: dict[str, Any], metadata: dict[str, Any]) -> float | None:
-    """0..1 through the whole file, or None (images; or too little information)."""
+    """How far through the file the position is (the module docstring), rounded; None for
+    images, or when there is too little information."""
     if kind == FileKind.EPUB:
         locations = position.get("locations") or {}
         total = locations.get("totalProgression")
         if isinstance(total, (int, float)):
-            return float(total)
+            return progress_round(total)
         index = spine_index(position["href"], metadata)
         spine = resources(metadata)
         if index is None or not spine:
             return None
-        return (index + float(locations.get("progression") or 0)) / len(spine)
+        return progress_round((index + float(locations.get("progression") or 0)) / len(spine))
     if kind == FileKind.PDF:
-        total = position.get("totalProgression")
-        if isinstance(total, (int, float)):
-            return float(total)
         pages = metadata.get("page_count")
         if isinstance(pages, int) and pages > 0:
-            return min(1.0, (position["page"] - 1) / pages)
-        return None
+            return progress_round(position["page"] / pages)
+        # Only a client that knows the page count can say; it means the same (pages reached).
+        total = position.get("totalProgression")
+        return progress_round(total) if isinstance(total, (int, float)) else None
     return None
 
 
 def is_regression(new: float | None, current: float | None) -> bool:
-    return new is not None and current is not None and new < current - PROGRESS_EPSILON
+    """Whether `new` is before `current` (both rounded by progress_round, so equal places are
+    equal numbers)."""
+    return new is not None and current is not None and new < current
