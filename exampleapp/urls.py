@@ -1,10 +1,10 @@
 """The gateway: one line per route prefix, each handed to the app that owns it."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from apps.common import health
+from apps.common import health, pages
 from apps.identity.api.urls import auth_urlpatterns, users_urlpatterns
 
 urlpatterns = [
@@ -22,6 +22,9 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),
+    path("", pages.home, name="home"),
+    # Last: any other path under /v1/ is 404 problem+json, whatever DEBUG says.
+    re_path(r"^v1(?:/|$)", pages.api_not_found, name="api-not-found"),
 ]
 
 handler400 = "apps.common.errors.handler400"
