@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common import health, pages
 from apps.identity.api.urls import auth_urlpatterns, users_urlpatterns
@@ -17,7 +17,8 @@ urlpatterns = [
     path("v1/files", include("apps.library.api.urls")),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("v1/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("v1/redoc", pages.RedocView.as_view(url_name="schema"), name="redoc"),
+    path("v1/redoc/redoc.standalone.js", pages.redoc_bundle, name="redoc-bundle"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
