@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
-from .models import DUE_COLUMNS, Task, TaskCompletion, TaskList
+from .models import DUE_COLUMNS, TREE_COLUMNS, Task, TaskCompletion, TaskList
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -106,12 +106,12 @@ class TaskAdmin(_VersionedAdmin):
     ordering = ["-updated_at"]
     inlines = [TaskCompletionInline]
     # `due` as the API shows it instead of its storage columns (a UTC instant, an offset in
-    # minutes, and derived sort keys where "no due" is the year 9999).
-    exclude = DUE_COLUMNS
+    # minutes, and derived sort keys where "no due" is the year 9999); no derived order keys.
+    exclude = [*DUE_COLUMNS, *TREE_COLUMNS]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         stored = super().get_readonly_fields(request, obj)
-        return [name for name in stored if name not in DUE_COLUMNS] + ["due"]
+        return [name for name in stored if name not in self.exclude] + ["due"]
 
     @admin.display(description="list", ordering="list__name")
     def task_list(self, obj: Task) -> str:
