@@ -143,6 +143,7 @@ def add_tasks(user: BenchUser, count: int) -> None:
         tasks = io.StringIO()
         entries = []
         parent: uuid.UUID | None = None
+        parent_position = ""
         for index in range(count):
             task_id = uuid.uuid4()
             ids.append(task_id)
@@ -162,7 +163,12 @@ def add_tasks(user: BenchUser, count: int) -> None:
             recurrence = '{"freq": "weekly", "interval": 1}' if index % 7 == 0 and index % 3 else "\\N"
             parent_id = str(parent) if index % 10 == 5 and parent else "\\N"
             if index % 10 == 0:
-                parent = task_id
+                parent, parent_position = task_id, _position(index)
+            # The default order's keys (Task.set_tree): a sub-task sorts under its parent.
+            if parent_id == "\\N":
+                tree = f"{_position(index)}\t{task_id}\t"
+            else:
+                tree = f"{parent_position}\t{parent_id}\t{_position(index)}"
             done = "t" if index % 4 == 0 else "f"
             completed = stamp if done == "t" else "\\N"
             tags = '["bench", "home"]' if index % 2 else "[]"
@@ -171,7 +177,7 @@ def add_tasks(user: BenchUser, count: int) -> None:
                 f"task {index}\tsome notes about task {index}\t{done}\t{completed}\t{due_date}\t"
                 f"{due_at}\t{due_offset}\t{due_day}\t{due_sort}\t{index % 4}\t{tags}\t"
                 f"{_position(index)}\t{recurrence}\t{1 if done == 't' else 0}\t{completed}\t\\N\t"
-                f"{TASK_FV}\n"
+                f"{TASK_FV}\t{tree}\n"
             )
             user.last_seq += 1
             entries.append(("task", task_id, user.last_seq))
@@ -179,7 +185,8 @@ def add_tasks(user: BenchUser, count: int) -> None:
             "todos_task",
             "id, version, created_at, updated_at, owner_id, list_id, parent_id, title, notes, done, "
             "completed_at, due_date, due_at, due_offset, due_day, due_sort, priority, tags, position, "
-            "recurrence, completion_count, last_completed_at, deleted_at, field_versions",
+            "recurrence, completion_count, last_completed_at, deleted_at, field_versions, "
+            "tree_position, tree_root, sub_position",
             tasks,
         )
         _flush_changes(user.id, entries)

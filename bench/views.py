@@ -29,6 +29,7 @@ from apps.todos.models import Task
 _auth = AccessTokenAuthentication()
 _JSON = "application/json"
 
+TREE_ORDER = ["tree_position", "tree_root", "sub_position", "id"]
 TASK_COLUMNS = (
     "id",
     "list_id",
@@ -119,7 +120,8 @@ def _task(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def todos_baseline(request: HttpRequest) -> HttpResponse:
-    """`GET /v1/todos?limit=N` by hand: first page in the default (position, id) order."""
+    """`GET /v1/todos?limit=N` by hand: first page in the default order (sub-tasks under their
+    parent: the tree keys, then id)."""
     user = _user(request)
     if user is None:
         return _unauthorized()
@@ -129,14 +131,14 @@ def todos_baseline(request: HttpRequest) -> HttpResponse:
         limit = 50
     rows = list(
         Task.objects.filter(owner_id=user.id, deleted_at__isnull=True)
-        .order_by("position", "id")
-        .values(*TASK_COLUMNS)[: limit + 1]
+        .order_by(*TREE_ORDER)
+        .values(*TASK_COLUMNS, *TREE_ORDER[:-1])[: limit + 1]
     )
     next_url = token = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        cursor = orjson.dumps({"o": ["position", "id"], "p": [last["position"], last["id"]]})
+        cursor = orjson.dumps({"o": TREE_ORDER, "p": [last[name] for name in TREE_ORDER]})
         token = base64.urlsafe_b64encode(cursor).decode().rstrip("=")
         next_url = request.build_absolute_uri(f"{request.path}?cursor={token}&limit={limit}")
     return _json({"results": [_task(row) for row in rows], "next": next_url, "next_cursor": token})

@@ -109,3 +109,27 @@ def test_embedded_defaults_need_no_services(tmp_path):
         "django.core.files.storage.FileSystemStorage",
         "[]",
     ], result.stderr
+
+
+def test_make_run_shows_every_request_on_the_console(tmp_path):
+    """runserver logs each request (successful ones at INFO) to django.server: `make run`'s
+    settings let them through to the console, once; the other profiles keep WARNING."""
+    code = (
+        "import django, logging; django.setup();"
+        "logging.getLogger('django.server').info('\"GET /v1/todos HTTP/1.1\" 200 42')"
+    )
+    env = {**os.environ, "VAR_DIR": str(tmp_path), "LOG_FORMAT": "text"}
+    for profile, shown in (("local", True), ("test", False)):
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": f"exampleapp.settings.{profile}"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        line = '"GET /v1/todos HTTP/1.1" 200 42'
+        assert result.stderr.count(line) == (1 if shown else 0), (profile, result.stderr)  # once
+        if shown:
+            assert f"INFO django.server [-] {line}" in result.stderr  # the console's format

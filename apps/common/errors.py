@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     INVALID_CREDENTIALS = "invalid_credentials"
     TOKEN_INVALID = "token_invalid"  # noqa: S105 - an error code
     TOKEN_REUSED = "token_reused"  # noqa: S105 - an error code
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code
     SESSION_REVOKED = "session_revoked"
     # 403
     PERMISSION_DENIED = "permission_denied"
@@ -287,6 +288,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
             headers["WWW-Authenticate"] = 'Bearer realm="api"'
         code = next((c for t, c in _DRF_CODES.items() if isinstance(exc, t)), None)
+        if code is ErrorCode.AUTHENTICATION_FAILED and exc.get_codes() == ErrorCode.TOKEN_EXPIRED:
+            # A genuine access token whose time is up (identity's authentication names it): the
+            # client refreshes and retries instead of signing in again (RFC 6750's invalid_token).
+            code = ErrorCode.TOKEN_EXPIRED
+            headers["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"'
         if code is None:  # another APIException: the codes stay ErrorCode's
             code = ErrorCode.SERVER_ERROR if exc.status_code >= 500 else ErrorCode.BAD_REQUEST
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)

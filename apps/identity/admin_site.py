@@ -1,4 +1,4 @@
-"""The admin site: Django's, with its sign-in under the API's limits.
+"""The admin site: Django's, branded ExampleApp, with its sign-in under the API's limits.
 
 Every POST to the admin's login page meets the per-address ceiling (AUTH_IP_RATE) first; the
 password check itself goes through backends.SignInGateBackend (the API's lockout). Either limit
@@ -19,6 +19,10 @@ from .throttling import ceiling_allows
 
 
 class AdminSite(admin.AdminSite):
+    site_header = "ExampleApp administration"
+    site_title = "ExampleApp admin"
+    index_title = "Staff administration"
+
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if request.method == "POST":
             refused = ceiling_allows(request)

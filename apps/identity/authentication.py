@@ -5,6 +5,9 @@ and foreign keys fail; expiry; token type, so a refresh token is no access token
 named by the token must still be live (see sessions.py). The request's user is a light
 `AuthenticatedUser` carrying the id and staff flag: views that need the full account load it
 through the identity selectors.
+
+A genuine access token whose time is up is 401 `token_expired`, so the client refreshes and
+retries; every other refusal is 401 `authentication_failed` (sign in again).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
 from apps.common import context
@@ -54,9 +57,24 @@ class AccessTokenAuthentication(JWTAuthentication):
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         try:
             token = AccessToken(raw)  # type: ignore[arg-type]
+        except ExpiredTokenError:
+            raise self.expired(raw) from None
         except TokenError:
-            raise InvalidToken("The access token is invalid or expired.") from None
+            raise InvalidToken("The access token is invalid.") from None
         return self.user_for(token), token
+
+    @staticmethod
+    def expired(raw: bytes) -> exceptions.AuthenticationFailed:
+        """The refusal of a token whose signature checked out (PyJWT checks it before the expiry)
+        but whose time is up: `token_expired` for an access token, the generic refusal for any
+        other kind (a refresh token is never an access token, fresh or not)."""
+        try:
+            AccessToken(raw, verify=False).verify_token_type()  # type: ignore[arg-type]
+        except TokenError:
+            return InvalidToken("The access token is invalid.")
+        return exceptions.AuthenticationFailed(
+            "The access token has expired: refresh it and retry.", code=ErrorCode.TOKEN_EXPIRED
+        )
 
     def user_for(self, token: Token) -> AuthenticatedUser:
         user_id = token.get("user_id")

@@ -2,7 +2,9 @@
 
 Invalid filter values are a 400 `validation_error`, never silently ignored. `ordering` is
 validated here; the keyset paginator applies it (apps/common/pagination.py), so each choice maps
-to a keyset on (field, id) below.
+to a keyset on its fields and id below. A task's `position` orders it among its siblings only,
+so the tasks' `position` ordering is the tree order (models.Task.tree_position): each top-level
+task, then its sub-tasks.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from . import selectors
 from .due import Due
 from .models import Task, TaskList
 
-TASK_ORDERINGS = {
-    "position": "position",
+TASK_ORDERINGS: dict[str, str | tuple[str, ...]] = {
+    "position": ("tree_position", "tree_root", "sub_position"),
     "due": "due_sort",
     "priority": "priority",
     "created": "created_at",
     "updated": "updated_at",
 }
-LIST_ORDERINGS = {
+LIST_ORDERINGS: dict[str, str | tuple[str, ...]] = {
     "position": "position",
     "name": "name",
     "created": "created_at",
@@ -38,18 +40,23 @@ LIST_ORDERINGS = {
 }
 
 
-def _choices(orderings: dict[str, str]) -> list[tuple[str, str]]:
+def _choices(orderings: dict[str, str | tuple[str, ...]]) -> list[tuple[str, str]]:
     out = []
     for name in orderings:
         out += [(name, f"{name}, ascending"), (f"-{name}", f"{name}, descending")]
     return out
 
 
-def keyset(orderings: dict[str, str], value: str | None, default: str = "position") -> tuple[str, str]:
-    """The (field, id) keyset for an `ordering` value: descending orders walk ids descending too."""
+def keyset(
+    orderings: dict[str, str | tuple[str, ...]], value: str | None, default: str = "position"
+) -> tuple[str, ...]:
+    """The keyset (its fields, then id) for an `ordering` value: descending orders walk every
+    field descending, ids too."""
     name = value if value and value.lstrip("-") in orderings else default
     sign = "-" if name.startswith("-") else ""
-    return f"{sign}{orderings[name.lstrip('-')]}", f"{sign}id"
+    fields = orderings[name.lstrip("-")]
+    names = (fields,) if isinstance(fields, str) else fields
+    return (*(f"{sign}{field}" for field in names), f"{sign}id")
 
 
 class StrictBooleanField(forms.Field):

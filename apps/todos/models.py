@@ -94,6 +94,14 @@ class Task(SyncedModel):
     recurrence = models.JSONField(null=True, blank=True)
     completion_count = models.PositiveIntegerField(default=0)
     last_completed_at = models.DateTimeField(null=True, blank=True)
+    # The default order of the task collection keeps sub-tasks right under their parent: rows
+    # sort by (tree_position, tree_root, sub_position, id), the top-level task's position and id,
+    # then "" for that task itself and each sub-task's own position. Derived (set_tree), so
+    # the order is one index range scan; when a top-level task moves, the services carry its
+    # sub-tasks' tree_position along (placement.subtasks_follow).
+    tree_position = models.CharField(max_length=255, help_text="derived: the top-level task's position")
+    tree_root = models.UUIDField(help_text="derived: the top-level task's id")
+    sub_position = models.CharField(max_length=255, blank=True, help_text="derived: own position, or ''")
 
     class Meta:
         ordering = ["position", "id"]
@@ -111,7 +119,7 @@ class Task(SyncedModel):
                 fields=[*keys, "id"], name=f"task_owner_{name}", condition=Q(deleted_at__isnull=True)
             )
             for name, keys in (
-                ("position", ["owner", "position"]),
+                ("tree", ["owner", "tree_position", "tree_root", "sub_position"]),
                 ("due", ["owner", "due_sort"]),
                 ("priority", ["owner", "priority"]),
                 ("created", ["owner", "created_at"]),
@@ -144,6 +152,17 @@ class Task(SyncedModel):
         self.due_day = due.local_day if due else None
         self.due_sort = due.sort_key if due else NO_DUE
 
+    def set_tree(self, *, parent_position: str | None = None) -> None:
+        """The default order's keys from `position` and `parent`. A sub-task takes its parent's
+        position when it is given (a new parent, or a new sub-task); otherwise it keeps the one
+        it has, which the services keep in step with the parent."""
+        if self.parent_id is None:
+            self.tree_position, self.tree_root, self.sub_position = self.position, self.id, ""
+        else:
+            self.tree_root, self.sub_position = self.parent_id, self.position
+            if parent_position is not None:
+                self.tree_position = parent_position
+
     def editable_value(self, name: str) -> Any:
         """The current value of a client-editable field, in the form services compare."""
         if name == "due":
@@ -154,6 +173,7 @@ class Task(SyncedModel):
 
 
 DUE_COLUMNS = ["due_date", "due_at", "due_offset", "due_day", "due_sort"]
+TREE_COLUMNS = ["tree_position", "tree_root", "sub_position"]
 
 
 class TaskCompletion(models.Model):

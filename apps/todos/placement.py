@@ -1,21 +1,23 @@
 """Where a task or a list goes among its siblings: an explicit key, or next to siblings the
 client names (`after`/`before`), as a fractional key from positions.py — one write, no
-renumbering, until a gap runs out and its group is rewritten (`rebalance`)."""
+renumbering, until a gap runs out and its group is rewritten (`rebalance`). Sub-tasks follow
+their parent in the default task order (`subtasks_follow`, Task.set_tree)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from apps.common.errors import ValidationFailed
 from apps.sync.feed import objects_record
 
 from . import positions
-from .models import Task, TaskList
+from .models import TREE_COLUMNS, Task, TaskList
 
 M = TypeVar("M", TaskList, Task)
 
@@ -111,7 +113,20 @@ def rebalance(*, model: type[M], siblings: QuerySet[M], now: datetime) -> None:
         if row.position != key:
             row.position = key
             row.bump(["position"], now=now)
+            if isinstance(row, Task):
+                row.set_tree()
             changed.append(row)
     if changed:
-        model.objects.bulk_update(changed, sorted({"position", *changed[0].bookkeeping}))
+        columns = {"position", *changed[0].bookkeeping, *(TREE_COLUMNS if model is Task else ())}
+        model.objects.bulk_update(changed, sorted(columns))
         objects_record(changed)
+        subtasks_follow([row.id for row in changed if isinstance(row, Task) and row.parent_id is None])
+
+
+def subtasks_follow(parent_ids: Sequence[uuid.UUID]) -> None:
+    """After top-level tasks moved (a new position, list or rebalance): their sub-tasks' tree
+    keys take the parents' positions as saved, so the default order keeps them underneath. One
+    UPDATE; the sub-tasks' rows are derived data only (no version, no feed entry)."""
+    if parent_ids:
+        parent_position = Task.objects.filter(id=OuterRef("parent_id")).values("position")[:1]
+        Task.objects.filter(parent_id__in=parent_ids).update(tree_position=Subquery(parent_position))

@@ -33,8 +33,8 @@ from apps.sync.feed import objects_record, owner_write
 
 from . import positions, recurrence
 from .due import Due
-from .models import DUE_COLUMNS, Task, TaskCompletion, TaskList
-from .placement import Placement, place
+from .models import DUE_COLUMNS, TREE_COLUMNS, Task, TaskCompletion, TaskList
+from .placement import Placement, place, subtasks_follow
 
 BULK_MAX_IDS = 200
 
@@ -198,10 +198,12 @@ def _move_tasks(*, tasks: list[Task], target: TaskList, now: datetime) -> None:
     for task in top_level:
         last = positions.key_between(last, None)
         task.position = last
+        task.set_tree()
     for task in tasks:
         task.list_id = target.id
         task.bump(["list", "position"] if task.parent_id is None else ["list"], now=now)
-    _save_many(Task, tasks, ["list", "position"])
+    _save_many(Task, tasks, ["list", "position", *TREE_COLUMNS])
+    subtasks_follow([task.id for task in top_level])
 
 
 def _tombstone(tasks: Sequence[Task], *, now: datetime) -> None:
@@ -304,6 +306,8 @@ def _columns(changed: Iterable[str]) -> set[str]:
             out.update(DUE_COLUMNS)
         elif name == "done":
             out.update(_COMPLETION_COLUMNS)
+        elif name in ("position", "parent"):
+            out.update([name, *TREE_COLUMNS])
         else:
             out.add(name)
     return out
@@ -325,8 +329,9 @@ def task_create(
                 return _same_or_conflict(existing, owner_id, fields, placement), False
         tasklist = _lock_list(owner_id, fields["list"])
         parent_id = fields["parent"]
+        parent = None
         if parent_id is not None:
-            _check_parent(owner_id=owner_id, parent_id=parent_id, list_id=tasklist.id, task=None)
+            parent = _check_parent(owner_id=owner_id, parent_id=parent_id, list_id=tasklist.id, task=None)
         _check_recurrence(recurrence_value=fields["recurrence"], due=fields["due"], key="recurrence")
         task = Task(
             id=task_id or uuid.uuid4(),
@@ -347,6 +352,7 @@ def task_create(
         task.position = place(
             model=Task, siblings=_siblings(task), placement=placement, current=None, now=now
         )
+        task.set_tree(parent_position=parent.position if parent is not None else None)
         task.stamp_new()
         task, created = _insert_new(
             task, lambda existing: _same_or_conflict(existing, owner_id, fields, placement)
@@ -388,8 +394,9 @@ def task_update(
                     "list", "A sub-task lives in its parent's list: set `parent` too (or null) to move it."
                 )
             _lock_list(owner_id, list_id)
+        parent = None
         if parent_id is not None and (moved_list or moved_parent):
-            _check_parent(owner_id=owner_id, parent_id=parent_id, list_id=list_id, task=task)
+            parent = _check_parent(owner_id=owner_id, parent_id=parent_id, list_id=list_id, task=task)
         due = fields.get("due", task.due)
         rule = fields.get("recurrence", task.recurrence)
         _check_recurrence(
@@ -421,6 +428,8 @@ def task_update(
             if position != task.position:
                 task.position = position
                 changed.append("position")
+        if "position" in changed or moved_parent:
+            task.set_tree(parent_position=parent.position if parent is not None else None)
         completion = None
         if "done" in fields and fields["done"] != task.done:
             if fields["done"]:
@@ -448,6 +457,8 @@ def task_update(
                 child.list_id = list_id
                 child.bump(["list"], now=now)
             _save_many(Task, children, ["list"])
+        if "position" in changed and task.parent_id is None:
+            subtasks_follow([task.id])
     return task
 
 
@@ -565,6 +576,7 @@ def tasks_bulk(
             row.bump(changes[row.id], now=now)
             columns |= _columns(changes[row.id])
         _save_many(Task, rows, columns)
+        subtasks_follow([row.id for row in rows if "position" in changes[row.id] and row.parent_id is None])
         TaskCompletion.objects.bulk_create(completions)
         return [
             BulkResult(task.id, BulkStatus.UPDATED if changes.get(task.id) else BulkStatus.UNCHANGED, task)
@@ -595,6 +607,7 @@ def _bulk_move(*, tasks: list[Task], family: list[Task], target: TaskList) -> di
             last = positions.key_between(last, None)
             task.position = last
             changed.append("position")
+            task.set_tree()
         task.list_id = target.id
         changes[task.id] = changed
     for child in family:

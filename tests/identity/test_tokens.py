@@ -1,4 +1,5 @@
-"""Every bad token is a 401 problem+json: tampered, expired, unsigned, wrong kind, wrong key."""
+"""Every bad token is a 401 problem+json: tampered, expired, unsigned, wrong kind, wrong key. Only
+a genuine access token whose time is up says `token_expired` (refresh and retry)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import timedelta
 import jwt
 import pytest
 from django.conf import settings
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from apps.identity.models import User
 from tests.conftest import assert_problem, bearer
@@ -50,10 +51,36 @@ def test_wrong_key_is_401(account):
     assert_problem(bearer(forged).get("/v1/users/me"), 401)
 
 
-def test_expired_access_token_is_401(account):
+def test_expired_access_token_is_401_token_expired(account):
     token = AccessToken(account.access)
     token.set_exp(lifetime=-timedelta(seconds=1))
-    assert_problem(bearer(str(token)).get("/v1/users/me"), 401)
+    response = bearer(str(token)).get("/v1/users/me")
+    assert_problem(response, 401, "token_expired")
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+def test_other_expired_tokens_stay_authentication_failed(account):
+    """Expired but forged, or expired and of the wrong kind: nothing a refresh would mend."""
+    refresh = RefreshToken(account.refresh)
+    refresh.set_exp(lifetime=-timedelta(seconds=1))
+    assert_problem(bearer(str(refresh)).get("/v1/users/me"), 401, "authentication_failed")
+    claims = {**_claims(account.access), "exp": int(time.time()) - 10}
+    forged = jwt.encode(claims, "another-secret-key-" * 4, algorithm="HS256")
+    assert_problem(bearer(forged).get("/v1/users/me"), 401, "authentication_failed")
+    assert_problem(bearer("not.a.jwt").get("/v1/users/me"), 401, "authentication_failed")
+
+
+def test_token_pairs_say_when_the_access_token_expires(api, account):
+    lifetime = int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds())
+    login = api.post("/v1/auth/token", {"email": account.email, "password": account.password})
+    refreshed = api.post("/v1/auth/token/refresh", {"refresh": login.json()["refresh"]})
+    again = bearer(refreshed.json()["access"]).post("/v1/auth/reauthenticate", {"password": account.password})
+    for response in (login, refreshed, again):
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body.keys() == {"access", "refresh", "expires_in"}
+        claims = _claims(body["access"])
+        assert body["expires_in"] == lifetime == claims["exp"] - claims["iat"]
 
 
 def test_refresh_token_used_as_access_is_401(account):

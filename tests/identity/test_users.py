@@ -139,3 +139,25 @@ def test_me_shows_storage_and_delete_removes_stored_files(account, settings):
     assert [k for k, _ in storage.list_objects(storage.owner_prefix(uuid.UUID(account.id)))] == [key]
     assert account.client.delete("/v1/users/me").status_code == 204
     assert list(storage.list_objects(storage.owner_prefix(uuid.UUID(account.id)))) == []
+
+
+def test_createsuperuser_makes_a_staff_account_for_the_admin_and_the_api(api, monkeypatch):
+    """The recipe README.md and docs/operations.md give for the first staff user (the Job's
+    non-interactive form): the account signs in to the admin and to the API as staff."""
+    from django.core.management import call_command
+    from django.test import Client
+
+    email, password = "ops@example.org", "a long random staff password 7d1c"
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", email)
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", password)
+    call_command("createsuperuser", interactive=False, verbosity=0)
+    user = User.objects.get(email=email)
+    assert (user.is_staff, user.is_superuser) == (True, True)
+
+    admin = Client()
+    signed_in = admin.post("/admin/login/", {"username": email, "password": password, "next": "/admin/"})
+    assert signed_in.status_code == 302, signed_in.content[:500]
+    assert admin.get("/admin/todos/task/").status_code == 200
+    tokens = api.post("/v1/auth/token", {"email": email, "password": password})
+    assert tokens.status_code == 200, tokens.content
+    assert bearer(tokens.json()["access"]).get("/v1/users").status_code == 200

@@ -412,3 +412,28 @@ def test_a_huge_table_of_contents_is_cut_to_a_bounded_size(account: Account) -> 
         "toc_truncated"
         not in upload(account.client, factories.epub_bytes(), filename="small.epub").json()["metadata"]
     )
+
+
+@pytest.mark.parametrize("on_s3", [True, False])
+def test_a_display_name_downloads_with_the_kind_extension(
+    account: Account, on_s3: bool, request: pytest.FixtureRequest
+) -> None:
+    """A display name without an extension (given at upload, or set later) still downloads as
+    a file the desktop opens as what it is: `Tiny Tales.epub`."""
+    if not on_s3:
+        request.getfixturevalue("local_storage")
+    book = upload(account.client, factories.epub_bytes(), filename="tales.epub", name="Tiny Tales").json()
+    assert book["name"] == "Tiny Tales"
+    renamed = upload(account.client, factories.image_bytes("PNG"), filename="shot.png").json()
+    assert account.client.patch(f"/v1/files/{renamed['id']}", {"name": "Screenshot"}).status_code == 200
+    for file, saved_as in ((book, "Tiny Tales.epub"), (renamed, "Screenshot.png")):
+        response = account.client.get(f"/v1/files/{file['id']}/content")
+        if on_s3:  # what the browser saves is what S3 answers at the presigned URL
+            assert response.status_code == 302
+            status, headers, _body = http("GET", response["Location"])
+            assert status == 200
+            disposition = headers["Content-Disposition"]
+        else:
+            assert response.status_code == 200
+            disposition = response["Content-Disposition"]
+        assert f'filename="{saved_as}"' in disposition, disposition

@@ -75,6 +75,9 @@ CLASSIFIED: dict[str, tuple[str, dict[str, str] | str]] = {
     "schema": (PUBLIC, "the published OpenAPI document"),
     "swagger-ui": (PUBLIC, "documentation page"),
     "redoc": (PUBLIC, "documentation page"),
+    "redoc-bundle": (PUBLIC, "the documentation page's script"),
+    "home": (PUBLIC, "says what the server is and links the documentation"),
+    "api-not-found": (PUBLIC, "404 for every /v1/ path no other route claims"),
     "healthz": (PUBLIC, "liveness probe, no data"),
     "readyz": (PUBLIC, "readiness probe: dependency names and timings only"),
     "prometheus-django-metrics": (

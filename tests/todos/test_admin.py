@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -69,3 +70,31 @@ def _inline_management() -> dict[str, str]:
         f"{prefix}-MIN_NUM_FORMS": "0",
         f"{prefix}-MAX_NUM_FORMS": "1000",
     }
+
+
+def test_task_changelist_shows_due_as_the_api_does(
+    admin_client: Client, account: Account, inbox: dict[str, Any]
+) -> None:
+    """`due` in its wire form (a date, or a date-time in the offset it was written with), the
+    admin's empty mark when there is none; few columns, so the list fits a 1366 px screen; the
+    site says ExampleApp."""
+    dated = make_task(account, inbox, title="All-day", due="2026-12-24")
+    zoned = make_task(account, inbox, title="Zoned", due="2026-12-24T09:00:00+01:00")
+    make_task(account, inbox, title="Whenever")
+    page = admin_client.get("/admin/todos/task/").content.decode()
+    assert '<td class="field-due">2026-12-24</td>' in page
+    assert '<td class="field-due">2026-12-24T09:00:00+01:00</td>' in page
+    assert '<td class="field-due">-</td>' in page  # no due: the admin's empty mark
+    for wrong in ("9999", "midnight", "08:00", "due sort", "DUE SORT"):
+        assert wrong not in page, wrong
+    columns = re.findall(r'<th scope="col" class="(?:sortable )?column-(\w+)', page)
+    assert columns == ["title", "owner", "task_list", "done", "priority", "due", "tombstone"]
+    assert "<title>Select task to change | ExampleApp admin</title>" in page
+    assert "ExampleApp administration" in page
+
+    for task, wire in ((dated, "2026-12-24"), (zoned, "2026-12-24T09:00:00+01:00")):
+        detail = admin_client.get(f"/admin/todos/task/{task['id']}/change/").content.decode()
+        assert f'<div class="readonly">{wire}</div>' in detail
+        assert "9999" not in detail
+        assert "Due sort" not in detail
+    assert "Staff administration" in admin_client.get("/admin/").content.decode()

@@ -1,11 +1,14 @@
 """Sub-tasks: one level, inside the parent's list; they travel and disappear with the parent,
-and completing a parent leaves them as they are."""
+completing a parent leaves them as they are, and the default order lists them under it."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import pytest
+
+from apps.todos import positions
 from tests.conftest import Account, assert_problem
 
 from .conftest import BULK, TASKS, all_pages, get_task, make_list, make_task, patch_task
@@ -131,3 +134,67 @@ def test_bulk_move_of_a_lone_sub_task_detaches_it(account: Account, inbox: dict[
     assert moved["list"] == target["id"]
     assert moved["parent"] is None
     assert get_task(account, parent["id"])["list"] == inbox["id"]
+
+
+def _order(account: Account, **params: Any) -> list[str]:
+    """Titles in the collection's order, read two per page (the order must page stably)."""
+    return [task["title"] for task in all_pages(account, TASKS, limit=2, **params)]
+
+
+def test_the_default_order_keeps_sub_tasks_under_their_parent(
+    account: Account, inbox: dict[str, Any]
+) -> None:
+    a = make_task(account, inbox, title="A")
+    b = make_task(account, inbox, title="B")
+    a2 = make_task(account, inbox, title="A.2", parent=a["id"])
+    make_task(account, inbox, title="A.1", parent=a["id"], before=a2["id"])
+    b1 = make_task(account, inbox, title="B.1", parent=b["id"])
+    assert a2["position"] == a["position"]  # positions are per sibling group: both "i"
+    expected = ["A", "A.1", "A.2", "B", "B.1"]
+    assert _order(account) == expected
+    assert _order(account, list=inbox["id"]) == _order(account, ordering="position") == expected
+    assert _order(account, ordering="-position") == expected[::-1]
+
+    patch_task(account, a["id"], after=b["id"])  # the parent moves, its sub-tasks with it
+    assert _order(account) == ["B", "B.1", "A", "A.1", "A.2"]
+    patch_task(account, b1["id"], parent=a["id"])  # to the end of A's sub-tasks
+    patch_task(account, a2["id"], parent=None)  # to the end of the top level
+    assert _order(account) == ["B", "A", "A.1", "B.1", "A.2"]
+    patch_task(account, a["id"], position="0z")  # an explicit key
+    assert _order(account) == ["A", "A.1", "B.1", "B", "A.2"]
+
+
+def test_sub_tasks_stay_under_their_parent_when_families_move(
+    account: Account, inbox: dict[str, Any]
+) -> None:
+    other = make_list(account, name="Other")
+    make_task(account, other, title="O")
+    a = make_task(account, inbox, title="A")
+    make_task(account, inbox, title="A.1", parent=a["id"])
+    b = make_task(account, inbox, title="B")
+    make_task(account, inbox, title="B.1", parent=b["id"])
+    moved = account.client.post(
+        BULK, {"action": "move", "ids": [b["id"]], "list": other["id"]}, format="json"
+    )
+    assert moved.status_code == 200, moved.content
+    assert _order(account, list=other["id"]) == ["O", "B", "B.1"]
+    assert (
+        account.client.delete(f"/v1/todos/lists/{inbox['id']}?move_tasks_to={other['id']}").status_code == 204
+    )
+    assert _order(account, list=other["id"]) == ["O", "B", "B.1", "A", "A.1"]
+
+
+def test_sub_tasks_follow_a_rebalanced_parent(
+    account: Account, inbox: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(positions, "MAX_LENGTH", 6)
+    first = make_task(account, inbox, title="first")
+    make_task(account, inbox, title="first.1", parent=first["id"])
+    last = make_task(account, inbox, title="last")
+    make_task(account, inbox, title="last.1", parent=last["id"])
+    middle = []
+    for n in range(30):
+        make_task(account, inbox, title=f"n{n}", after=first["id"])
+        middle.insert(0, f"n{n}")
+    assert get_task(account, last["id"])["version"] > 1  # the top level was rebalanced
+    assert _order(account) == ["first", "first.1", *middle, "last", "last.1"]

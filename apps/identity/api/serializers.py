@@ -54,6 +54,10 @@ class ReauthenticateInput(serializers.Serializer):
 class TokenPairOutput(serializers.Serializer):
     access = StrictCharField()
     refresh = StrictCharField()
+    expires_in = serializers.IntegerField(
+        help_text="Seconds the access token is valid from now (ACCESS_TOKEN_SECONDS): refresh before "
+        "then; an expired one is refused with 401 `token_expired`."
+    )
 
 
 class PasswordChangeInput(serializers.Serializer):

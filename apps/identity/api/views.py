@@ -11,6 +11,7 @@ from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.settings import api_settings
 
 from apps.common.errors import NotFound
 from apps.common.schema import PROBLEM_RESPONSES
@@ -59,8 +60,15 @@ class RegisterView(_AnonymousAuthView):
 
 
 def _tokens(pair: services.TokenPair) -> Response:
+    body = s.TokenPairOutput(
+        {
+            "access": pair.access,
+            "refresh": pair.refresh,
+            "expires_in": int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
+        }
+    ).data
     # Credentials: no cache (browser, proxy or CDN) may keep them (RFC 6749, section 5.1).
-    return Response({"access": pair.access, "refresh": pair.refresh}, headers={"Cache-Control": "no-store"})
+    return Response(body, headers={"Cache-Control": "no-store"})
 
 
 class LoginView(_AnonymousAuthView):

@@ -33,10 +33,10 @@ def _faking_schema(view: APIView) -> bool:
 
 
 class _Collection(generics.ListAPIView):
-    orderings: dict[str, str] = {}
+    orderings: dict[str, str | tuple[str, ...]] = {}
 
     @property
-    def cursor_ordering(self) -> tuple[str, str]:
+    def cursor_ordering(self) -> tuple[str, ...]:
         request = getattr(self, "request", None)
         return keyset(self.orderings, request.query_params.get("ordering") if request is not None else None)
 
