@@ -207,7 +207,7 @@ def test_list_filters_and_orderings(account: Account, uploaded: Any) -> None:
     def ids(**params: Any) -> list[str]:
         response = account.client.get("/v1/files", params)
         assert response.status_code == 200, response.content
-        assert set(response.json()) == {"results", "next"}
+        assert set(response.json()) == {"results", "next", "next_cursor"}
         return [item["id"] for item in response.json()["results"]]
 
     assert ids() == [image["id"], book["id"], pdf["id"]]
