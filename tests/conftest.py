@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core import signals
 from django.core.cache import cache
-from django.db import connections
+from django.db import close_old_connections, connections
 from rest_framework.test import APIClient
 
 from exampleapp import db_router
@@ -153,3 +154,14 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> dict[
     if code is not None:
         assert body["code"] == code, body
     return body
+
+
+@pytest.fixture
+def in_process_requests() -> Iterator[None]:
+    """Requests through the WSGI app must not close the test's database connection (Django's
+    test client disconnects the same signal handler for its requests)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -12,14 +12,11 @@ import importlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from django.core import signals
-from django.db import close_old_connections
 from django.test import Client
 
 BIN = Path(sys.executable).parent
@@ -61,17 +58,6 @@ def generated(served_schema: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     package = importlib.import_module("exampleapp_client")
     importlib.import_module("exampleapp_client.models")
     return package
-
-
-@pytest.fixture
-def in_process_requests() -> Iterator[None]:
-    """Requests through the WSGI app must not close the test's database connection (Django's
-    test client disconnects the same signal handler for its requests)."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 def api_module(name: str) -> Any:

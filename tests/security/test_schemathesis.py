@@ -14,13 +14,10 @@ matrix in test_access_matrix.py (use-after-free and another user's objects on ev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import CHECKS
@@ -119,21 +116,10 @@ def _checks_for(label: str) -> list[Any]:
     return [check for check in CHECKS.get_all() if check.__name__ not in off]
 
 
-@pytest.fixture
-def app_requests(account: Account) -> Iterator[None]:
-    """Requests through the WSGI app must not close the test's database connection (Django's
-    test client disconnects the same signal handler for its requests)."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
-
-
 @schema.parametrize()
 @hypothesis_settings(
     max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
 )
-def test_api_conforms_to_its_schema(case: Any, account: Account, app_requests: None) -> None:
+def test_api_conforms_to_its_schema(case: Any, account: Account, in_process_requests: None) -> None:
     label = f"{case.operation.method.upper()} {case.operation.path}"
     case.call_and_validate(headers={"Authorization": f"Bearer {account.access}"}, checks=_checks_for(label))
