@@ -9,6 +9,10 @@ RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 LOCK := requirements/lock/test.txt
 PORT ?= 8000
+# The generated-client tests' TypeScript tools (openapi-typescript, openapi-fetch, tsc), pinned by
+# tests/clients/typescript/package-lock.json and installed with npm from the registry.
+NODE_STAMP := tests/clients/typescript/node_modules/.installed
+# (Defined up here: make expands a rule's prerequisites when it reads the rule.)
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck pytest stack clean
@@ -38,9 +42,6 @@ test: lint typecheck deploy-check $(NODE_STAMP)
 		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not stack" $(PYTEST_ARGS) || [ $$? -eq 5 ] || exit 1; \
 		$(BIN)/python -m pytest -m stack $(PYTEST_ARGS) || [ $$? -eq 5 ]'
 
-# The generated-client tests' TypeScript tools (openapi-typescript, openapi-fetch, tsc), pinned by
-# tests/clients/typescript/package-lock.json and installed with npm from the registry.
-NODE_STAMP := tests/clients/typescript/node_modules/.installed
 $(NODE_STAMP): tests/clients/typescript/package-lock.json
 	cd tests/clients/typescript && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
