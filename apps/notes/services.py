@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, router, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from apps.common import db, quota
@@ -254,6 +254,105 @@ def notes_create_new(
                 row["created_at"], row["updated_at"] = note.created_at, note.updated_at
     changes_record(owner_id=owner_id, changes=[ChangeSpec(Note.sync_type, row["id"], 1) for row in rows])
     return rows
+
+
+_UPDATE_MANY = """
+UPDATE notes_note n
+SET title = new.title, body = new.body, tags = new.tags::jsonb, pinned = new.pinned,
+    archived = new.archived, version = new.version, field_versions = new.field_versions::jsonb,
+    updated_at = %(now)s
+FROM unnest(%(ids)b::uuid[], %(titles)b::text[], %(bodies)b::text[], %(tags)b::text[],
+            %(pinned)b::boolean[], %(archived)b::boolean[], %(versions)b::bigint[],
+            %(field_versions)b::text[])
+     AS new(id, title, body, tags, pinned, archived, version, field_versions)
+WHERE n.id = new.id
+"""
+# Columns notes_update_many writes: everything a plain edit can change (not the file links).
+_PLAIN_COLUMNS = ("title", "body", "tags", "pinned", "archived")
+
+
+def notes_update_many(*, owner_id: uuid.UUID, changes: Sequence[tuple[Note, Mapping[str, Any]]]) -> None:
+    """Edit many of the owner's notes at once (sync push): each (locked, live) note with its
+    changes — cleaned fields among `_PLAIN_COLUMNS` that differ from the stored values, or none.
+    The same effect as `_apply` on each in turn: a new version with its fields stamped, the old
+    text kept as a revision (pruned to NOTE_REVISIONS_KEPT), the quota checked, feed entries —
+    in a handful of statements for the batch. Runs inside the caller's `owner_write`, with the
+    rows locked by it; the notes are left at their new versions.
+
+    The quota is checked once for the batch's growth, which is never less than what one edit
+    after another would meet (pruning only frees bytes): a batch refused here is retried one by
+    one by the caller, which then refuses exactly the edits that do not fit."""
+    now = timezone.now()
+    changed = [(note, fields) for note, fields in changes if fields]
+    revised = [(note, fields) for note, fields in changed if any(name in fields for name in REVISED_FIELDS)]
+    if revised:
+        _check_quota(
+            owner_id,
+            sum(
+                text_bytes(fields.get("title", note.title), fields.get("body", note.body))
+                for note, fields in revised
+            ),
+        )
+        _keep_revisions([note for note, _ in revised], reason=NoteRevision.Reason.EDIT)
+    for note, fields in changed:
+        note.bump(fields, now=now)
+        for name, value in fields.items():
+            setattr(note, name, value)
+    notes = [note for note, _ in changed]
+    using = _db()
+    if notes:
+        with _indexable():
+            if db.is_postgresql(using):
+                with db.bound_cursor(using) as cursor:
+                    cursor.execute(
+                        _UPDATE_MANY,
+                        {
+                            "now": now,
+                            "ids": [note.id for note in notes],
+                            "titles": [note.title for note in notes],
+                            "bodies": [note.body for note in notes],
+                            "tags": [orjson.dumps(note.tags).decode() for note in notes],
+                            "pinned": [note.pinned for note in notes],
+                            "archived": [note.archived for note in notes],
+                            "versions": [note.version for note in notes],
+                            "field_versions": [orjson.dumps(note.field_versions).decode() for note in notes],
+                        },
+                    )
+            else:
+                Note.objects.using(using).bulk_update(notes, [*_PLAIN_COLUMNS, *Note.bookkeeping])
+        objects_record(notes)
+
+
+def _keep_revisions(notes: Sequence[Note], *, reason: str) -> None:
+    """`_keep_revision` of each note's current text, for many notes: one query for their last
+    numbers, one INSERT, one DELETE of what falls out of NOTE_REVISIONS_KEPT."""
+    using = _db()
+    last = dict(
+        NoteRevision.objects.using(using)
+        .filter(note_id__in=[note.id for note in notes])
+        .values("note_id")
+        .annotate(last=Max("number"))
+        .values_list("note_id", "last")
+    )
+    revisions = [
+        NoteRevision(
+            note=note,
+            number=last.get(note.id, 0) + 1,
+            title=note.title,
+            body=note.body,
+            reason=reason,
+            note_version=note.version,
+        )
+        for note in notes
+    ]
+    NoteRevision.objects.using(using).bulk_create(revisions)
+    kept = settings.NOTE_REVISIONS_KEPT
+    pruned = Q()
+    for revision in revisions:
+        if revision.number - kept + 1 > 1:
+            pruned |= Q(note_id=revision.note_id, number__lt=revision.number - kept + 1)
+    if pruned:
+        NoteRevision.objects.using(using).filter(pruned).delete()
 
 
 def _apply(note: Note, fields: Mapping[str, Any], *, reason: str) -> Note:

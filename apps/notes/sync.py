@@ -128,6 +128,21 @@ class NoteSync(FieldMergedType):
         # The same JSON text as NoteOutput's (datetimes with Z), as a push result stores it.
         return list(orjson.loads(orjson.dumps(NOTE_ROW.many(rows), option=OPTIONS)))
 
+    def plain_update_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Plain fields of an edit that leaves the file links alone (links are checked against
+        the library one by one)."""
+        cleaned = plain_note_fields(fields)
+        return None if cleaned is None or "files" in cleaned else cleaned
+
+    def update_many(
+        self, *, owner_id: uuid.UUID, changes: Sequence[tuple[Any, Mapping[str, Any]]]
+    ) -> list[Any]:
+        services.notes_update_many(owner_id=owner_id, changes=changes)
+        rows = selectors.note_files(
+            [{name: getattr(note, name) for name in NOTE_ROW.model_columns} for note, _ in changes]
+        )
+        return list(orjson.loads(orjson.dumps(NOTE_ROW.many(rows), option=OPTIONS)))
+
     def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
         return services.clean_fields(super().validate(fields=fields, partial=partial))
 

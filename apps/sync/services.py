@@ -157,44 +157,59 @@ def _store_results(owner_id: uuid.UUID, results: list[dict[str, Any]], using: st
         )
 
 
-def _create_new_in_bulk(
-    owner_id: uuid.UUID,
-    ops: Sequence[PushOp],
-    pending: Sequence[tuple[int, PushOp]],
-    stored: Mapping[str, Any],
-    using: str,
-) -> dict[int, dict[str, Any]]:
-    """The fast path of a push: upserts that create new objects with plainly valid fields are
-    applied together, per type, in a few statements (one INSERT, one feed update, one INSERT of
-    their results) instead of a dozen per op. Only ops whose outcome cannot depend on the rest
-    of the batch qualify: their op_id is new and used once, their object id appears in no other
-    op and exists nowhere yet (checked under the feed lock). Their results are exactly what the
-    one-by-one path would store (`applied`, version 1, the REST representation). Everything
-    else — and everything, should the bulk insert fail (a concurrent create of the same id) —
-    goes the one-by-one way. Returns results by op index."""
+def _bulk_candidates(
+    ops: Sequence[PushOp], pending: Sequence[tuple[int, PushOp]], stored: Mapping[str, Any]
+) -> list[tuple[int, PushOp]]:
+    """Upserts whose outcome cannot depend on the rest of the batch, so a batched path may apply
+    them before the others: their op_id is new and used once, their object id appears in no
+    other op. (Each batched path then checks its own objects under the feed lock.)"""
     op_ids = Counter(op.op_id for op in ops)
     object_ids = Counter(op.id for op in ops)
+    return [
+        (index, op)
+        for index, op in pending
+        if op.action == PushAction.UPSERT
+        and op.op_id not in stored
+        and op_ids[op.op_id] == 1
+        and object_ids[op.id] == 1
+    ]
+
+
+def _applied(op: PushOp, version: int, data: Any, status: registry.OpStatus) -> dict[str, Any]:
+    return {
+        "op_id": op.op_id,
+        "status": status,
+        "type": op.type,
+        "id": str(op.id),
+        "version": version,
+        "data": data,
+    }
+
+
+def _create_new_in_bulk(
+    owner_id: uuid.UUID, candidates: Sequence[tuple[int, PushOp]], using: str
+) -> dict[int, dict[str, Any]]:
+    """The fast path of a push full of new objects: creates of ids that exist nowhere yet
+    (checked under the feed lock), with plainly valid fields, applied together per type in a
+    few statements (one INSERT, one feed update, one INSERT of their results) instead of a
+    dozen per op. Their results are exactly what the one-by-one path would store (`applied`,
+    version 1, the REST representation). Everything else — and everything, should the bulk
+    insert fail (a concurrent create of the same id) — goes the one-by-one way. Returns results
+    by op index."""
     by_type: dict[str, list[tuple[int, PushOp, dict[str, Any]]]] = {}
-    for index, op in pending:
-        if (
-            op.action != PushAction.UPSERT
-            or op.op_id in stored
-            or op_ids[op.op_id] > 1
-            or object_ids[op.id] > 1
-        ):
-            continue
+    for index, op in candidates:
         cleaned = registry.get(op.type).plain_create_fields(op.fields)
         if cleaned is not None:
             by_type.setdefault(op.type, []).append((index, op, cleaned))
     results: dict[int, dict[str, Any]] = {}
-    for type_name, candidates in by_type.items():
+    for type_name, typed in by_type.items():
         sync_type = registry.get(type_name)
         taken = set(
             sync_type.model._default_manager.using(using)
-            .filter(id__in=[op.id for _, op, _ in candidates])
+            .filter(id__in=[op.id for _, op, _ in typed])
             .values_list("id", flat=True)
         )
-        fresh = [(index, op, cleaned) for index, op, cleaned in candidates if op.id not in taken]
+        fresh = [(index, op, cleaned) for index, op, cleaned in typed if op.id not in taken]
         if len(fresh) < 2:
             continue
         try:
@@ -203,19 +218,53 @@ def _create_new_in_bulk(
                     owner_id=owner_id, items=[(op.id, cleaned) for _, op, cleaned in fresh]
                 )
                 made = {
-                    index: {
-                        "op_id": op.op_id,
-                        "status": registry.OpStatus.APPLIED,
-                        "type": op.type,
-                        "id": str(op.id),
-                        "version": 1,
-                        "data": shape,
-                    }
+                    index: _applied(op, 1, shape, registry.OpStatus.APPLIED)
                     for (index, op, _), shape in zip(fresh, shapes, strict=True)
                 }
                 _store_results(owner_id, list(made.values()), using)
         except (DatabaseError, ApplicationError):  # a concurrent create, a bad row, the quota: one by one
             logger.info("bulk create of %d %s ops fell back to one by one", len(fresh), type_name)
+            continue
+        results.update(made)
+    return results
+
+
+def _update_existing_in_bulk(
+    owner_id: uuid.UUID, candidates: Sequence[tuple[int, PushOp]], using: str
+) -> dict[int, dict[str, Any]]:
+    """The fast path of a push full of edits: plainly valid edits of existing objects, per type
+    locked in one statement, merged per field and written in a few (registry.upsert_many) —
+    the edits whose outcome the one-by-one path would decide alone (no conflict, no refusal).
+    The rest, and everything should the batch fail (e.g. the quota), goes one by one. Returns
+    results by op index."""
+    by_type: dict[str, list[tuple[int, PushOp, dict[str, Any]]]] = {}
+    for index, op in candidates:
+        sync_type = registry.get(op.type)
+        if not isinstance(sync_type, registry.FieldMergedType) or op.base_version < 1:
+            continue  # base 0: a create (or a device that never saw the object)
+        cleaned = sync_type.plain_update_fields(op.fields)
+        if cleaned is not None:
+            by_type.setdefault(op.type, []).append((index, op, cleaned))
+    results: dict[int, dict[str, Any]] = {}
+    for type_name, typed in by_type.items():
+        if len(typed) < 2:
+            continue
+        sync_type = registry.get(type_name)
+        assert isinstance(sync_type, registry.FieldMergedType)
+        try:
+            with transaction.atomic(using=using):
+                applied = sync_type.upsert_many(
+                    owner_id=owner_id, items=[(op.id, op.base_version, cleaned) for _, op, cleaned in typed]
+                )
+                made = {
+                    index: _applied(op, applied[op.id].version, applied[op.id].data, applied[op.id].status)
+                    for index, op, _ in typed
+                    if op.id in applied
+                }
+                if made:
+                    _store_results(owner_id, list(made.values()), using)
+        except (DatabaseError, ApplicationError):  # the quota, a text that cannot be indexed: one by one
+            logger.info("bulk update of %d %s ops fell back to one by one", len(typed), type_name)
             continue
         results.update(made)
     return results
@@ -230,8 +279,12 @@ def sync_push(*, owner_id: uuid.UUID, ops: Sequence[PushOp]) -> list[dict[str, A
     with owner_write(owner_id=owner_id):
         stored = _stored_results(owner_id, [op.op_id for op in ops], using)
         pending = list(enumerate(ops))
-        for index, result in _create_new_in_bulk(owner_id, ops, pending, stored, using).items():
-            stored[ops[index].op_id] = results[index] = result
+        candidates = _bulk_candidates(ops, pending, stored)
+        results.update(_create_new_in_bulk(owner_id, candidates, using))
+        candidates = [(index, op) for index, op in candidates if index not in results]
+        results.update(_update_existing_in_bulk(owner_id, candidates, using))
+        for index, result in results.items():
+            stored[ops[index].op_id] = result
         for index, op in pending:
             if index in results:
                 continue

@@ -4,12 +4,13 @@ placement instructions, not stored fields: the merge applies them always (they n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from apps.sync.registry import FieldMergedType
 
 from . import services
-from .api.serializers import TaskInput, TaskListInput, TaskListOutput, TaskOutput
+from .api.serializers import TaskInput, TaskListInput, TaskListOutput, TaskOutput, plain_task_fields
 from .models import Task, TaskList
 
 
@@ -33,3 +34,6 @@ class TaskSync(FieldMergedType):
 
     def value(self, obj: Any, name: str) -> Any:
         return obj.editable_value(name)
+
+    def plain_update_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        return plain_task_fields(fields)

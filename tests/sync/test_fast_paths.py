@@ -1,9 +1,10 @@
 """The push fast paths accept exactly what the full validation accepts, or defer to it.
 
-`_plain_op` (the envelope) and `plain_note_fields` (a note's fields) skip DRF serializers for
-plainly valid input. They must never accept more than the serializers, nor shape it otherwise:
-checked here on a corpus of valid, odd and invalid inputs, and as Hypothesis properties over
-generated ones (the fast path, when it answers, answers what the serializer does)."""
+`_plain_op` (the envelope), `plain_note_fields` (a note's fields) and `plain_task_fields` (a
+task's plain edits) skip DRF serializers for plainly valid input. They must never accept more
+than the serializers, nor shape it otherwise: checked here on a corpus of valid, odd and invalid
+inputs, and as Hypothesis properties over generated ones (the fast path, when it answers,
+answers what the serializer does)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from apps.notes import services as notes
 from apps.notes.api.serializers import NoteWriteInput, plain_note_fields
 from apps.sync.api import serializers as s
 from apps.sync.api.views import _plain_op
+from apps.todos.api.serializers import TaskInput, plain_task_fields
 
 # Fixed, not random: it names parametrized tests, and every xdist worker must collect the same.
 ID = "4a222721-480e-4a08-9661-b30a7543c349"
@@ -184,3 +186,82 @@ def test_plain_note_fields_never_accept_more_than_the_serializer(fields: Any) ->
 @given(raw=_OP)
 def test_plain_op_never_accepts_more_than_the_serializer(raw: Any) -> None:
     test_plain_op_agrees_with_the_serializer(raw)
+
+
+# --- a task's plain edits (the batched update path) ----------------------------------------------
+
+TASK_FIELDS: list[Any] = [
+    {},
+    {"title": "T"},
+    {"title": ""},
+    {"title": " padded"},
+    {"title": "x" * 500},
+    {"title": "x" * 501},
+    {"title": 5},
+    {"notes": ""},
+    {"notes": " keep spaces "},
+    {"notes": "n" * 100_001},
+    {"notes": "\x00"},
+    {"priority": 0},
+    {"priority": 3},
+    {"priority": 4},
+    {"priority": -1},
+    {"priority": True},
+    {"priority": "2"},
+    {"priority": 2.0},
+    {"tags": ["A", "a ", "b  c"]},
+    {"tags": ["x", "y z"]},
+    {"title": "T", "notes": "n", "priority": 1, "tags": []},
+    {"tags": [""]},
+    {"tags": "x"},
+    {"done": True},
+    {"due": "2027-01-01"},
+    {"after": ID},
+    {"title": "T", "list": ID},
+    [],
+    None,
+]
+
+
+def _full_task(fields: Any) -> dict[str, Any] | None:
+    data = TaskInput(data=fields, partial=True)
+    if not data.is_valid():
+        return None
+    return dict(data.validated_data)
+
+
+@pytest.mark.parametrize("fields", TASK_FIELDS, ids=repr)
+def test_plain_task_fields_agree_with_the_serializer(fields):
+    fast = plain_task_fields(fields)
+    if fast is not None:
+        assert fast == _full_task(fields)
+
+
+def test_the_task_corpus_exercises_both_paths():
+    assert sum(plain_task_fields(f) is not None for f in TASK_FIELDS) >= 8
+    assert sum(plain_task_fields(f) is None and _full_task(f) is not None for f in TASK_FIELDS) >= 4
+
+
+_TASK_FIELDS = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "title": _TEXT,
+            "notes": st.text(max_size=50),
+            "priority": st.one_of(st.integers(-1, 4), st.booleans(), st.floats(0, 3)),
+            "tags": st.lists(st.text(max_size=12), max_size=6),
+        },
+    ),
+    st.dictionaries(
+        st.sampled_from(["title", "notes", "priority", "tags", "done", "list"]), _VALUE, max_size=4
+    ),
+    st.none(),
+)
+
+
+@_GENERATED
+@given(fields=_TASK_FIELDS)
+def test_plain_task_fields_never_accept_more_than_the_serializer(fields: Any) -> None:
+    fast = plain_task_fields(fields)
+    if fast is not None:
+        assert fast == _full_task(fields)

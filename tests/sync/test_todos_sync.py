@@ -61,6 +61,25 @@ def test_task_fields_merge_and_conflict(account):
     assert conflict["conflicts"] == [{"field": "priority", "server": 3, "client": 1}]
 
 
+@pytest.mark.parametrize(
+    ("server", "client"),
+    [("2027-01-02", "2027-01-03"), ("2027-01-02T09:30:00+01:00", "2027-01-02"), (None, "2027-01-03")],
+)
+def test_a_due_conflict_reports_both_dues_as_the_api_writes_them(account, server, client):
+    """A due that lost is reported in its wire form (it used to fail the op: a Due object is
+    no JSON)."""
+    list_id, task_id = str(uuid.uuid4()), str(uuid.uuid4())
+    push(
+        account,
+        op("tasklist", list_id, name="L"),
+        op("task", task_id, list=list_id, title="T", due="2027-01-01"),
+    )
+    account.client.patch(f"/v1/todos/{task_id}", {"due": server}, format="json")
+    [conflict] = push(account, op("task", task_id, base=1, due=client))
+    assert conflict["status"] == "conflict", conflict
+    assert conflict["conflicts"] == [{"field": "due", "server": server, "client": client}]
+
+
 def test_completing_a_recurring_task_by_push_advances_it(account):
     list_id, task_id = str(uuid.uuid4()), str(uuid.uuid4())
     push(

@@ -4,7 +4,6 @@ the inputs, so a body that carries them has them ignored."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -13,8 +12,9 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from apps.common.plain import plain_tags, plain_text
 from apps.common.rows import RowShape
-from apps.common.tags import TAG_MAX_LENGTH, TAGS_MAX_COUNT, TagsField, normalize_tags
+from apps.common.tags import TagsField
 
 from ..models import DEFAULTS, EDITABLE_FIELDS, FILES_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
 
@@ -46,21 +46,6 @@ class NoteWriteInput(serializers.Serializer):
     )
 
 
-# What DRF's CharField refuses in any string: NUL and lone surrogates.
-_REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-
-
-def _plain_text(value: Any, *, trim: bool, max_length: int | None, allow_blank: bool = True) -> bool:
-    """A string NoteWriteInput takes unchanged: nothing refused, nothing to trim, not too long."""
-    return (
-        type(value) is str
-        and _REFUSED_CHARACTERS.search(value) is None
-        and (not trim or value == value.strip())
-        and (allow_blank or value != "")
-        and (max_length is None or len(value) <= max_length)
-    )
-
-
 def plain_note_fields(fields: Any) -> dict[str, Any] | None:
     """What NoteWriteInput + services.clean_fields make of `fields`, for the plain case only: the
     editable fields as JSON gives them (strings needing no trimming, real booleans, a list of
@@ -72,21 +57,19 @@ def plain_note_fields(fields: Any) -> dict[str, Any] | None:
         return None
     cleaned: dict[str, Any] = {}
     if "title" in fields:
-        if not _plain_text(fields["title"], trim=True, max_length=TITLE_MAX_LENGTH):
+        if not plain_text(fields["title"], trim=True, max_length=TITLE_MAX_LENGTH):
             return None
         cleaned["title"] = fields["title"]
     if "body" in fields:
         body = fields["body"]
-        if not _plain_text(body, trim=False, max_length=None) or len(body) * 4 > settings.NOTE_BODY_MAX_BYTES:
+        if not plain_text(body, trim=False, max_length=None) or len(body) * 4 > settings.NOTE_BODY_MAX_BYTES:
             return None
         cleaned["body"] = body
     if "tags" in fields:
-        tags = fields["tags"]
-        if type(tags) is not list or len(tags) > TAGS_MAX_COUNT:
+        tags = plain_tags(fields["tags"])
+        if tags is None:
             return None
-        if not all(_plain_text(tag, trim=True, max_length=TAG_MAX_LENGTH, allow_blank=False) for tag in tags):
-            return None
-        cleaned["tags"] = normalize_tags(tags)
+        cleaned["tags"] = tags
     for flag in ("pinned", "archived"):
         if flag in fields:
             if type(fields[flag]) is not bool:

@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
+from apps.common.plain import plain_tags, plain_text
 from apps.common.rows import Computed, RowShape
 from apps.common.tags import TagsField
 
@@ -123,6 +124,11 @@ class _Placement(serializers.Serializer):
 # --- task lists ------------------------------------------------------------------------------
 
 
+# A task's text and priority, as TaskInput takes them (plain_task_fields follows them).
+TITLE_MAX_LENGTH = 500
+NOTES_MAX_LENGTH = 100_000
+PRIORITY_MIN, PRIORITY_MAX = 0, 3
+
 COLOR = re.compile(r"(#[0-9a-fA-F]{6})?")
 
 
@@ -180,15 +186,45 @@ class TaskInput(_Placement):
     parent = StrictUUIDField(  # type: ignore[assignment]  # DRF's Field.parent is the serializer
         allow_null=True, default=None, help_text="A top-level task of the same list (one level)."
     )
-    title = StrictCharField(max_length=500)
-    notes = StrictCharField(max_length=100_000, allow_blank=True, trim_whitespace=False, default="")
+    title = StrictCharField(max_length=TITLE_MAX_LENGTH)
+    notes = StrictCharField(max_length=NOTES_MAX_LENGTH, allow_blank=True, trim_whitespace=False, default="")
     done = StrictBooleanField(
         default=False, help_text="true completes (a recurring task moves to its next due instead)."
     )
     due = DueField(allow_null=True, default=None)
-    priority = serializers.IntegerField(min_value=0, max_value=3, default=0, help_text="0 none … 3 high")
+    priority = serializers.IntegerField(
+        min_value=PRIORITY_MIN, max_value=PRIORITY_MAX, default=0, help_text="0 none … 3 high"
+    )
     tags = TagsField(default=builtins.list)
     recurrence = TaskRecurrenceSerializer(allow_null=True, default=None)
+
+
+def plain_task_fields(fields: Any) -> dict[str, Any] | None:
+    """What TaskInput(partial=True) makes of an edit of a task's text, priority or tags, for the
+    plain case only (see apps/common/plain.py): the batched path of a sync push takes these
+    edits; anything else about a task (completion, due, recurrence, moves) goes one by one."""
+    if type(fields) is not dict or not fields.keys() <= {"title", "notes", "priority", "tags"}:
+        return None
+    cleaned: dict[str, Any] = {}
+    if "title" in fields:
+        if not plain_text(fields["title"], trim=True, max_length=TITLE_MAX_LENGTH, allow_blank=False):
+            return None
+        cleaned["title"] = fields["title"]
+    if "notes" in fields:
+        if not plain_text(fields["notes"], trim=False, max_length=NOTES_MAX_LENGTH):
+            return None
+        cleaned["notes"] = fields["notes"]
+    if "priority" in fields:
+        priority = fields["priority"]
+        if type(priority) is not int or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            return None
+        cleaned["priority"] = priority
+    if "tags" in fields:
+        tags = plain_tags(fields["tags"])
+        if tags is None:
+            return None
+        cleaned["tags"] = tags
+    return cleaned
 
 
 class TaskCreateInput(TaskInput):
