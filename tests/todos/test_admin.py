@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 
 from apps.identity.models import User
+from apps.todos.admin import SHORT_TEXT
 from apps.todos.models import Task, TaskList
 from tests.conftest import Account
 
@@ -87,8 +91,15 @@ def test_task_changelist_shows_due_as_the_api_does(
     assert '<td class="field-due">-</td>' in page  # no due: the admin's empty mark
     for wrong in ("9999", "midnight", "08:00", "due sort", "DUE SORT"):
         assert wrong not in page, wrong
-    columns = re.findall(r'<th scope="col" class="(?:sortable )?column-(\w+)', page)
-    assert columns == ["title", "owner", "task_list", "done", "priority", "due", "tombstone"]
+    assert _columns(page) == [
+        "short_title",
+        "owner_email",
+        "task_list",
+        "done",
+        "priority",
+        "due",
+        "tombstone",
+    ]
     assert "<title>Select task to change | ExampleApp admin</title>" in page
     assert "ExampleApp administration" in page
 
@@ -97,4 +108,48 @@ def test_task_changelist_shows_due_as_the_api_does(
         assert f'<div class="readonly">{wire}</div>' in detail
         assert "9999" not in detail
         assert "Due sort" not in detail
+        # Beside done and completed_at, as in the API, not after every stored field.
+        assert detail.index("<label>Completed at:</label>") < detail.index("<label>Due:</label>")
+        assert detail.index("<label>Due:</label>") < detail.index("<label>Tags:</label>")
     assert "Staff administration" in admin_client.get("/admin/").content.decode()
+
+
+def _columns(page: str) -> list[str]:
+    return re.findall(r'<th scope="col" class="(?:sortable )?column-(\w+)', page)
+
+
+def test_changelists_fit_a_1366_px_screen(
+    admin_client: Client, account: Account, inbox: dict[str, Any]
+) -> None:
+    """Checked in Chromium at 1366x768: neither changelist scrolls sideways with the filters
+    beside it, whatever the titles, names and addresses. What that rests on, short of a browser:
+    no model sidebar, few columns, long texts cut short, text columns free to wrap (no `nowrap`
+    cell, and the stylesheet that wraps words without a break in them, such as URLs)."""
+    long_title = " ".join(["word"] * 100)  # 499 characters
+    url_title = "Read https://example.com/" + "a" * 200
+    long_name = " ".join(["name"] * 40)  # 199
+    tasklist = account.client.post("/v1/todos/lists", {"name": long_name}, format="json").json()
+    for title in (long_title, url_title):
+        make_task(account, tasklist, title=title, due="2026-12-24T09:00:00+01:00")
+
+    for url, most, texts in (
+        ("/admin/todos/task/", 7, ("short_title", "owner_email", "task_list")),
+        ("/admin/todos/tasklist/", 6, ("short_name", "owner_email")),
+    ):
+        page = admin_client.get(url).content.decode()
+        assert 'id="nav-sidebar"' not in page
+        assert len(_columns(page)) <= most
+        assert "/static/todos/admin.css" in page
+        for column in texts:
+            cells = re.findall(rf'<t[dh] class="field-{column}( nowrap)?">(?:<a [^>]*>)?([^<]*)', page)
+            assert cells, column
+            for nowrap, text in cells:
+                assert not nowrap, column
+                assert len(html.unescape(text)) <= SHORT_TEXT, (column, text)
+
+    stylesheet = finders.find("todos/admin.css")
+    assert stylesheet is not None
+    css = Path(stylesheet).read_text()
+    for column in ("short_title", "short_name", "task_list", "owner_email"):
+        assert f".field-{column}" in css
+    assert "overflow-wrap: anywhere" in css
