@@ -4,8 +4,9 @@
         [--upload-mib 1024] [--no-doc] [--only 1,2,...]
 
 Migrates, seeds (COPY), starts gunicorn with production settings + the bench URLconf, runs the
-ten measures of issue 7, prints the table and writes bench/results/<date>[-quick].json; the
-default mode also regenerates docs/benchmarks.md and its plot.
+measures (1-10 of issue 7, 11 of issue 12, 12 of issue 15), prints the table and writes
+bench/results/<date>[-quick].json; the default mode also regenerates docs/benchmarks.md and its
+plot.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# Measures 1-11 (issues 7 and 12) and 12 (issue 15: edits through push).
+ALL_MEASURES = set(range(1, 13))
 
 
 def log(message: str) -> None:
@@ -75,7 +78,7 @@ def main(argv: list[str]) -> int:
     django.setup()
     from scripts.services import Gunicorn
 
-    from . import measures, report, seed
+    from . import edits, measures, report, seed
 
     scale = measures.Scale.quick_mode() if args.quick else measures.Scale.default()
     if args.sizes:
@@ -83,7 +86,7 @@ def main(argv: list[str]) -> int:
         scale.pull_base = scale.pull_sizes[0] if 10_000 not in scale.pull_sizes else 10_000
     if args.upload_mib:
         scale.upload_bytes = args.upload_mib * measures.MIB
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 12))
+    only = {int(n) for n in args.only.split(",")} if args.only else ALL_MEASURES
 
     workdir = measures.make_workdir()
     app = Gunicorn(env, workdir / "gunicorn.log")
@@ -135,6 +138,7 @@ def main(argv: list[str]) -> int:
             (6, measures.measure_push),
             (10, measures.measure_mixed),
             (11, measures.measure_timing_parity),
+            (12, edits.measure_edits),
         ]
         for number, step in steps:
             if number in only:
@@ -168,10 +172,10 @@ def main(argv: list[str]) -> int:
         date=datetime.now(UTC),
     )
     # A run of some measures gets a file of its own: it never replaces the day's full record.
-    partial = "" if only == set(range(1, 12)) else "-only-" + "-".join(str(n) for n in sorted(only))
+    partial = "" if only == ALL_MEASURES else "-only-" + "-".join(str(n) for n in sorted(only))
     path = report.write_json(document, suffix=partial)
     log(f"results: {path.relative_to(ROOT)}")
-    if not scale.quick and not args.no_doc and only == set(range(1, 12)):
+    if not scale.quick and not args.no_doc and only == ALL_MEASURES:
         doc = report.write_markdown(document)
         log(f"regenerated {doc.relative_to(ROOT)}")
     report.print_summary(document)

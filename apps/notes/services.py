@@ -256,17 +256,6 @@ def notes_create_new(
     return rows
 
 
-_UPDATE_MANY = """
-UPDATE notes_note n
-SET title = new.title, body = new.body, tags = new.tags::jsonb, pinned = new.pinned,
-    archived = new.archived, version = new.version, field_versions = new.field_versions::jsonb,
-    updated_at = %(now)s
-FROM unnest(%(ids)b::uuid[], %(titles)b::text[], %(bodies)b::text[], %(tags)b::text[],
-            %(pinned)b::boolean[], %(archived)b::boolean[], %(versions)b::bigint[],
-            %(field_versions)b::text[])
-     AS new(id, title, body, tags, pinned, archived, version, field_versions)
-WHERE n.id = new.id
-"""
 # Columns notes_update_many writes: everything a plain edit can change (not the file links).
 _PLAIN_COLUMNS = ("title", "body", "tags", "pinned", "archived")
 
@@ -299,28 +288,17 @@ def notes_update_many(*, owner_id: uuid.UUID, changes: Sequence[tuple[Note, Mapp
         for name, value in fields.items():
             setattr(note, name, value)
     notes = [note for note, _ in changed]
-    using = _db()
     if notes:
         with _indexable():
-            if db.is_postgresql(using):
-                with db.bound_cursor(using) as cursor:
-                    cursor.execute(
-                        _UPDATE_MANY,
-                        {
-                            "now": now,
-                            "ids": [note.id for note in notes],
-                            "titles": [note.title for note in notes],
-                            "bodies": [note.body for note in notes],
-                            "tags": [orjson.dumps(note.tags).decode() for note in notes],
-                            "pinned": [note.pinned for note in notes],
-                            "archived": [note.archived for note in notes],
-                            "versions": [note.version for note in notes],
-                            "field_versions": [orjson.dumps(note.field_versions).decode() for note in notes],
-                        },
-                    )
-            else:
-                Note.objects.using(using).bulk_update(notes, [*_PLAIN_COLUMNS, *Note.bookkeeping])
+            db.update_rows(Note, notes, [*_PLAIN_COLUMNS, *Note.bookkeeping], using=_db())
         objects_record(notes)
+
+
+_PRUNE = """
+DELETE FROM notes_noterevision r
+USING unnest(%(notes)b::uuid[], %(lowest)b::integer[]) AS k(note_id, lowest)
+WHERE r.note_id = k.note_id AND r.number < k.lowest
+"""
 
 
 def _keep_revisions(notes: Sequence[Note], *, reason: str) -> None:
@@ -345,14 +323,23 @@ def _keep_revisions(notes: Sequence[Note], *, reason: str) -> None:
         )
         for note in notes
     ]
-    NoteRevision.objects.using(using).bulk_create(revisions)
-    kept = settings.NOTE_REVISIONS_KEPT
+    db.insert_rows(NoteRevision, revisions, using=using)
+    # Per note, the lowest number kept; only notes past NOTE_REVISIONS_KEPT lose any.
+    lowest = {
+        revision.note_id: revision.number - settings.NOTE_REVISIONS_KEPT + 1
+        for revision in revisions
+        if revision.number > settings.NOTE_REVISIONS_KEPT
+    }
+    if not lowest:
+        return
+    if db.is_postgresql(using):
+        with db.bound_cursor(using) as cursor:
+            cursor.execute(_PRUNE, {"notes": list(lowest), "lowest": list(lowest.values())})
+        return
     pruned = Q()
-    for revision in revisions:
-        if revision.number - kept + 1 > 1:
-            pruned |= Q(note_id=revision.note_id, number__lt=revision.number - kept + 1)
-    if pruned:
-        NoteRevision.objects.using(using).filter(pruned).delete()
+    for note_id, number in lowest.items():
+        pruned |= Q(note_id=note_id, number__lt=number)
+    NoteRevision.objects.using(using).filter(pruned).delete()
 
 
 def _apply(note: Note, fields: Mapping[str, Any], *, reason: str) -> Note:

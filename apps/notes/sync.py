@@ -134,13 +134,18 @@ class NoteSync(FieldMergedType):
         cleaned = plain_note_fields(fields)
         return None if cleaned is None or "files" in cleaned else cleaned
 
+    def lock_many(self, *, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        return selectors.notes_for_update(ids=ids)
+
     def update_many(
         self, *, owner_id: uuid.UUID, changes: Sequence[tuple[Any, Mapping[str, Any]]]
     ) -> list[Any]:
         services.notes_update_many(owner_id=owner_id, changes=changes)
-        rows = selectors.note_files(
-            [{name: getattr(note, name) for name in NOTE_ROW.model_columns} for note, _ in changes]
-        )
+        rows = [{name: getattr(note, name) for name in NOTE_ROW.model_columns} for note, _ in changes]
+        for row, (note, _) in zip(rows, changes, strict=True):
+            if hasattr(note, "file_ids"):  # read with the lock (PostgreSQL)
+                row["file_ids"] = note.file_ids
+        rows = selectors.note_files(rows)
         return list(orjson.loads(orjson.dumps(NOTE_ROW.many(rows), option=OPTIONS)))
 
     def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:

@@ -23,10 +23,11 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 import orjson
-from django.db import models
+from django.db import models, router
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
+from apps.common import db
 from apps.common.errors import ApplicationError, ErrorCode, IdConflict
 from apps.common.renderers import OPTIONS
 
@@ -314,7 +315,7 @@ class FieldMergedType(SyncType):
                 for name, value in fields.items():
                     setattr(obj, name, value)
         if changed:
-            self.model._default_manager.bulk_update(changed, sorted(columns))
+            db.update_rows(self.model, changed, sorted(columns), using=router.db_for_write(self.model))
             objects_record(changed)
         return list(json.loads(json.dumps(self.serialize([obj for obj, _ in changes]), cls=JSONEncoder)))
 

@@ -93,3 +93,20 @@ def test_pulled_notes_show_the_same_links_as_the_rest_api(account):
     assert by_id[plain["id"]]["files"] == []
     for note in (linked, plain):
         assert by_id[note["id"]] == account.client.get(f"/v1/notes/{note['id']}").json()
+
+
+def test_a_batch_of_edits_keeps_and_shows_each_notes_links(account):
+    """Edits that leave the links alone take the batched path of a push; each result still
+    shows its note's live links (read with the row lock), a deleted file's link gone."""
+    kept, gone = _file(account), _file(account)
+    notes = [
+        account.client.post("/v1/notes", {"title": f"n{n}", "files": files}, format="json").json()
+        for n, files in enumerate([[kept, gone], [], [gone]])
+    ]
+    assert account.client.delete(f"/v1/files/{gone}").status_code == 204
+    results = push(
+        account, *[op("note", note["id"], base=note["version"], body=f"b{n}") for n, note in enumerate(notes)]
+    )
+    assert [r["status"] for r in results] == ["applied"] * 3
+    assert [r["data"]["files"] for r in results] == [[kept], [], []]
+    assert [r["data"]["body"] for r in results] == ["b0", "b1", "b2"]
