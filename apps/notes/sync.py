@@ -46,7 +46,7 @@ _SELECT = ", ".join(_PULL_SQL_OF.get(key, f"n.{NOTE_ROW.plain[key]}") for key in
 # every page: 17 ms a page instead of 0.6 after a 20,000-note import (docs/benchmarks.md,
 # measure 13). The CTE leaves the planner only the primary key. (search_vector is no model
 # field, so it is not carried along.)
-_COLUMNS = ", ".join(field.column for field in Note._meta.concrete_fields)
+_COLUMNS = ", ".join(str(field.column) for field in Note._meta.concrete_fields)
 _BY_ID = f"WITH n AS MATERIALIZED (SELECT {_COLUMNS} FROM {_NOTES} WHERE id = ANY(%(ids)b::uuid[]))"  # noqa: S608
 _PULL_PAGE = (
     f"{_BY_ID} SELECT {_SELECT}, octet_length(n.title) + octet_length(n.body) FROM n "  # noqa: S608
