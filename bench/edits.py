@@ -141,6 +141,10 @@ def _baseline(pool: _Pool, round_: int) -> float:
     return len(pool.versions) / elapsed
 
 
+def _rates(label: str, runs: list[float], *, unit: str = "ops/s") -> dict[str, Any]:
+    return {"label": label, "value": round(median(runs)), "unit": unit, "runs": runs}
+
+
 def measure_edits(ctx: Context) -> dict[str, Any]:
     user = ctx.pusher
     count = ctx.scale.push_batches * BATCH
@@ -176,30 +180,10 @@ def measure_edits(ctx: Context) -> dict[str, Any]:
         "title": "Sync push of edits (batches of 100 edits of existing notes and tasks, HTTP) vs "
         "UPDATE … FROM unnest and vs pushes of new notes",
         "figures": [
-            {
-                "label": "`POST /v1/sync/push`, 100 note edits per push",
-                "value": round(median(edits)),
-                "unit": "ops/s",
-                "runs": edits,
-            },
-            {
-                "label": "baseline: UPDATE … FROM unnest, 100 notes per statement",
-                "value": round(median(baseline)),
-                "unit": "rows/s",
-                "runs": baseline,
-            },
-            {
-                "label": "`POST /v1/sync/push`, 100 new notes per push",
-                "value": round(median(creates)),
-                "unit": "ops/s",
-                "runs": creates,
-            },
-            {
-                "label": "`POST /v1/sync/push`, 100 task edits per push",
-                "value": round(median(task_edits)),
-                "unit": "ops/s",
-                "runs": task_edits,
-            },
+            _rates("`POST /v1/sync/push`, 100 note edits per push", edits),
+            _rates("baseline: UPDATE … FROM unnest, 100 notes per statement", baseline, unit="rows/s"),
+            _rates("`POST /v1/sync/push`, 100 new notes per push", creates),
+            _rates("`POST /v1/sync/push`, 100 task edits per push", task_edits),
             {"label": "note edits / new notes", "value": round(vs_creates, 3), "unit": "ratio"},
             {"label": "task edits / new notes", "value": round(tasks_vs_creates, 3), "unit": "ratio"},
         ],

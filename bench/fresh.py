@@ -26,7 +26,7 @@ import psycopg
 
 from . import seed
 from .load import Http
-from .measures import _BASELINE_PULL, Context, _check, _note_fields
+from .measures import _BASELINE_PULL, Context, _check, _note_fields, full_pull
 
 PAGE = 100
 _AUTOVACUUMS = (
@@ -92,26 +92,7 @@ def _explain(url: str, user: seed.BenchUser, after: int) -> dict[str, int]:
 
 
 def _pull(ctx: Context, user: seed.BenchUser, expected: int) -> float:
-    client = Http(ctx.app.base)
-    headers = user.bearer()
-    cursor, items = "", 0
-    started = time.perf_counter()
-    while True:
-        status, data, _ = client.request(
-            "GET", f"/v1/sync/changes?limit={PAGE}&cursor={cursor}", headers=headers
-        )
-        if status != 200:
-            raise RuntimeError(f"pull: {status} {data[:300]!r}")
-        tail = orjson.loads(b"{" + data[data.rindex(b',"cursor":') + 1 :])
-        items += data.count(b'"seq":')
-        cursor = tail["cursor"]
-        if not tail["has_more"]:
-            break
-    elapsed = time.perf_counter() - started
-    client.close()
-    if items != expected:
-        raise RuntimeError(f"pull returned {items} items, expected {expected}")
-    return items / elapsed
+    return full_pull(ctx, user, page=PAGE, expected=expected)
 
 
 def _rest() -> float:

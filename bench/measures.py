@@ -499,33 +499,38 @@ LIMIT %s
 """
 
 
+def full_pull(ctx: Context, user: seed.BenchUser, *, page: int, expected: int) -> float:
+    """Pull the user's whole feed through the API, pages of `page`; items/s."""
+    client = Http(ctx.app.base)
+    headers = user.bearer()
+    cursor = ""
+    items = 0
+    started = time.perf_counter()
+    while True:
+        status, data, _ = client.request(
+            "GET", f"/v1/sync/changes?limit={page}&cursor={cursor}", headers=headers
+        )
+        if status != 200:
+            raise RuntimeError(f"pull: {status} {data[:300]!r}")
+        # The answer ends with "cursor":"…","has_more":…}: read just that, like a streaming client.
+        tail = orjson.loads(b"{" + data[data.rindex(b',"cursor":') + 1 :])
+        items += data.count(b'"seq":')
+        cursor = tail["cursor"]
+        if not tail["has_more"]:
+            break
+    elapsed = time.perf_counter() - started
+    client.close()
+    if items != expected:
+        raise RuntimeError(f"full pull returned {items} items, expected {expected}")
+    return items / elapsed
+
+
 def measure_full_pull(ctx: Context) -> dict[str, Any]:
     user = ctx.pullers[ctx.scale.pull_base]
     page = 500
 
     def http_run() -> float:
-        client = Http(ctx.app.base)
-        headers = user.bearer()
-        cursor = ""
-        items = 0
-        started = time.perf_counter()
-        while True:
-            status, data, _ = client.request(
-                "GET", f"/v1/sync/changes?limit={page}&cursor={cursor}", headers=headers
-            )
-            if status != 200:
-                raise RuntimeError(f"pull: {status} {data[:300]!r}")
-            # The answer ends with "cursor":"…","has_more":…}: read just that, like a streaming client.
-            tail = orjson.loads(b"{" + data[data.rindex(b',"cursor":') + 1 :])
-            items += data.count(b'"seq":')
-            cursor = tail["cursor"]
-            if not tail["has_more"]:
-                break
-        elapsed = time.perf_counter() - started
-        client.close()
-        if items != user.last_seq:
-            raise RuntimeError(f"full pull returned {items} items, expected {user.last_seq}")
-        return items / elapsed
+        return full_pull(ctx, user, page=page, expected=user.last_seq)
 
     replica = os.environ.get("DATABASE_REPLICA_URLS", os.environ["DATABASE_URL"]).split(",")[0]
 
