@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.utils import timezone
 from django_redis import get_redis_connection
 
 from apps.common.near_cache import LIVENESS_SECONDS, NearCache
 from apps.identity import sessions
+from apps.identity.models import DeviceSession, User
 from tests.conftest import Account, assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -247,6 +249,83 @@ def test_a_revocation_is_announced_only_once_committed(
         assert message["data"].decode() == _session_id(account)
     finally:
         listener.close()
+
+
+# --- the admin's edits ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    staff = User.objects.create_superuser("admin@example.org", "a long admin password")
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def _admin_user_form(account: Account, **flags: bool) -> dict[str, Any]:
+    """The admin's account form as submitted, with its (read-only) sessions inline; a flag left
+    out is an unticked box."""
+    session_ids = list(DeviceSession.objects.filter(user_id=account.id).values_list("id", flat=True))
+    inline = {
+        "sessions-TOTAL_FORMS": len(session_ids),
+        "sessions-INITIAL_FORMS": len(session_ids),
+        **{f"sessions-{n}-id": sid for n, sid in enumerate(session_ids)},
+        **{f"sessions-{n}-user": account.id for n in range(len(session_ids))},
+    }
+    ticked = {name: "on" for name, on in flags.items() if on}
+    return {"email": account.email, "display_name": "", **inline, **ticked}
+
+
+def test_admin_staff_flag_and_deactivation_reach_the_cached_state(
+    admin_client: Client, account: Account, django_capture_on_commit_callbacks: Any
+) -> None:
+    _live(sessions.near)
+    assert_problem(account.client.get("/v1/users"), 403)  # the state is cached: not staff
+    page = f"/admin/identity/user/{account.id}/change/"
+    with django_capture_on_commit_callbacks(execute=True):
+        made_staff = admin_client.post(page, _admin_user_form(account, is_active=True, is_staff=True))
+    assert made_staff.status_code == 302, made_staff.content
+    assert account.client.get("/v1/users").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        deactivated = admin_client.post(page, _admin_user_form(account, is_active=False, is_staff=True))
+    assert deactivated.status_code == 302
+    assert_problem(account.client.get("/v1/users/me"), 401)
+
+
+def test_admin_revoking_or_deleting_sessions_refuses_their_tokens(
+    admin_client: Client,
+    make_account: Callable[..., Account],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    _live(sessions.near)
+    revoked, deleted = make_account(), make_account()
+    for account in (revoked, deleted):
+        assert account.client.get("/v1/users/me").status_code == 200
+    session = DeviceSession.objects.get(id=_session_id(revoked))
+    now = timezone.localtime()
+    form = {
+        "user": session.user_id,
+        "device_name": session.device_name,
+        "user_agent": session.user_agent,
+        "ip_address": session.ip_address or "",
+        "authenticated_at_0": now.date().isoformat(),
+        "authenticated_at_1": now.time().strftime("%H:%M:%S"),
+        "revoked_at_0": now.date().isoformat(),
+        "revoked_at_1": now.time().strftime("%H:%M:%S"),
+        "revoke_reason": "staff",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/identity/devicesession/{session.id}/change/", form)
+    assert response.status_code == 302, response.content
+    assert_problem(revoked.client.get("/v1/users/me"), 401)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/identity/devicesession/",
+            {"action": "delete_selected", "_selected_action": [_session_id(deleted)], "post": "yes"},
+        )
+    assert response.status_code == 302
+    assert not DeviceSession.objects.filter(id=_session_id(deleted)).exists()
+    assert_problem(deleted.client.get("/v1/users/me"), 401)
 
 
 def _session_id(account: Account) -> str:
