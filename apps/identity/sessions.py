@@ -19,13 +19,14 @@ replica, so a session created a millisecond ago is found.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from apps.common import cache as redis_cache
 from apps.common.near_cache import NearCache
 
 from .models import DeviceSession
@@ -80,7 +81,8 @@ def forget(session_ids: Iterable[str | uuid.UUID]) -> None:
     Call it once the change is committed."""
     ids = [str(sid) for sid in session_ids]
     if ids:
-        cache.delete_many([_key(sid) for sid in ids])
+        with redis_cache.essential():
+            cache.delete_many([_key(sid) for sid in ids])
         _drop_everywhere(ids)
 
 
@@ -89,7 +91,8 @@ def mark_revoked(session_ids: Iterable[str | uuid.UUID]) -> None:
     whose subscription is down. Call it once the revocation is committed."""
     ids = [str(sid) for sid in session_ids]
     if ids:
-        cache.set_many({_key(sid): _REVOKED for sid in ids}, STATE_TTL_SECONDS)
+        with redis_cache.essential():
+            cache.set_many({_key(sid): _REVOKED for sid in ids}, STATE_TTL_SECONDS)
         _drop_everywhere(ids)
 
 
@@ -98,4 +101,12 @@ def _drop_everywhere(ids: list[str]) -> None:
     # others through the channel, after the commit: announced earlier, a pod could reload the
     # old state from the database before the change is visible there.
     near.drop(ids)
-    transaction.on_commit(lambda: near.announce(ids), using=PRIMARY)
+    transaction.on_commit(_announce(ids), using=PRIMARY)
+
+
+def _announce(ids: list[str]) -> Callable[[], None]:
+    def announce() -> None:
+        with redis_cache.essential():  # not skipped because Redis failed a moment ago
+            near.announce(ids)
+
+    return announce

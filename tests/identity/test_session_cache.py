@@ -251,6 +251,23 @@ def test_a_revocation_is_announced_only_once_committed(
         listener.close()
 
 
+def test_a_revocation_is_written_while_the_circuit_is_open(account: Account) -> None:
+    """Seconds after a Redis failure the breaker (apps/common/cache.py) still skips Redis; a
+    revocation must not be skipped with it, or pods would keep the "live" answer."""
+    from apps.common import cache as redis_cache
+
+    session_id = _session_id(account)
+    cache.set(f"auth:sess:{session_id}", (account.id, False), 60)
+    redis_cache.breaker.trip(ConnectionError("a moment ago"))
+    try:
+        assert cache.get(f"auth:sess:{session_id}") is None  # skipped: the circuit is open
+        sessions.mark_revoked([session_id])
+        assert redis_cache.breaker.open_until == 0  # the write went through, and closed it
+        assert cache.get(f"auth:sess:{session_id}") == "revoked"
+    finally:
+        redis_cache.reset()
+
+
 # --- the admin's edits ---------------------------------------------------------------------------
 
 
