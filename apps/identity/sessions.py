@@ -72,7 +72,9 @@ def _shared_state(session_id: str) -> SessionState | None:
         cache.set(_key(session_id), _REVOKED, STATE_TTL_SECONDS)
         return None
     state = SessionState(user_id=str(row[0]), is_staff=bool(row[1]))
-    cache.set(_key(session_id), (state.user_id, state.is_staff), STATE_TTL_SECONDS)
+    # Only if absent: a revocation committed after the read above may have written its marker
+    # already, and a "live" written over it would be served by every pod for a minute.
+    cache.add(_key(session_id), (state.user_id, state.is_staff), STATE_TTL_SECONDS)
     return state
 
 

@@ -268,6 +268,25 @@ def test_a_revocation_is_written_while_the_circuit_is_open(account: Account) -> 
         redis_cache.reset()
 
 
+def test_a_revocation_landing_during_a_reload_is_not_overwritten(account: Account) -> None:
+    """The session is read from the database as live; before that answer is stored, another
+    pod commits a revocation and writes its marker: the marker must stay."""
+    from django.db import connections
+
+    session_id = _session_id(account)
+    key = f"auth:sess:{session_id}"
+
+    def revoke_meanwhile(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if "identity_devicesession" in sql:
+            cache.set(key, "revoked", 60)  # what mark_revoked writes on the other pod
+        return result
+
+    with connections["default"].execute_wrapper(revoke_meanwhile):
+        assert sessions._shared_state(session_id) is not None  # it was live when read
+    assert cache.get(key) == "revoked"
+
+
 # --- the admin's edits ---------------------------------------------------------------------------
 
 
