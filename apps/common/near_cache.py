@@ -59,7 +59,6 @@ PING_SECONDS = 1.0
 LIVENESS_SECONDS = 3 * PING_SECONDS
 RESUBSCRIBE_FIRST_PAUSE = 0.05
 RESUBSCRIBE_MAX_PAUSE = 2.0
-_MISS = object()
 
 
 def _redis_location() -> str | None:
