@@ -247,7 +247,8 @@ def measure_auth(ctx: Context) -> dict[str, Any]:
             {"label": "without authentication", "value": round(median(b)), "unit": "req/s", "runs": b},
         ],
         "ratio": round(ratio, 3),
-        "checks": [_check("ratio", round(ratio, 3), ">= 0.8 (aim)", ratio >= 0.8, aim=True)],
+        # Aim raised from 0.8 by issue 15 (session state in each process, docs/identity.md).
+        "checks": [_check("ratio", round(ratio, 3), ">= 0.85 (aim)", ratio >= 0.85, aim=True)],
     }
 
 

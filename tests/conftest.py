@@ -71,7 +71,11 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[No
 
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_router() -> Iterator[None]:
+    from apps.identity import authentication, sessions
+
     cache.clear()
+    sessions.near.clear()  # this process's copy of session state (apps/common/near_cache.py)
+    authentication.verified_tokens.clear()
     db_router.reset_health()
     yield
     db_router.reset_health()

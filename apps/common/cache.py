@@ -9,7 +9,9 @@ check reads the database. The first command after the window tries Redis again. 
 logged when the breaker opens and one when Redis answers again, instead of a traceback per call
 (measured by the Redis drill: per-call tracebacks doubled the median latency).
 
-The breaker is per process, like the connection pool it guards.
+The breaker is per process, like the connection pool it guards. Writes that must not be skipped
+while it is open (revocations: apps/identity/sessions.py) run inside `essential()`, which tries
+Redis anyway: they are rare, and the breaker may still be open seconds after Redis came back.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -34,7 +38,7 @@ class _Breaker:
         self.lock = threading.Lock()
 
     def check(self) -> None:
-        if self.open_until and time.monotonic() < self.open_until:
+        if self.open_until and time.monotonic() < self.open_until and not getattr(_essential, "on", False):
             raise redis.exceptions.ConnectionError("Redis is unreachable (circuit open); not trying yet")
 
     def trip(self, exc: Exception) -> None:
@@ -54,6 +58,18 @@ class _Breaker:
 
 
 breaker = _Breaker()
+_essential = threading.local()
+
+
+@contextmanager
+def essential() -> Iterator[None]:
+    """Redis commands in this block (this thread) are tried even while the circuit is open; a
+    success closes it, a failure keeps it open."""
+    _essential.on = True
+    try:
+        yield
+    finally:
+        _essential.on = False
 
 
 def reset() -> None:

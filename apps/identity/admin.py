@@ -1,13 +1,35 @@
-"""Staff views of accounts and their sessions."""
+"""Staff views of accounts and their sessions.
 
+Edits here change what authentication caches (sessions.py): a staff flag or activity changed,
+a session revoked, an account or session deleted. Each such edit drops the cached state on
+every pod once it is committed, as the API's services do.
+"""
+
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import router, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from . import sessions
 from .models import DeviceSession, User
+
+# The fields of an account that session state carries (sessions.SessionState, its query).
+_STATE_FIELDS = {"is_active", "is_staff"}
+
+
+def _after_commit(action: Callable[[list[Any]], None], session_ids: Iterable[Any]) -> None:
+    ids = list(session_ids)
+    if ids:
+        transaction.on_commit(lambda: action(ids), using=router.db_for_write(DeviceSession))
+
+
+def _session_ids(users: Iterable[Any]) -> list[Any]:
+    return list(DeviceSession.objects.filter(user__in=users).values_list("id", flat=True))
 
 
 class DeviceSessionInline(admin.TabularInline):
@@ -39,6 +61,18 @@ class UserAdmin(BaseUserAdmin):
         else:
             obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
+        if change and _STATE_FIELDS & set(form.changed_data):
+            _after_commit(sessions.forget, _session_ids([obj.pk]))
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        ids = _session_ids([obj.pk])
+        super().delete_model(request, obj)
+        _after_commit(sessions.mark_revoked, ids)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        ids = _session_ids(queryset.values("pk"))
+        super().delete_queryset(request, queryset)
+        _after_commit(sessions.mark_revoked, ids)
 
 
 @admin.register(DeviceSession)
@@ -48,3 +82,17 @@ class DeviceSessionAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "device_name", "ip_address"]
     raw_id_fields = ["user"]
     readonly_fields = ["id", "refresh_jti", "created_at", "last_used_at", "expires_at"]
+
+    def save_model(self, request: HttpRequest, obj: DeviceSession, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "revoked_at" in form.changed_data:
+            _after_commit(sessions.mark_revoked if obj.revoked_at else sessions.forget, [obj.pk])
+
+    def delete_model(self, request: HttpRequest, obj: DeviceSession) -> None:
+        super().delete_model(request, obj)
+        _after_commit(sessions.mark_revoked, [obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[DeviceSession]) -> None:
+        ids = list(queryset.values_list("id", flat=True))
+        super().delete_queryset(request, queryset)
+        _after_commit(sessions.mark_revoked, ids)

@@ -188,6 +188,10 @@ else:
 # The circuit breaker logs an outage once; a traceback per ignored call cost more than Redis saves.
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 2.0)
+# Each process keeps session state in memory for at most this long, and only while its Redis
+# pub/sub subscription is healthy (apps/common/near_cache.py); 0 turns that off. Without Redis
+# it is off anyway.
+NEAR_CACHE_SECONDS = env_float("NEAR_CACHE_SECONDS", 5.0)
 
 # --- Storage ---------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")

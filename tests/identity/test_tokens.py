@@ -123,3 +123,38 @@ def test_valid_token_costs_no_query_once_session_state_is_cached(account, django
         response = account.client.delete(f"/v1/users/me/sessions/{missing}")
     assert response.status_code == 404
     assert captured.captured_queries[0]["sql"].startswith("UPDATE")
+
+
+# --- tokens remembered once verified (authentication._VerifiedTokens) -----------------------------
+
+
+def test_a_verified_token_is_not_verified_again(account, monkeypatch):
+    from apps.identity import authentication
+
+    verified = []
+
+    class CountingAccessToken(AccessToken):
+        def __init__(self, *args, **kwargs):
+            verified.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(authentication, "AccessToken", CountingAccessToken)
+    for _ in range(3):
+        assert account.client.get("/v1/users/me").status_code == 200
+    assert len(verified) == 1
+
+
+def test_a_remembered_token_still_expires(account):
+    token = AccessToken(account.access)
+    token.set_exp(lifetime=timedelta(seconds=2))  # `exp` is whole seconds: at least 1 s from now
+    client = bearer(str(token))
+    assert client.get("/v1/users/me").status_code == 200
+    time.sleep(max(0.0, token["exp"] - time.time()) + 0.05)
+    assert_problem(client.get("/v1/users/me"), 401, "token_expired")
+
+
+def test_a_remembered_token_tampered_with_is_401(account):
+    assert account.client.get("/v1/users/me").status_code == 200
+    header, _payload, signature = account.access.split(".")
+    claims = {**_claims(account.access), "exp": int(time.time()) + 3600}
+    assert_problem(bearer(f"{header}.{_b64(claims)}.{signature}").get("/v1/users/me"), 401)
