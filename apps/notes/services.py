@@ -383,6 +383,12 @@ def note_update(
         return _apply(note, cleaned, reason=NoteRevision.Reason.EDIT)
 
 
+def note_apply(*, note: Note, fields: Mapping[str, Any]) -> Note:
+    """note_update for a live note the caller has row-locked inside `owner_write`, with fields
+    `clean_fields` has cleaned (a sync push locks, cleans and merges first)."""
+    return _apply(note, fields, reason=NoteRevision.Reason.EDIT)
+
+
 def note_delete(*, note_id: uuid.UUID, owner_id: uuid.UUID, expected_version: int | None = None) -> None:
     """Soft delete: the note becomes a tombstone (a new version with `deleted_at`) until
     `purge_tombstones` removes it after the retention window. The tombstone keeps no text: the

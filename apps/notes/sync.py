@@ -74,7 +74,6 @@ class NoteSync(FieldMergedType):
     output_serializer = NoteOutput
     input_serializer = NoteWriteInput
     creator = services.note_create
-    updater = services.note_update
     deleter = services.note_delete
 
     def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -142,6 +141,9 @@ class NoteSync(FieldMergedType):
         the library one by one)."""
         cleaned = plain_note_fields(fields)
         return None if cleaned is None or "files" in cleaned else cleaned
+
+    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
+        return services.note_apply(note=obj, fields=fields)  # locked and cleaned by upsert
 
     def lock_many(self, *, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         return selectors.notes_for_update(ids=ids)

@@ -17,7 +17,7 @@ to the caller, one level of sub-tasks, placement anchors) are checked here and r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -368,7 +368,19 @@ def task_create(
 def task_update(
     *, owner_id: uuid.UUID, task_id: uuid.UUID, fields: dict[str, Any], expected_version: int | None
 ) -> Task:
-    """Apply validated `fields` (a PATCH's subset, or a PUT's full set) to a task.
+    """Apply validated `fields` (a PATCH's subset, or a PUT's full set) to a task (task_apply
+    says how), under the owner's feed lock and the task's row lock."""
+    with owner_write(owner_id=owner_id):
+        task = _tasks_of(owner_id).select_for_update().filter(id=task_id).first()
+        if task is None:
+            raise NotFound("No such task.")
+        require_version(task.version, expected_version)
+        return task_apply(owner_id=owner_id, task=task, fields=fields)
+
+
+def task_apply(*, owner_id: uuid.UUID, task: Task, fields: Mapping[str, Any]) -> Task:
+    """Apply validated `fields` to a live task the caller has row-locked inside `owner_write`
+    (task_update, or a sync push, which locks and merges first).
 
     `done: true` completes (see _complete), `done: false` reopens. Moving a task to another list
     takes its sub-tasks along; a sub-task moves only together with a new `parent` (or `null`).
@@ -378,87 +390,81 @@ def task_update(
     fields = dict(fields)
     placement = Placement.pop_from(fields)
     now = timezone.now()
-    with owner_write(owner_id=owner_id):
-        task = _tasks_of(owner_id).select_for_update().filter(id=task_id).first()
-        if task is None:
-            raise NotFound("No such task.")
-        require_version(task.version, expected_version)
-
-        list_id = fields.get("list", task.list_id)
-        parent_id = fields.get("parent", task.parent_id)
-        moved_list = list_id != task.list_id
-        moved_parent = parent_id != task.parent_id
-        if moved_list:
-            if task.parent_id is not None and "parent" not in fields:
-                raise ValidationFailed.field(
-                    "list", "A sub-task lives in its parent's list: set `parent` too (or null) to move it."
-                )
-            _lock_list(owner_id, list_id)
-        parent = None
-        if parent_id is not None and (moved_list or moved_parent):
-            parent = _check_parent(owner_id=owner_id, parent_id=parent_id, list_id=list_id, task=task)
-        due = fields.get("due", task.due)
-        rule = fields.get("recurrence", task.recurrence)
-        _check_recurrence(
-            recurrence_value=rule, due=due, key="due" if "recurrence" not in fields else "recurrence"
-        )
-
-        changed: list[str] = []
-        for name in ("title", "notes", "priority", "tags", "recurrence", "due"):
-            if name in fields and task.editable_value(name) != fields[name]:
-                changed.append(name)
-                if name == "due":
-                    task.set_due(fields["due"])
-                else:
-                    setattr(task, name, fields[name])
-        if moved_list:
-            task.list_id = list_id
-            changed.append("list")
-        if moved_parent:
-            task.parent_id = parent_id
-            changed.append("parent")
-        if placement.given or moved_list or moved_parent:
-            position = place(
-                model=Task,
-                siblings=_siblings(task),
-                placement=placement,
-                current=None if (moved_list or moved_parent) else task.position,
-                now=now,
+    list_id = fields.get("list", task.list_id)
+    parent_id = fields.get("parent", task.parent_id)
+    moved_list = list_id != task.list_id
+    moved_parent = parent_id != task.parent_id
+    if moved_list:
+        if task.parent_id is not None and "parent" not in fields:
+            raise ValidationFailed.field(
+                "list", "A sub-task lives in its parent's list: set `parent` too (or null) to move it."
             )
-            if position != task.position:
-                task.position = position
-                changed.append("position")
-        if "position" in changed or moved_parent:
-            task.set_tree(parent_position=parent.position if parent is not None else None)
-        completion = None
-        if "done" in fields and fields["done"] != task.done:
-            if fields["done"]:
-                done_changes, completion = _complete(task, now=now)
-                changed += done_changes
+        _lock_list(owner_id, list_id)
+    parent = None
+    if parent_id is not None and (moved_list or moved_parent):
+        parent = _check_parent(owner_id=owner_id, parent_id=parent_id, list_id=list_id, task=task)
+    due = fields.get("due", task.due)
+    rule = fields.get("recurrence", task.recurrence)
+    _check_recurrence(
+        recurrence_value=rule, due=due, key="due" if "recurrence" not in fields else "recurrence"
+    )
+
+    changed: list[str] = []
+    for name in ("title", "notes", "priority", "tags", "recurrence", "due"):
+        if name in fields and task.editable_value(name) != fields[name]:
+            changed.append(name)
+            if name == "due":
+                task.set_due(fields["due"])
             else:
-                changed += _reopen(task)
+                setattr(task, name, fields[name])
+    if moved_list:
+        task.list_id = list_id
+        changed.append("list")
+    if moved_parent:
+        task.parent_id = parent_id
+        changed.append("parent")
+    if placement.given or moved_list or moved_parent:
+        position = place(
+            model=Task,
+            siblings=_siblings(task),
+            placement=placement,
+            current=None if (moved_list or moved_parent) else task.position,
+            now=now,
+        )
+        if position != task.position:
+            task.position = position
+            changed.append("position")
+    if "position" in changed or moved_parent:
+        task.set_tree(parent_position=parent.position if parent is not None else None)
+    completion = None
+    if "done" in fields and fields["done"] != task.done:
+        if fields["done"]:
+            done_changes, completion = _complete(task, now=now)
+            changed += done_changes
+        else:
+            changed += _reopen(task)
 
-        if not changed:
-            return task
-        changed = list(dict.fromkeys(changed))
-        task.bump(changed, now=now)
-        _save(task, _columns(changed))
-        if completion is not None:
-            completion.save()
-        if moved_list and task.parent_id is None:
-            children = list(
-                _tasks_of(owner_id)
-                .select_for_update()
-                .filter(parent_id=task.id)
-                .exclude(list_id=list_id)
-                .order_by("id")
-            )
-            for child in children:
-                child.list_id = list_id
-                child.bump(["list"], now=now)
-            _save_many(Task, children, ["list"])
-        if "position" in changed and task.parent_id is None:
-            subtasks_follow([task.id])
+    if not changed:
+        return task
+    changed = list(dict.fromkeys(changed))
+    task.bump(changed, now=now)
+    _save(task, _columns(changed))
+    if completion is not None:
+        completion.save()
+    if moved_list and task.parent_id is None:
+        children = list(
+            _tasks_of(owner_id)
+            .select_for_update()
+            .filter(parent_id=task.id)
+            .exclude(list_id=list_id)
+            .order_by("id")
+        )
+        for child in children:
+            child.list_id = list_id
+            child.bump(["list"], now=now)
+        _save_many(Task, children, ["list"])
+    if "position" in changed and task.parent_id is None:
+        subtasks_follow([task.id])
     return task
 
 

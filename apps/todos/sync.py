@@ -29,7 +29,6 @@ class TaskSync(FieldMergedType):
     output_serializer = TaskOutput
     input_serializer = TaskInput
     creator = services.task_create
-    updater = services.task_update
     deleter = services.task_delete
 
     def value(self, obj: Any, name: str) -> Any:
@@ -37,3 +36,6 @@ class TaskSync(FieldMergedType):
 
     def plain_update_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         return plain_task_fields(fields)
+
+    def update(self, *, owner_id: Any, obj: Any, fields: Mapping[str, Any]) -> Any:
+        return services.task_apply(owner_id=owner_id, task=obj, fields=fields)  # locked by upsert

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.db import connections
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from apps.notes.models import Note, NoteRevision
 from apps.sync.models import PushedOp
@@ -228,3 +229,22 @@ def test_concurrent_duplicates_apply_once(account):
     assert Note.objects.filter(id=note_id).count() == 1
     assert Note.objects.get(id=note_id).version == 1
     assert PushedOp.objects.filter(op_id="race").count() == 1
+
+
+@pytest.mark.parametrize("kind", ["note", "task"])
+def test_an_edit_through_push_locks_and_saves_once(account, kind):
+    """One op takes the one-by-one path: the feed lock and the object's row lock once each, one
+    UPDATE of the object (the service gets the object locked and the fields cleaned)."""
+    object_id, fields = str(uuid.uuid4()), {"title": "first"}
+    if kind == "task":
+        list_id = str(uuid.uuid4())
+        push(account, op("tasklist", list_id, name="L"))
+        fields["list"] = list_id
+    push(account, op(kind, object_id, **fields))
+    table = {"note": "notes_note", "task": "todos_task"}[kind]
+    with CaptureQueriesContext(connections["default"]) as queries:
+        [result] = push(account, op(kind, object_id, base=1, title="second"))
+    assert result["status"] == "applied", result
+    statements = [q["sql"] for q in queries]
+    assert sum("FOR UPDATE" in sql for sql in statements) == 2, statements
+    assert sum(sql.startswith(f'UPDATE "{table}"') for sql in statements) == 1, statements
