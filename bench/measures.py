@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from scripts.services import Gunicorn
 
 from . import files, load, seed
 from .load import Http, WrkResult, median, wrk
+from .memory import MemorySampler
 from .stack import peak_rss, reset_peak, rss
 
 MB = 1_000_000
@@ -855,18 +855,11 @@ def measure_mixed(ctx: Context) -> dict[str, Any]:
         assert user.note_ids
         lines.append(f"{user.token()} {user.task_ids[0]} {user.note_ids[0]} {max(0, user.last_seq - 50)}")
     users_file.write_text("\n".join(lines) + "\n")
-    samples: list[tuple[int, dict[int, int]]] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            per_pid = {pid: rss(pid) for pid in ctx.app.pids()}
-            samples.append((sum(per_pid.values()), per_pid))
-            stop.wait(0.25)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
+    # Every process of the stack, RSS and PSS (bench/memory.py), once a second during the load.
+    # This process's own connections (seeding wrote through them) are closed first, so their
+    # backends are not counted as the app's; a later measure opens them again.
+    connections.close_all()
+    with MemorySampler(ctx.app.pid) as memory_sampler:
         result = wrk(
             ctx.app.base + "/",
             seconds=ctx.scale.mixed_seconds,
@@ -876,11 +869,7 @@ def measure_mixed(ctx: Context) -> dict[str, Any]:
             env={"BENCH_USERS": str(users_file)},
             timeout_s=30,
         )
-    finally:
-        stop.set()
-        sampler.join()
-    peak_total = max(total for total, _ in samples) if samples else 0
-    peaks = [max(per.get(pid, 0) for _, per in samples) for pid in ctx.app.pids()]
+    app_peak = memory_sampler.total(lambda kind: kind.startswith("gunicorn"))
     return {
         "id": 10,
         "title": (
@@ -894,16 +883,13 @@ def measure_mixed(ctx: Context) -> dict[str, Any]:
             {"label": "errors (socket, timeouts, non-2xx)", "value": result.errors, "unit": ""},
             {
                 "label": "peak RSS, all app processes together",
-                "value": round(peak_total / MIB, 1),
+                "value": round(app_peak["rss"] / MIB, 1),
                 "unit": "MiB",
             },
-            {
-                "label": "peak RSS per process (master, workers)",
-                "value": " / ".join(f"{p / MIB:.0f}" for p in peaks),
-                "unit": "MiB",
-            },
+            *memory_sampler.figures(),
         ],
         "raw": result.as_dict(),
+        "memory": memory_sampler.as_dict(),
         "ratio": None,
         "checks": [_check("errors", result.errors, "0", result.errors == 0)],
     }
