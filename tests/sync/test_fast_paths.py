@@ -17,7 +17,8 @@ from rest_framework.exceptions import ValidationError
 
 from apps.common.errors import ApplicationError
 from apps.notes import services as notes
-from apps.notes.api.serializers import NoteWriteInput, plain_note_fields
+from apps.notes.api.serializers import _NOTE_RULES, NoteWriteInput, plain_note_fields
+from apps.notes.models import EDITABLE_FIELDS
 from apps.sync.api import serializers as s
 from apps.sync.api.views import _plain_op
 from apps.todos.api.serializers import TaskInput, plain_task_fields
@@ -265,3 +266,9 @@ def test_plain_task_fields_never_accept_more_than_the_serializer(fields: Any) ->
     fast = plain_task_fields(fields)
     if fast is not None:
         assert fast == _full_task(fields)
+
+
+def test_the_note_fast_path_knows_every_editable_field():
+    """A field it did not know would only be slower (the serializer decides); one it knew that
+    the model does not have would be a bug."""
+    assert _NOTE_RULES.keys() == set(EDITABLE_FIELDS)

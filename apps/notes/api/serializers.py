@@ -12,11 +12,19 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
-from apps.common.plain import plain_tags, plain_text
+from apps.common.plain import (
+    NOT_PLAIN,
+    Rule,
+    boolean_rule,
+    plain_fields,
+    plain_text,
+    tags_rule,
+    text_rule,
+)
 from apps.common.rows import RowShape
 from apps.common.tags import TagsField
 
-from ..models import DEFAULTS, EDITABLE_FIELDS, FILES_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
+from ..models import DEFAULTS, FILES_MAX_COUNT, TITLE_MAX_LENGTH, Note, NoteRevision
 
 
 class NoteWriteInput(serializers.Serializer):
@@ -46,6 +54,22 @@ class NoteWriteInput(serializers.Serializer):
     )
 
 
+def _plain_body(body: Any) -> Any:
+    if not plain_text(body, trim=False, max_length=None) or len(body) * 4 > settings.NOTE_BODY_MAX_BYTES:
+        return NOT_PLAIN
+    return body
+
+
+_NOTE_RULES: dict[str, Rule] = {
+    "title": text_rule(trim=True, max_length=TITLE_MAX_LENGTH),
+    "body": _plain_body,
+    "tags": tags_rule,
+    "pinned": boolean_rule,
+    "archived": boolean_rule,
+    "files": lambda files: [] if type(files) is list and not files else NOT_PLAIN,
+}
+
+
 def plain_note_fields(fields: Any) -> dict[str, Any] | None:
     """What NoteWriteInput + services.clean_fields make of `fields`, for the plain case only: the
     editable fields as JSON gives them (strings needing no trimming, real booleans, a list of
@@ -53,33 +77,7 @@ def plain_note_fields(fields: Any) -> dict[str, Any] | None:
     long way (which also reports the errors): this only skips the serializer's overhead for the
     common case of a sync push (a hundredth of the serializer's cost per op; figures:
     docs/benchmarks.md), it never accepts more."""
-    if type(fields) is not dict or not fields.keys() <= set(EDITABLE_FIELDS):
-        return None
-    cleaned: dict[str, Any] = {}
-    if "title" in fields:
-        if not plain_text(fields["title"], trim=True, max_length=TITLE_MAX_LENGTH):
-            return None
-        cleaned["title"] = fields["title"]
-    if "body" in fields:
-        body = fields["body"]
-        if not plain_text(body, trim=False, max_length=None) or len(body) * 4 > settings.NOTE_BODY_MAX_BYTES:
-            return None
-        cleaned["body"] = body
-    if "tags" in fields:
-        tags = plain_tags(fields["tags"])
-        if tags is None:
-            return None
-        cleaned["tags"] = tags
-    for flag in ("pinned", "archived"):
-        if flag in fields:
-            if type(fields[flag]) is not bool:
-                return None
-            cleaned[flag] = fields[flag]
-    if "files" in fields:
-        if fields["files"] != [] or type(fields["files"]) is not list:
-            return None
-        cleaned["files"] = []
-    return cleaned
+    return plain_fields(fields, _NOTE_RULES)
 
 
 class NoteCreateInput(NoteWriteInput):

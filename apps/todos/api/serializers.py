@@ -17,7 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common.fields import StrictBooleanField, StrictCharField, StrictUUIDField
-from apps.common.plain import plain_tags, plain_text
+from apps.common.plain import Rule, integer_rule, plain_fields, tags_rule, text_rule
 from apps.common.rows import Computed, RowShape
 from apps.common.tags import TagsField
 
@@ -199,32 +199,19 @@ class TaskInput(_Placement):
     recurrence = TaskRecurrenceSerializer(allow_null=True, default=None)
 
 
+_TASK_RULES: dict[str, Rule] = {
+    "title": text_rule(trim=True, max_length=TITLE_MAX_LENGTH, allow_blank=False),
+    "notes": text_rule(trim=False, max_length=NOTES_MAX_LENGTH),
+    "priority": integer_rule(PRIORITY_MIN, PRIORITY_MAX),
+    "tags": tags_rule,
+}
+
+
 def plain_task_fields(fields: Any) -> dict[str, Any] | None:
     """What TaskInput(partial=True) makes of an edit of a task's text, priority or tags, for the
     plain case only (see apps/common/plain.py): the batched path of a sync push takes these
     edits; anything else about a task (completion, due, recurrence, moves) goes one by one."""
-    if type(fields) is not dict or not fields.keys() <= {"title", "notes", "priority", "tags"}:
-        return None
-    cleaned: dict[str, Any] = {}
-    if "title" in fields:
-        if not plain_text(fields["title"], trim=True, max_length=TITLE_MAX_LENGTH, allow_blank=False):
-            return None
-        cleaned["title"] = fields["title"]
-    if "notes" in fields:
-        if not plain_text(fields["notes"], trim=False, max_length=NOTES_MAX_LENGTH):
-            return None
-        cleaned["notes"] = fields["notes"]
-    if "priority" in fields:
-        priority = fields["priority"]
-        if type(priority) is not int or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-            return None
-        cleaned["priority"] = priority
-    if "tags" in fields:
-        tags = plain_tags(fields["tags"])
-        if tags is None:
-            return None
-        cleaned["tags"] = tags
-    return cleaned
+    return plain_fields(fields, _TASK_RULES)
 
 
 class TaskCreateInput(TaskInput):
