@@ -282,7 +282,18 @@ def notes_update_many(*, owner_id: uuid.UUID, changes: Sequence[tuple[Note, Mapp
                 for note, fields in revised
             ),
         )
-        _keep_revisions([note for note, _ in revised], reason=NoteRevision.Reason.EDIT)
+        _keep_revisions(
+            [
+                NoteRevision(
+                    note=note,
+                    title=note.title,
+                    body=note.body,
+                    reason=NoteRevision.Reason.EDIT,
+                    note_version=note.version,
+                )
+                for note, _ in revised
+            ]
+        )
     for note, fields in changed:
         note.bump(fields, now=now)
         for name, value in fields.items():
@@ -301,28 +312,22 @@ WHERE r.note_id = k.note_id AND r.number < k.lowest
 """
 
 
-def _keep_revisions(notes: Sequence[Note], *, reason: str) -> None:
-    """`_keep_revision` of each note's current text, for many notes: one query for their last
-    numbers, one INSERT, one DELETE of what falls out of NOTE_REVISIONS_KEPT."""
+def _keep_revisions(revisions: Sequence[NoteRevision]) -> None:
+    """Save unsaved revisions (each of a different note, whose row lock the caller holds) as
+    their notes' newest, numbered on, and prune each note to NOTE_REVISIONS_KEPT: one query for
+    the last numbers, one INSERT (ids not read back), one DELETE, however many notes. No size
+    check: a note's own previous text is kept even if the cap was lowered since it was written
+    (else a note over a new cap could not be edited down)."""
     using = _db()
     last = dict(
         NoteRevision.objects.using(using)
-        .filter(note_id__in=[note.id for note in notes])
+        .filter(note_id__in=[revision.note_id for revision in revisions])
         .values("note_id")
         .annotate(last=Max("number"))
         .values_list("note_id", "last")
     )
-    revisions = [
-        NoteRevision(
-            note=note,
-            number=last.get(note.id, 0) + 1,
-            title=note.title,
-            body=note.body,
-            reason=reason,
-            note_version=note.version,
-        )
-        for note in notes
-    ]
+    for revision in revisions:
+        revision.number = last.get(revision.note_id, 0) + 1
     db.insert_rows(NoteRevision, revisions, using=using)
     # Per note, the lowest number kept; only notes past NOTE_REVISIONS_KEPT lose any.
     lowest = {
@@ -424,20 +429,8 @@ def revision_create(
 def _keep_revision(
     *, note: Note, title: str, body: str, reason: str, note_version: int | None
 ) -> NoteRevision:
-    """No size check: a note's own previous text is kept even if the cap was lowered since it was
-    written (else a note over a new cap could not be edited down)."""
-    last = NoteRevision.objects.using(_db()).filter(note=note).aggregate(last=Max("number"))["last"]
-    revision = NoteRevision.objects.using(_db()).create(
-        note=note,
-        number=(last or 0) + 1,
-        title=title,
-        body=body,
-        reason=reason,
-        note_version=note_version,
-    )
-    oldest_kept = revision.number - settings.NOTE_REVISIONS_KEPT + 1
-    if oldest_kept > 1:
-        NoteRevision.objects.using(_db()).filter(note=note, number__lt=oldest_kept).delete()
+    revision = NoteRevision(note=note, title=title, body=body, reason=reason, note_version=note_version)
+    _keep_revisions([revision])
     return revision
 
 

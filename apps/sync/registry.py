@@ -32,7 +32,7 @@ from apps.common.errors import ApplicationError, ErrorCode, IdConflict
 from apps.common.renderers import OPTIONS
 
 from .feed import objects_record
-from .merge import merge_fields
+from .merge import FieldMerge, merge_fields
 
 
 class Rejected(ApplicationError):
@@ -239,6 +239,16 @@ class FieldMergedType(SyncType):
         """A stored field's value as the input serializer gives it (to compare with a push's)."""
         return getattr(obj, name)
 
+    def _merge(self, obj: Any, fields: Mapping[str, Any], base_version: int) -> FieldMerge:
+        """The cleaned `fields` merged per field against the stored object (apps/sync/merge.py)."""
+        stored = self.model.editable_fields  # type: ignore[attr-defined]
+        return merge_fields(
+            client=fields,
+            server={name: self.value(obj, name) for name in fields if name in stored},
+            field_versions=obj.field_versions or {},
+            base_version=base_version,
+        )
+
     def wire(self, name: str, value: Any) -> Any:
         """A field's value (as `value` gives it) as the REST representation writes it: a
         conflict reports both sides so (a task's due is a Due object until then)."""
@@ -263,15 +273,8 @@ class FieldMergedType(SyncType):
                 conflicts=[{"field": None, "reason": "deleted", "server": None, "client": dict(fields)}],
             )
         _check_base(obj, base_version)
-        cleaned = self.validate(fields=fields, partial=True)
-        stored = set(self.model.editable_fields)  # type: ignore[attr-defined]
-        merged = merge_fields(
-            client=cleaned,
-            server={name: self.value(obj, name) for name in cleaned if name in stored},
-            field_versions=obj.field_versions or {},
-            base_version=base_version,
-        )
-        version_before = obj.version
+        merged = self._merge(obj, self.validate(fields=fields, partial=True), base_version)
+        status = _status(obj, base_version)
         if merged.changes:
             obj = self.update(owner_id=owner_id, obj=obj, fields=merged.changes)
         if merged.conflicts:
@@ -287,7 +290,6 @@ class FieldMergedType(SyncType):
                 for c in merged.conflicts
             ]
             return Outcome(OpStatus.CONFLICT, obj=obj, version=obj.version, conflicts=conflicts)
-        status = OpStatus.APPLIED if base_version >= version_before else OpStatus.MERGED
         return Outcome(status, obj=obj, version=obj.version)
 
     # --- batched updates: the fast path of a push full of edits (optional) -----------------------
@@ -335,22 +337,14 @@ class FieldMergedType(SyncType):
         The rest (creates, refusals, conflicts, which keep losing values) are left out of the
         answer, for the caller to apply one by one."""
         objs = self.lock_many(ids=[obj_id for obj_id, _, _ in items])
-        stored = set(self.model.editable_fields)  # type: ignore[attr-defined]
         plans: list[tuple[Any, dict[str, Any], OpStatus]] = []
         for obj_id, base_version, fields in items:
             obj = objs.get(obj_id)
             if obj is None or obj.owner_id != owner_id or self.is_deleted(obj) or base_version > obj.version:
                 continue
-            merged = merge_fields(
-                client=fields,
-                server={name: self.value(obj, name) for name in fields if name in stored},
-                field_versions=obj.field_versions or {},
-                base_version=base_version,
-            )
-            if merged.conflicts:
-                continue
-            status = OpStatus.APPLIED if base_version >= obj.version else OpStatus.MERGED
-            plans.append((obj, merged.changes, status))
+            merged = self._merge(obj, fields, base_version)
+            if not merged.conflicts:
+                plans.append((obj, merged.changes, _status(obj, base_version)))
         if not plans:
             return {}
         shapes = self.update_many(owner_id=owner_id, changes=[(obj, changes) for obj, changes, _ in plans])
@@ -377,6 +371,12 @@ class FieldMergedType(SyncType):
             )
         deleted = self.delete(owner_id=owner_id, obj=obj)
         return Outcome(OpStatus.APPLIED, obj=deleted, version=deleted.version)
+
+
+def _status(obj: Any, base_version: int) -> OpStatus:
+    """An edit made against the object's current version is applied as sent; one made against
+    an older version is merged onto what changed since (read before the edit is written)."""
+    return OpStatus.APPLIED if base_version >= obj.version else OpStatus.MERGED
 
 
 def _check_base(obj: Any, base_version: int) -> None:

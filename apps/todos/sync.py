@@ -4,6 +4,7 @@ placement instructions, not stored fields: the merge applies them always (they n
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,5 +38,5 @@ class TaskSync(FieldMergedType):
     def plain_update_fields(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         return plain_task_fields(fields)
 
-    def update(self, *, owner_id: Any, obj: Any, fields: Mapping[str, Any]) -> Any:
+    def update(self, *, owner_id: uuid.UUID, obj: Any, fields: Mapping[str, Any]) -> Any:
         return services.task_apply(owner_id=owner_id, task=obj, fields=fields)  # locked by upsert
