@@ -60,6 +60,8 @@ class ErrorCode(StrEnum):
     STALE_VIEWER_STATE = "stale_viewer_state"
     UPLOAD_INCOMPLETE = "upload_incomplete"
     UPLOAD_NOT_PENDING = "upload_not_pending"
+    JOB_IN_PROGRESS = "job_in_progress"
+    IMPORT_TARGET_NOT_EMPTY = "import_target_not_empty"
     RESYNC_REQUIRED = "resync_required"
     LENGTH_REQUIRED = "length_required"
     PRECONDITION_FAILED = "precondition_failed"
@@ -74,6 +76,7 @@ class ErrorCode(StrEnum):
     UPLOAD_VERIFICATION_FAILED = "upload_verification_failed"
     SIZE_MISMATCH = "size_mismatch"
     CHECKSUM_MISMATCH = "checksum_mismatch"
+    INVALID_ARCHIVE = "invalid_archive"
     THROTTLED = "throttled"
     # 5xx
     SERVER_ERROR = "server_error"

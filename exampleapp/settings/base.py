@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.todos",
     "apps.notes",
     "apps.library",
+    "apps.portability",
 ]
 
 MIDDLEWARE = [
@@ -326,6 +327,7 @@ SPECTACULAR_SETTINGS = {
         "PushActionEnum": "apps.sync.api.serializers.PUSH_ACTIONS",
         "TaskBulkActionEnum": ["complete", "reopen", "move", "delete"],
         "ErrorCodeEnum": "apps.common.errors.ERROR_CODES",
+        "JobStatusEnum": "apps.portability.models.Job.Status",
     },
     # The Accept header every kosync request must carry (apps/library/kosync/protocol.py): one
     # named enum, so a generated client has one type for it rather than one per operation.
@@ -419,7 +421,10 @@ FILE_INSPECTION_CPU_SECONDS = max(0.0, env_float("FILE_INSPECTION_CPU_SECONDS", 
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 # Identity calls these by name, so it does not import the library (which builds on identity).
-ACCOUNT_DELETED_HOOKS = ["apps.library.services.library_purge_user"]
+ACCOUNT_DELETED_HOOKS = [
+    "apps.library.services.library_purge_user",
+    "apps.portability.services.portability_purge_user",
+]
 # The parts of the one storage quota (USER_STORAGE_QUOTA_BYTES; apps/common/quota.py).
 STORAGE_USAGE = {
     "files": "apps.library.selectors.file_storage_usage",
@@ -439,3 +444,25 @@ SYNC_OP_RETENTION_DAYS = env_int("SYNC_OP_RETENTION_DAYS", 7, minimum=1)
 KOSYNC_REGISTRATION_ENABLED = env_bool("KOSYNC_REGISTRATION_ENABLED", False)
 # Hooks run by `purge_tombstones` after it removed old tombstone rows (dotted paths).
 TOMBSTONE_PURGE_HOOKS = ["apps.sync.services.change_tombstones_purge"]
+
+# --- Export and import of an account (apps/portability; docs/export.md) ----------------------
+# A finished export can be downloaded this long; then the worker deletes its archive.
+EXPORT_RETENTION_HOURS = env_int("EXPORT_RETENTION_HOURS", 72, minimum=1)
+# Exports and imports one user may start per 24 hours (429 beyond): each reads or writes the
+# whole account. One at a time in any case.
+EXPORTS_PER_DAY = env_int("EXPORTS_PER_DAY", 4, minimum=1)
+IMPORTS_PER_DAY = env_int("IMPORTS_PER_DAY", 4, minimum=1)
+# An export streams to S3 in parts of this size: the worker holds one part in memory.
+EXPORT_PART_BYTES = env_int("EXPORT_PART_BYTES", 16 * 1024 * 1024, minimum=5 * 1024 * 1024)
+# Archives an import takes: at most this large, this many entries, this much once expanded, and
+# no large entry expanding more than this ratio (zip bombs).
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 2 * 1024**3, minimum=1024 * 1024)
+IMPORT_MAX_ENTRIES = env_int("IMPORT_MAX_ENTRIES", 100_000, minimum=16)
+IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 16 * 1024**3, minimum=1024 * 1024)
+IMPORT_MAX_COMPRESSION_RATIO = env_int("IMPORT_MAX_COMPRESSION_RATIO", 200, minimum=2)
+# Run export and import jobs in a thread of the process that queued them instead of leaving
+# them to the worker (`manage.py portability_worker`): `make run` needs no second process.
+PORTABILITY_RUN_IN_PROCESS = env_bool("PORTABILITY_RUN_IN_PROCESS", False)
+# The worker touches this file while it is alive (its liveness probe reads the file's age);
+# empty: no file.
+PORTABILITY_WORKER_HEARTBEAT = env_str("PORTABILITY_WORKER_HEARTBEAT")
