@@ -10,6 +10,7 @@ a temporary file renamed into place. Either way the object appears whole or not 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
 import os
@@ -140,7 +141,8 @@ class RangedObject(io.RawIOBase):
         else:
             raise ValueError(f"invalid whence {whence!r}")
         if position < 0:
-            raise ValueError(f"negative seek position {position}")
+            # As a file answers (zipfile relies on it to tell a tiny archive from a zip64 one).
+            raise OSError(errno.EINVAL, f"negative seek position {position}")
         self._position = position
         return position
 

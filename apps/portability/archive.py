@@ -349,8 +349,8 @@ class ArchiveReader:
 
     def open_file(self, path: Any) -> _Guarded:
         """The stored bytes of a library file: `path` must be an entry under files/."""
-        if not isinstance(path, str) or not path.startswith(FILE_FOLDER) or path.endswith(".jsonl"):
-            raise _refuse("missing_entry", "A file's path is not an entry of the archive.", str(path)[:300])
+        if not isinstance(path, str) or not path.startswith(FILE_FOLDER) or path not in self.names:
+            raise _refuse("missing_entry", "A file's `path` names no file entry of the archive.")
         return _Guarded(self.zip.open(self._info(path)), path)
 
 

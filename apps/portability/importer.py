@@ -61,7 +61,8 @@ def located(where: str) -> Iterator[None]:
     over its size) keep their code and say where."""
     try:
         yield
-    except InvalidArchive:
+    except InvalidArchive as exc:
+        exc.errors = exc.errors or {where: [exc.detail]}
         raise
     except ApplicationError as exc:
         errors = {f"{where}.{field}": messages for field, messages in (exc.errors or {}).items()}
