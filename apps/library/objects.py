@@ -235,8 +235,11 @@ class RangedObject(io.RawIOBase):
 
 # --- reading an object as a seekable file (S3 or local) ----------------------------------------
 
-# Blocks of a sequential read through RangedObject (it reads ahead up to 8 of them per request).
-STREAM_BLOCK_BYTES = 1024 * 1024
+# A sequential read through RangedObject: reads of two blocks or more go straight into the
+# caller's buffer; the buffer in front of it makes small reads (a zip's headers, lines of text)
+# cost one request per STREAM_BUFFER_BYTES. At most RangedObject.CACHED_BLOCKS blocks are kept.
+STREAM_BLOCK_BYTES = 256 * 1024
+STREAM_BUFFER_BYTES = 1024 * 1024
 
 
 def stored_size(key: str) -> int | None:
@@ -268,7 +271,7 @@ def open_object(key: str, *, max_read_factor: int = 4) -> Iterator[IO[bytes]]:
         max_bytes=max_read_factor * head.size + 64 * 1024 * 1024,
         block_bytes=STREAM_BLOCK_BYTES,
     )
-    with io.BufferedReader(raw, STREAM_BLOCK_BYTES) as stream:
+    with io.BufferedReader(raw, STREAM_BUFFER_BYTES) as stream:
         yield stream
 
 
@@ -307,7 +310,8 @@ class ObjectWriter(io.RawIOBase):
 
 
 class _S3Writer(ObjectWriter):
-    """A multipart upload fed part by part: at most one part (`part_bytes`) in memory. S3 allows
+    """A multipart upload fed part by part: one buffer of `part_bytes`, filled and sent as it is
+    (no copy), then filled again — allocated once, so memory stays flat for any size. S3 allows
     10,000 parts, so every thousand parts the part size doubles (16 MiB parts reach 16 GB in the
     first thousand, and far beyond any archive before the limit). An object smaller than one
     part is stored with a single PUT."""
@@ -317,17 +321,23 @@ class _S3Writer(ObjectWriter):
         self.key, self.content_type, self.part_bytes = key, content_type, part_bytes
         self.upload_id: str | None = None
         self.parts: list[multipart.Part] = []
-        self._buffer = bytearray()
+        self._buffer = bytearray(part_bytes)
+        self._filled = 0
 
     def _part_size(self) -> int:
         return self.part_bytes * 2 ** (len(self.parts) // 1000)
 
     def _write(self, view: memoryview) -> None:
-        self._buffer += view
-        while len(self._buffer) >= self._part_size():
-            size = self._part_size()
-            self._send(self._buffer[:size])
-            del self._buffer[:size]
+        while view:
+            taken = view[: len(self._buffer) - self._filled]
+            self._buffer[self._filled : self._filled + len(taken)] = taken
+            self._filled += len(taken)
+            view = view[len(taken) :]
+            if self._filled == len(self._buffer):
+                self._send(self._buffer)
+                self._filled = 0
+                if len(self._buffer) != self._part_size():
+                    self._buffer = bytearray(self._part_size())
 
     def _send(self, body: bytearray) -> None:
         if self.upload_id is None:
@@ -338,22 +348,20 @@ class _S3Writer(ObjectWriter):
         )
 
     def finish(self) -> None:
+        rest = self._buffer[: self._filled]
         if self.upload_id is None:  # smaller than one part: one PUT
             target = storage.s3()
             target.client.put_object(
-                Bucket=target.bucket,
-                Key=target.key(self.key),
-                Body=bytes(self._buffer),
-                ContentType=self.content_type,
+                Bucket=target.bucket, Key=target.key(self.key), Body=rest, ContentType=self.content_type
             )
         else:
-            if self._buffer:
-                self._send(self._buffer)
+            if rest:
+                self._send(rest)
             multipart.multipart_complete(self.key, upload_id=self.upload_id, parts=self.parts)
-        self._buffer = bytearray()
+        self._buffer, self._filled = bytearray(), 0
 
     def abort(self) -> None:
-        self._buffer = bytearray()
+        self._buffer, self._filled = bytearray(), 0
         if self.upload_id is not None:
             try:
                 multipart.multipart_abort(self.key, upload_id=self.upload_id)

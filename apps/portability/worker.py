@@ -39,7 +39,6 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.utils import InterfaceError, OperationalError
 
-from apps.common.errors import ApplicationError
 from apps.library import storage
 
 from . import exporter, importer, services
@@ -130,7 +129,13 @@ class Worker:
         housekept = 0.0
         while not self.stop.is_set():
             self.beat()
-            job = services.job_claim(worker=self.name)
+            try:
+                job = services.job_claim(worker=self.name)
+            except DatabaseError:  # the database is away: a fresh connection, a little later
+                logger.warning("cannot claim a job", exc_info=True)
+                connections.close_all()
+                self.stop.wait(poll)
+                continue
             if job is not None:
                 self.run_job(job)
                 ran += 1
@@ -192,11 +197,8 @@ class Worker:
         try:
             if _is_passing(exc):
                 logger.warning("%s %s: a dependency failed; retried later", job.kind, job.id, exc_info=exc)
-                connections.close_all()  # the database may be what failed
                 services.job_retry_later(job)
                 return
-            if not isinstance(exc, ApplicationError):
-                connections.close_all()  # a failed statement may have left the connection unusable
             if services.job_fail(job, exc) and job.kind == Job.Kind.IMPORT:
                 services.delete_archive_quietly(job)
         except DatabaseError:  # the end is not recorded: the lease runs out and the job is retried

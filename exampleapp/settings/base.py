@@ -385,6 +385,12 @@ LOGGING: dict[str, Any] = {
     "loggers": {
         "django.request": {"level": "ERROR"},  # 4xx are answers, not incidents
         "django.server": {"level": "WARNING"},
+        # At DEBUG, botocore logs every request with its body: a 16 MiB part of an export or an
+        # upload became a ~64 MiB string per request (a worker at LOG_LEVEL=DEBUG peaked at 560
+        # MiB instead of 195). Their INFO says what matters (retries, credentials).
+        "botocore": {"level": "INFO"},
+        "s3transfer": {"level": "INFO"},
+        "urllib3": {"level": "INFO"},
     },
 }
 
