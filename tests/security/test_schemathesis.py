@@ -80,12 +80,19 @@ KNOWN: dict[tuple[str, str], str] = {
     ("POST /v1/files", "positive_data_acceptance"): (
         "the schema can only say `binary`: bytes that are not a PDF, EPUB or image are 415 by design"
     ),
+    ("POST /v1/users/me/import", "positive_data_acceptance"): (
+        "the schema can only say `binary`: bytes that are not an account archive are 422 "
+        "`invalid_archive` by design"
+    ),
     ("GET /v1/files", "negative_data_rejection"): EMPTY_FILTER,
     ("GET /v1/todos", "negative_data_rejection"): EMPTY_FILTER,
     ("GET /v1/todos/lists", "negative_data_rejection"): LENIENT_LIMIT,
     ("POST /v1/files", "negative_data_rejection"): LENGTH_REQUIRED,
     ("GET /v1/files/uploads", "negative_data_rejection"): LENIENT_LIMIT,
     ("GET /v1/users/me/sessions", "negative_data_rejection"): LENIENT_LIMIT,
+    ("GET /v1/users/me/export", "negative_data_rejection"): LENIENT_LIMIT,
+    ("GET /v1/users/me/import", "negative_data_rejection"): LENIENT_LIMIT,
+    ("POST /v1/users/me/import", "negative_data_rejection"): LENGTH_REQUIRED,
     ("GET /v1/notes", "negative_data_rejection"): EMPTY_FILTER,
     ("POST /v1/sync/push", "negative_data_rejection"): PER_OP,
     **{
