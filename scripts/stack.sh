@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make stack`: the production-like setup on this machine. Runs inside scripts/devservices.py,
 # which has started PostgreSQL (primary + replica), Redis and S3 and exported their URLs.
-# Ctrl-C or SIGTERM stops gunicorn; devservices then stops the services.
+# gunicorn serves the API; beside it the export/import worker runs, as its own Deployment does in
+# a cluster (docs/export.md). Ctrl-C or SIGTERM stops both; devservices then stops the services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -26,7 +27,20 @@ Environment:
   REDIS_URL=$REDIS_URL
   S3_ENDPOINT_URL=$S3_ENDPOINT_URL  S3_BUCKET=$S3_BUCKET
   ALLOWED_HOSTS=$ALLOWED_HOSTS  PORT=$PORT  SECRET_KEY=(generated for this run)
+Exports and imports (POST /v1/users/me/export): run by manage.py portability_worker, started here.
 Ctrl-C stops everything.
 ------------------------------------------------------------------------
 INFO
-exec $BIN/gunicorn -c exampleapp/gunicorn.conf.py exampleapp.wsgi:application
+$BIN/python manage.py portability_worker &
+worker=$!
+$BIN/gunicorn -c exampleapp/gunicorn.conf.py exampleapp.wsgi:application &
+server=$!
+trap 'kill -TERM "$server" "$worker" 2>/dev/null' TERM INT
+status=0
+# A trapped signal ends `wait` early (passing the signal on): wait again until gunicorn is gone.
+while kill -0 "$server" 2>/dev/null; do
+    if wait "$server"; then status=0; else status=$?; fi
+done
+kill -TERM "$worker" 2>/dev/null || true
+wait "$worker" || true
+exit "$status"
