@@ -53,10 +53,12 @@ class StampedRecord(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        given = attrs.get("field_versions") or {}
-        unknown = sorted(set(given) - set(self.editable_fields))
-        if unknown:
-            raise serializers.ValidationError({"field_versions": [f"Unknown fields: {', '.join(unknown)}."]})
+        # Keys this server does not know (a field another version has) are left out.
+        given = {
+            name: value
+            for name, value in (attrs.get("field_versions") or {}).items()
+            if name in self.editable_fields
+        }
         if any(value > attrs["version"] for value in given.values()):
             raise serializers.ValidationError({"field_versions": ["A field is newer than the object."]})
         # A record without them (written by hand) changed every field at its creation.

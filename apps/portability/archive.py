@@ -165,7 +165,7 @@ def _directory(stream: IO[bytes], size: int) -> tuple[int, int]:
     if at < 0 or at + _EOCD.size > len(tail):
         raise _refuse("not_a_zip", "The archive is not a zip file.")
     _, _, _, _, total, directory_size, directory_offset, _ = _EOCD.unpack_from(tail, at)
-    if 0xFFFF not in (total,) and 0xFFFFFFFF not in (directory_size, directory_offset):
+    if total != 0xFFFF and 0xFFFFFFFF not in (directory_size, directory_offset):
         return directory_offset, directory_size
     locator_at = size - tail_length + at - _ZIP64_LOCATOR.size
     if locator_at < 0:
