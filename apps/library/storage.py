@@ -229,13 +229,20 @@ def _walk_local(storage: Storage, directory: str) -> Iterator[tuple[str, datetim
 
 def list_multipart_uploads(prefix: str) -> Iterator[tuple[str, str]]:
     """(storage name, upload id) of the multipart uploads in progress under `prefix` (S3 only)."""
+    for key, upload_id, _ in multipart_uploads_started(prefix):
+        yield key, upload_id
+
+
+def multipart_uploads_started(prefix: str) -> Iterator[tuple[str, str, datetime]]:
+    """(storage name, upload id, when it was started) of the multipart uploads in progress
+    under `prefix` (S3 only)."""
     if not is_s3():
         return
     target = s3()
     paginator = target.client.get_paginator("list_multipart_uploads")
     for page in paginator.paginate(Bucket=target.bucket, Prefix=target.key(prefix)):
         for entry in page.get("Uploads", ()):
-            yield target.name(str(entry["Key"])), str(entry["UploadId"])
+            yield target.name(str(entry["Key"])), str(entry["UploadId"]), entry["Initiated"]
 
 
 def delete_objects(keys: list[str]) -> None:

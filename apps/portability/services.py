@@ -40,6 +40,8 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 # Finished jobs are listed this long, then their rows go.
 ROWS_KEPT = timedelta(days=30)
+# A multipart upload of an export no job owns any more is aborted once it is this old.
+ABANDONED_UPLOAD_AGE = timedelta(hours=6)
 EXPORT_PREFIX = "exports/"
 IMPORT_PREFIX = "imports/"
 
@@ -245,35 +247,38 @@ def delete_archive_quietly(job: Job, *, import_only: bool = False) -> None:
         storage.delete_quietly([job.archive_key])
 
 
-def jobs_housekeeping(*, now: datetime | None = None) -> dict[str, int]:
+def jobs_housekeeping(*, now: datetime | None = None, user_id: uuid.UUID | None = None) -> dict[str, int]:
     """Delete the archives of exports past EXPORT_RETENTION_HOURS (the job becomes `expired`),
-    abort multipart uploads no running export owns (a worker died while writing), and forget
-    finished jobs after ROWS_KEPT. Safe to run from any number of workers at once."""
+    abort multipart uploads no running export owns that are older than ABANDONED_UPLOAD_AGE (a
+    worker died while writing), and forget finished jobs after ROWS_KEPT; with `user_id`, only
+    that user's. Safe to run from any number of workers at once."""
     now = now or timezone.now()
     report = {"expired": 0, "aborted": 0, "forgotten": 0}
     using = _db()
-    for job in Job.objects.using(using).filter(
-        kind=Job.Kind.EXPORT, status=Job.Status.DONE, expires_at__lt=now
-    )[:500]:
+    jobs = Job.objects.using(using)
+    if user_id is not None:
+        jobs = jobs.filter(owner_id=user_id)
+    for job in jobs.filter(kind=Job.Kind.EXPORT, status=Job.Status.DONE, expires_at__lt=now)[:500]:
         storage.delete_quietly([job.archive_key])
         report["expired"] += (
             Job.objects.using(using)
             .filter(id=job.id, status=Job.Status.DONE)
             .update(status=Job.Status.EXPIRED, archive_size=None)
         )
-    if storage.is_s3():
-        running = set(
+    # Listed before the active jobs are read: an upload started after the listing is not in it.
+    prefix = f"{EXPORT_PREFIX}{user_id}/" if user_id is not None else EXPORT_PREFIX
+    started = list(storage.multipart_uploads_started(prefix))
+    if started:
+        active = set(
             Job.objects.using(using).filter(status__in=Job.ACTIVE).values_list("archive_key", flat=True)
         )
-        for key, upload_id in list(storage.list_multipart_uploads(EXPORT_PREFIX)):
-            if key not in running:
+        for key, upload_id, initiated in started:
+            # Old as well as ownerless: a job's row and its upload are never out of step for long.
+            if key not in active and initiated < now - ABANDONED_UPLOAD_AGE:
                 multipart.multipart_abort(key, upload_id=upload_id)
                 report["aborted"] += 1
     report["forgotten"], _ = (
-        Job.objects.using(using)
-        .filter(finished_at__lt=now - ROWS_KEPT)
-        .exclude(status__in=Job.ACTIVE)
-        .delete()
+        jobs.filter(finished_at__lt=now - ROWS_KEPT).exclude(status__in=Job.ACTIVE).delete()
     )
     return report
 

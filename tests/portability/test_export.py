@@ -168,14 +168,14 @@ def test_expired_exports_are_deleted(account: Account) -> None:
     job = Job.objects.get(id=export["id"])
     assert stored_keys(f"exports/{account.id}/") == [job.archive_key]
     Job.objects.filter(id=job.id).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert services.jobs_housekeeping()["expired"] == 1
+    assert services.jobs_housekeeping(user_id=account.id)["expired"] == 1  # type: ignore[arg-type]
     expired = ok(account.client.get(f"/v1/users/me/export/{export['id']}"))
     assert (expired["status"], expired["download_url"], expired["size"]) == ("expired", None, None)
     assert stored_keys(f"exports/{account.id}/") == []
     assert_problem(account.client.get(f"/v1/users/me/export/{export['id']}/content"), 409, "conflict")
     # Rows of finished jobs go after ROWS_KEPT.
     Job.objects.filter(id=job.id).update(finished_at=timezone.now() - services.ROWS_KEPT - timedelta(1))
-    assert services.jobs_housekeeping()["forgotten"] == 1
+    assert services.jobs_housekeeping(user_id=account.id)["forgotten"] == 1  # type: ignore[arg-type]
 
 
 def test_deleting_the_account_deletes_its_archives(account: Account) -> None:
@@ -206,3 +206,32 @@ def test_an_exports_queries_do_not_grow_with_the_account(make_account: Any) -> N
         return len(captured.captured_queries)
 
     assert queries(5) == queries(60)
+
+
+def test_an_abandoned_upload_is_aborted_once_it_is_old(account: Account) -> None:
+    """A worker that died while writing leaves a multipart upload no job owns: housekeeping
+    aborts it once it is ABANDONED_UPLOAD_AGE old (never one a running export is writing)."""
+    from apps.library import multipart
+
+    dead = f"exports/{account.id}/{account.id}.zip"
+    multipart.multipart_create(dead, content_type="application/zip")
+    running = _running_export(account)
+    multipart.multipart_create(running.archive_key, content_type="application/zip")
+
+    def open_uploads() -> set[str]:
+        return {key for key, _ in storage.list_multipart_uploads(f"exports/{account.id}/")}
+
+    # This user's only: the bucket is shared with other tests running at the same time.
+    services.jobs_housekeeping(user_id=account.id)  # type: ignore[arg-type]
+    assert open_uploads() == {dead, running.archive_key}, "too young to be abandoned"
+    later = timezone.now() + services.ABANDONED_UPLOAD_AGE + timedelta(minutes=1)
+    services.jobs_housekeeping(now=later, user_id=account.id)  # type: ignore[arg-type]
+    assert open_uploads() == {running.archive_key}
+
+
+def _running_export(account: Account) -> Job:
+    job = Job.objects.get(id=ok(account.client.post("/v1/users/me/export"), 202)["id"])
+    claimed = services.job_claim(worker="elsewhere")
+    assert claimed is not None
+    assert claimed.id == job.id
+    return claimed

@@ -18,6 +18,7 @@ import random
 import stat
 import string
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -177,7 +178,9 @@ def _zip(
     entries: list[tuple[zipfile.ZipInfo | str, bytes]], compression: int = zipfile.ZIP_DEFLATED
 ) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as out:
+    # zipfile warns about the duplicate name it is asked to write: that is the point here.
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w", compression) as out:
+        warnings.simplefilter("ignore", UserWarning)
         out.writestr(archive.MANIFEST, json.dumps(manifest()))
         for name in archive.RECORD_ENTRIES:
             out.writestr(name, b"")
