@@ -8,12 +8,15 @@ tasks through the API, each with its own id, and the drill keeps when each reque
 when its 201 came back. Then:
 
 1. a point in time T is recorded while writes go on, and writes continue after it;
-2. the mistake: `DELETE FROM todos_task` (every task of every user gone, and replicated);
+2. the mistake: `DELETE FROM todos_task` (every task of every user gone, and replicated); a
+   library file that existed at T was also deleted after it (row tombstoned, object deleted);
 3. a NEW server is restored from the bucket to T: barman-cloud-restore picks the newest base
    backup that ended before T, `restore_command` (barman-cloud-wal-restore) replays the archive
    and `recovery_target_time` stops the replay at T, then the server is promoted;
 4. checks on the restored server: every write acknowledged before T is there, no write started
-   after T is, nothing else is; a second app starts against it and `/readyz` answers 200.
+   after T is, nothing else is; a second app starts against it and `/readyz` answers 200;
+   `restore_file_objects` brings the file's object back from the versioned bucket and the app
+   serves its bytes again.
 
 RPO, measured rather than assumed: while the writers run, a sampler notes the WAL insert
 position every 0.2 s and the time its segment shows up as archived in `pg_stat_archiver`; the
@@ -35,18 +38,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.services import APP_PASSWORD, Postgres, free_port, get, log
+from scripts.services import APP_PASSWORD, Postgres, free_port, get, log, pdf_bytes
 
+from . import client
 from .barman import BarmanCloud
 from .client import Reply, User
 from .load import Load
 from .results import DrillResult, Figure, Size
-from .stack import App, DrillStack, app_env, migrate
+from .stack import App, DrillStack, app_env, manage, migrate
 
 # Where the prod overlay's cluster archives (components/backups: a bucket of its own) and the
 # name barman files it under (CloudNativePG uses the Cluster's name).
 BACKUP_BUCKET = "exampleapp-db-backups"
 SERVER_NAME = "exampleapp-db"
+# The library bucket of the drill's apps keeps object versions, as docs/operations.md asks of the
+# production bucket: a file deleted after T comes back with the rows (restore_file_objects).
+MEDIA_BUCKET = "exampleapp-media-versioned"
 
 
 @dataclass
@@ -142,16 +149,19 @@ class PitrDrill:
             secret_key=stack.env["S3_SECRET_ACCESS_KEY"],
         )
         self.apps: list[App] = []
+        self.env: dict[str, str] = {}  # the environment of the last app started
 
     # --- the archived primary and its app -----------------------------------------------------
-    def _create_bucket(self) -> None:
+    def _create_buckets(self) -> None:
         s3 = self.stack.s3_client()
         existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
-        if BACKUP_BUCKET not in existing:
-            s3.create_bucket(Bucket=BACKUP_BUCKET)
+        for bucket in (BACKUP_BUCKET, MEDIA_BUCKET):
+            if bucket not in existing:
+                s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=MEDIA_BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
     def start_primary(self) -> None:
-        self._create_bucket()
+        self._create_buckets()
         self.barman.check()
         self.pg.start(
             replica=False,
@@ -173,7 +183,9 @@ class PitrDrill:
             replica_urls="",
             # Its own cache namespace: sessions and pins of one app must not leak into the other.
             CACHE_KEY_PREFIX=f"drill-{name}",
+            S3_BUCKET=MEDIA_BUCKET,
         )
+        self.env = env
         migrate(env)
         app = App(self.stack.root, env, name=name)
         self.apps.append(app)
@@ -292,6 +304,13 @@ def _run(drill: PitrDrill, result: DrillResult) -> DrillResult:
     drill.ballast()
     drill.catch_up_archive()
     users = [User.create(app.port, "pitr") for _ in range(size.threads)]
+    # A library file that exists at T and is deleted after it (its object with it).
+    pdf = pdf_bytes(title="pitr")
+    body, content_type = client.multipart("before-t.pdf", pdf)
+    upload = users[0].call("POST", "/v1/files", raw=body, headers={"Content-Type": content_type})
+    if upload.status != 201:
+        raise RuntimeError(f"upload: {upload.status} {upload.body[:200]!r}")
+    file_id = upload.json()["id"]
     writes: list[Write] = []
     steps = []
     for user in users:
@@ -316,6 +335,8 @@ def _run(drill: PitrDrill, result: DrillResult) -> DrillResult:
     archived_in_time = sampler.wait_archived(sampler.last_segment(), size.archive_timeout + 30)
     sampler.stop()
 
+    file_deleted = users[0].call("DELETE", f"/v1/files/{file_id}").status
+    file_key = drill.sql(primary, "SELECT storage_key FROM library_file WHERE id = %s", (file_id,))[0][0]
     # The mistake, as an operator's session would make it.
     deleted = drill.sql(
         primary, "WITH gone AS (DELETE FROM todos_task RETURNING 1) SELECT count(*) FROM gone"
@@ -349,7 +370,12 @@ def _run(drill: PitrDrill, result: DrillResult) -> DrillResult:
         )
     )
 
+    # The rows are back as of T; the file's object was deleted after T: bring it back from the
+    # bucket's versions, as the runbook says, before the app serves the restored database.
+    s3 = drill.stack.s3_client()
+    object_gone = not _exists(s3, MEDIA_BUCKET, file_key)
     restored_app = drill.app(drill.url(restored), "pitr-restored")
+    objects_report = manage(drill.env, "restore_file_objects").strip()
     ready, _ = get(restored_app.port, "/readyz?strict=1", {"Host": "127.0.0.1"})
     # The restored app serves the restored rows: a task from before T is there, one from after is not.
     reader = users[0]
@@ -360,6 +386,12 @@ def _run(drill: PitrDrill, result: DrillResult) -> DrillResult:
     served = reader.call("GET", f"/v1/todos/{before_id}").status
     gone = reader.call("GET", f"/v1/todos/{after_ids[-1]}").status if after_ids else 0
     result.zero("restored app: /readyz?strict=1 not 200", 0 if ready == 200 else 1)
+    content = reader.call("GET", f"/v1/files/{file_id}/content")
+    served_bytes = _follow(content)
+    result.zero(
+        "library file deleted after T: not served byte for byte after the restore",
+        0 if served_bytes == pdf and object_gone and file_deleted == 204 else 1,
+    )
     result.zero(
         "restored app: a task from before T not served, or one from after T served",
         0 if (served, gone) == (200, 404) else 1,
@@ -394,6 +426,9 @@ def _run(drill: PitrDrill, result: DrillResult) -> DrillResult:
         f"restore: base backup fetched in {fetch_seconds:.1f} s, {replayed} WAL segments replayed to T "
         f"and promoted in {replay_seconds:.1f} s; restored app: /readyz?strict=1 -> {ready}, a task "
         f"from before T -> {served}, one from after T -> {gone}",
+        f"library file deleted after T (DELETE -> {file_deleted}; object gone before the restore: "
+        f"{object_gone}): restore_file_objects: {objects_report}; content -> {content.status}, "
+        f"{len(served_bytes or b'')} of {len(pdf)} bytes, identical: {served_bytes == pdf}",
         f"RPO sampler: {len(sampler.samples)} samples, median wait "
         f"{sorted(exposures)[len(exposures) // 2] if exposures else float('nan'):.1f} s, "
         f"{unarchived} never archived; archive_timeout {size.archive_timeout} s",
@@ -422,3 +457,27 @@ def _restored_segments(drill: PitrDrill) -> int:
         return log_path.read_text(errors="replace").count("restored log file")
     except OSError:
         return 0
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError:
+        return False
+
+
+def _follow(reply: Reply) -> bytes | None:
+    """The bytes behind a content answer: the presigned S3 URL it redirects to, fetched."""
+    import urllib.request
+
+    location = reply.header("Location")
+    if reply.status not in (301, 302, 307) or not location:
+        return None
+    try:
+        with urllib.request.urlopen(location, timeout=10) as answer:  # noqa: S310 - the stack's S3
+            return bytes(answer.read())
+    except OSError:  # HTTPError included: the object is not there
+        return None
