@@ -90,8 +90,9 @@ image-check: $(STAMP)
 .PHONY: drills
 
 ## make drills [QUICK=1]: fault drills against the real stack under load (gunicorn, production
-## settings, PostgreSQL primary + standby, Redis, S3); prints the table, writes it into
-## docs/reliability.md, exits non-zero when a figure misses its target. QUICK=1: < 5 minutes.
+## settings, PostgreSQL primary + standby, Redis, S3), and a point-in-time restore from a WAL
+## archive and base backup in S3 (barman-cloud); prints the table, writes it into
+## docs/reliability.md, exits non-zero when a figure misses its target. QUICK=1: about 5 minutes.
 drills: $(STAMP)
 	$(BIN)/python -m drills $(if $(filter-out 0,$(QUICK)),--quick)
 
