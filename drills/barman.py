@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,34 +28,63 @@ from typing import Any
 _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
 
 
+# What barman-cloud's WAL commands import (boto3 and its dependencies only once they talk to S3).
+_PACKAGES = (
+    "barman",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "six.py",
+    "urllib3",
+    "psycopg2",
+)
+
+
+def _imports_as_postgres(python: str, extra: Mapping[str, str]) -> bool:
+    probe = subprocess.run(
+        ["runuser", "-u", "postgres", "--", python, "-c", "import barman.clients.cloud_walarchive, boto3"],
+        capture_output=True,
+        env={**os.environ, **extra},
+        check=False,
+    )
+    return probe.returncode == 0
+
+
 @functools.cache
-def postgres_python() -> tuple[str, dict[str, str]]:
+def postgres_python(spare: Path) -> tuple[str, dict[str, str]]:
     """An interpreter the `postgres` OS user can run barman's modules with, and its environment.
 
     PostgreSQL refuses root, so its archive and restore commands run as `postgres`. The drill's
-    own virtualenv is the first choice; where its interpreter is out of that user's reach (a
+    own virtualenv is the first choice. Where its interpreter is out of that user's reach (a
     pyenv build under /root, 0700, as on this project's machines), Debian's python3 of the same
     minor version imports the virtualenv's packages instead (pure Python, plus psycopg2's
-    extension, built for the same CPython ABI)."""
+    extension, built for the same CPython ABI); where the virtualenv itself is out of reach too
+    (a checkout under /root), from a copy of those packages in `spare`, a directory of the
+    drill's own."""
     if os.geteuid() != 0:
         return sys.executable, {}
-    candidates = [
-        (sys.executable, {}),
-        ("/usr/bin/python3", {"PYTHONPATH": sysconfig.get_paths()["purelib"]}),
-    ]
-    for python, extra in candidates:
-        probe = subprocess.run(
-            ["runuser", "-u", "postgres", "--", python, "-c", "import barman.clients.cloud_walarchive"],
-            capture_output=True,
-            env={**os.environ, **extra},
-            check=False,
-        )
-        if probe.returncode == 0:
-            return python, extra
+    site = sysconfig.get_paths()["purelib"]
+    if _imports_as_postgres(sys.executable, {}):
+        return sys.executable, {}
+    system = "/usr/bin/python3"
+    if _imports_as_postgres(system, {"PYTHONPATH": site}):
+        return system, {"PYTHONPATH": site}
+    spare.mkdir(parents=True, exist_ok=True)
+    for name in _PACKAGES:
+        source = Path(site) / name
+        if source.is_dir():
+            shutil.copytree(source, spare / name, dirs_exist_ok=True)
+        elif source.exists():
+            shutil.copy2(source, spare / name)
+    for path in (spare, *spare.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    if _imports_as_postgres(system, {"PYTHONPATH": str(spare)}):
+        return system, {"PYTHONPATH": str(spare)}
     raise RuntimeError(
-        "the postgres OS user can run barman-cloud with neither this virtualenv's interpreter nor "
-        f"/usr/bin/python3 + PYTHONPATH={sysconfig.get_paths()['purelib']}: make the virtualenv "
-        "readable by that user"
+        f"the postgres OS user cannot run barman-cloud: neither {sys.executable} nor {system} "
+        f"imports it (virtualenv {site}, copy in {spare})"
     )
 
 
@@ -67,6 +97,8 @@ class BarmanCloud:
     server: str
     access_key: str
     secret_key: str
+    # Where a copy of barman's packages goes if the postgres user cannot read the virtualenv.
+    spare: Path
     prefix: str = "postgres"
     region: str = "us-east-1"
 
@@ -94,7 +126,7 @@ class BarmanCloud:
         ]
 
     def _postgres_side(self, module: str, *args: str) -> str:
-        python, extra = postgres_python()
+        python, extra = postgres_python(self.spare)
         env = [f"{name}={shlex.quote(value)}" for name, value in extra.items()]
         command = [python, "-m", f"barman.clients.{module}", *self._common(), *args]
         return " ".join([*(["env", *env] if env else []), *map(shlex.quote, command)])

@@ -147,6 +147,7 @@ class PitrDrill:
             server=SERVER_NAME,
             access_key=stack.env["S3_ACCESS_KEY_ID"],
             secret_key=stack.env["S3_SECRET_ACCESS_KEY"],
+            spare=stack.root / "barman-lib",
         )
         self.apps: list[App] = []
         self.env: dict[str, str] = {}  # the environment of the last app started
