@@ -257,7 +257,7 @@ def notes_create_new(
 
 
 # Columns notes_update_many writes: everything a plain edit can change (not the file links).
-_PLAIN_COLUMNS = ("title", "body", "tags", "pinned", "archived")
+_PLAIN_COLUMNS = tuple(name for name in EDITABLE_FIELDS if name != "files")
 
 
 def notes_update_many(*, owner_id: uuid.UUID, changes: Sequence[tuple[Note, Mapping[str, Any]]]) -> None:

@@ -75,9 +75,7 @@ class NoteSync(FieldMergedType):
     input_serializer = NoteWriteInput
     creator = services.note_create
     deleter = services.note_delete
-
-    def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-        return {note.id: note for note in selectors.note_list(owner_id=owner_id).filter(id__in=ids)}
+    lister = selectors.note_list
 
     def fetch_shaped(
         self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID], max_bytes: int

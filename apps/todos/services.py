@@ -33,7 +33,7 @@ from apps.sync.feed import objects_record, owner_write
 
 from . import positions, recurrence
 from .due import Due
-from .models import DUE_COLUMNS, TREE_COLUMNS, Task, TaskCompletion, TaskList
+from .models import DUE_COLUMNS, TASK_FIELDS, TASK_RULED_FIELDS, TREE_COLUMNS, Task, TaskCompletion, TaskList
 from .placement import Placement, place, subtasks_follow
 
 BULK_MAX_IDS = 200
@@ -313,6 +313,9 @@ def _columns(changed: Iterable[str]) -> set[str]:
     return out
 
 
+_PLAIN_FIELDS = tuple(name for name in TASK_FIELDS if name not in TASK_RULED_FIELDS)
+
+
 def task_create(
     *, owner_id: uuid.UUID, fields: dict[str, Any], task_id: uuid.UUID | None = None
 ) -> tuple[Task, bool]:
@@ -338,17 +341,13 @@ def task_create(
             owner_id=owner_id,
             list_id=tasklist.id,
             parent_id=parent_id,
-            title=fields["title"],
-            notes=fields["notes"],
             done=fields["done"],
-            priority=fields["priority"],
-            tags=fields["tags"],
-            recurrence=fields["recurrence"],
             completed_at=now if fields["done"] else None,
             completion_count=1 if fields["done"] else 0,
             last_completed_at=now if fields["done"] else None,
         )
-        task.set_due(fields["due"])
+        for name in _PLAIN_FIELDS:
+            task.set_editable(name, fields[name])
         task.position = place(
             model=Task, siblings=_siblings(task), placement=placement, current=None, now=now
         )
@@ -410,13 +409,10 @@ def task_apply(*, owner_id: uuid.UUID, task: Task, fields: Mapping[str, Any]) ->
     )
 
     changed: list[str] = []
-    for name in ("title", "notes", "priority", "tags", "recurrence", "due"):
+    for name in _PLAIN_FIELDS:
         if name in fields and task.editable_value(name) != fields[name]:
             changed.append(name)
-            if name == "due":
-                task.set_due(fields["due"])
-            else:
-                setattr(task, name, fields[name])
+            task.set_editable(name, fields[name])
     if moved_list:
         task.list_id = list_id
         changed.append("list")
