@@ -68,14 +68,16 @@ def env_origin(name: str) -> str:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return ""
+    refused = ImproperlyConfigured(
+        f"{name} must be an origin such as https://cdn.example.com (scheme and host, no path), got {raw!r}"
+    )
     try:
         parts = urlsplit(raw)
-        parts.port  # noqa: B018  # raises ValueError on a port that is not a number
+        parts.port  # noqa: B018  # a port that is not a number raises ValueError here
     except ValueError:
-        parts = None
+        raise refused from None
     if (
-        parts is None
-        or parts.scheme not in ("http", "https")
+        parts.scheme not in ("http", "https")
         or not parts.hostname
         or parts.username is not None
         or parts.path not in ("", "/")
@@ -83,8 +85,5 @@ def env_origin(name: str) -> str:
         or parts.fragment
         or raw.endswith(("?", "#"))
     ):
-        raise ImproperlyConfigured(
-            f"{name} must be an origin such as https://cdn.example.com (scheme and host, "
-            f"no path), got {raw!r}"
-        )
+        raise refused
     return f"{parts.scheme}://{parts.netloc}"
