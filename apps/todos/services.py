@@ -90,10 +90,8 @@ def tasklist_create(
     placement = Placement.pop_from(fields)
     now = timezone.now()
     with owner_write(owner_id=owner_id):
-        if list_id is not None:
-            existing = TaskList.objects.select_for_update().filter(id=list_id).first()
-            if existing is not None:
-                return _same_or_conflict(existing, owner_id, fields, placement), False
+        if (repeated := _repeated(TaskList, list_id, owner_id, fields, placement)) is not None:
+            return repeated, False
         tasklist = TaskList(id=list_id or uuid.uuid4(), owner_id=owner_id, **fields)
         tasklist.position = place(
             model=TaskList, siblings=_lists_of(owner_id), placement=placement, current=None, now=now
@@ -102,6 +100,19 @@ def tasklist_create(
         return _insert_new(
             tasklist, lambda existing: _same_or_conflict(existing, owner_id, fields, placement)
         )
+
+
+def _repeated(
+    model: type[M],
+    obj_id: uuid.UUID | None,
+    owner_id: uuid.UUID,
+    fields: dict[str, Any],
+    placement: Placement,
+) -> M | None:
+    """What a create with a client-chosen id that is already taken answers (the same object,
+    or IdConflict); None when the id is new."""
+    existing = model.objects.select_for_update().filter(id=obj_id).first() if obj_id is not None else None
+    return None if existing is None else _same_or_conflict(existing, owner_id, fields, placement)
 
 
 def _same_or_conflict(existing: M, owner_id: uuid.UUID, fields: dict[str, Any], placement: Placement) -> M:
@@ -326,10 +337,8 @@ def task_create(
     placement = Placement.pop_from(fields)
     now = timezone.now()
     with owner_write(owner_id=owner_id):
-        if task_id is not None:
-            existing = Task.objects.select_for_update().filter(id=task_id).first()
-            if existing is not None:
-                return _same_or_conflict(existing, owner_id, fields, placement), False
+        if (repeated := _repeated(Task, task_id, owner_id, fields, placement)) is not None:
+            return repeated, False
         tasklist = _lock_list(owner_id, fields["list"])
         parent_id = fields["parent"]
         parent = None
