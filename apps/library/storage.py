@@ -98,8 +98,16 @@ def delete_after_commit(keys: list[str], *, using: str) -> None:
     transaction.on_commit(lambda: delete_quietly(keys), using=using)
 
 
+# What S3 answers a presigned download with: a user's file may be kept by the browser that asked
+# for it, never by a shared cache (a CDN or proxy between the client and S3) that would hand it
+# to the next request for the same path, after the URL expired or the file was deleted.
+DOWNLOAD_CACHE_CONTROL = "private"
+
+
 def download_url(key: str, *, filename: str, content_type: str) -> str:
-    """A short-lived presigned GET that makes S3 answer as an attachment of the right type."""
+    """A short-lived presigned GET that makes S3 answer as an attachment of the right type and
+    uncacheable by shared caches. The response-* parameters are part of the signature: a URL
+    with any of them removed or changed is refused (403)."""
     target = s3()
     return str(
         presign_client(target.storage).generate_presigned_url(
@@ -109,6 +117,7 @@ def download_url(key: str, *, filename: str, content_type: str) -> str:
                 "Key": target.key(key),
                 "ResponseContentDisposition": content_disposition_header(True, filename),
                 "ResponseContentType": content_type,
+                "ResponseCacheControl": DOWNLOAD_CACHE_CONTROL,
             },
             ExpiresIn=min(int(getattr(target.storage, "querystring_expire", 300)), 300),
         )

@@ -15,7 +15,7 @@ from typing import Any
 import dj_database_url
 from boto3.s3.transfer import TransferConfig
 
-from .env import env_bool, env_float, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_origin, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -200,8 +200,18 @@ S3_BUCKET = env_str("S3_BUCKET")
 S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
-STATIC_URL = "/static/"
+# Static files (the admin's, the API docs') are baked into the image by collectstatic with
+# hashed names and served by whitenoise at /static/ with far-future, immutable cache headers.
+# STATIC_HOST puts a CDN in front of them: the origin (scheme and host) of a CDN that fetches
+# /static/... from this app, e.g. https://static.example.com. Pages then link
+# https://static.example.com/static/<hashed name>; the manifest (names to hashed names) is the
+# image's, whatever the host, and without STATIC_HOST the app's own /static/ is linked.
+STATIC_HOST = env_origin("STATIC_HOST")
+STATIC_URL = f"{STATIC_HOST}/static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+# Where the pods serve static files does not follow where clients fetch them: always /static/,
+# the path the CDN pulls from (whitenoise would otherwise take the path of STATIC_URL).
+WHITENOISE_STATIC_PREFIX = "/static/"
 if S3_BUCKET:
     _default_storage: dict = {
         "BACKEND": "storages.backends.s3.S3Storage",
