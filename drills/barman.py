@@ -166,7 +166,9 @@ class BarmanCloud:
     def backup(self, *, host: str, port: int, user: str, name: str) -> None:
         """An online base backup (pg_backup_start/stop; the data directory streamed as gzipped
         tar parts), as a ScheduledBackup runs it. Reads the data directory, so it runs on the
-        database's host (here: as root, which can read it)."""
+        database's host (here: as root, which can read it). The checkpoint that starts it is
+        immediate: a drill cannot wait for a spread one, which the daily backup in production
+        takes (the ObjectStore leaves `immediateCheckpoint` off)."""
         self._run(
             "backup",
             "--gzip",
