@@ -28,7 +28,7 @@ def test_without_a_token_it_is_401(api: Any) -> None:
     assert response.json()["code"] == "not_authenticated"
 
 
-@pytest.mark.parametrize("value", ["x", "-1", "1.5", str(2**63)])
+@pytest.mark.parametrize("value", ["x", "-1", "1.5", "²", str(2**63), "9" * 5000])
 def test_a_malformed_last_event_id_is_400(account: Any, value: str) -> None:
     response = account.client.get("/v1/sync/events", HTTP_LAST_EVENT_ID=value)
     assert response.status_code == 400

@@ -158,7 +158,9 @@ def _last_event_id(request: Request) -> int:
     raw = request.headers.get("Last-Event-ID", "").strip()
     if not raw:
         return -1
-    if not raw.isdigit() or int(raw) > LAST_EVENT_ID_MAX:
+    # ASCII digits only (str.isdigit also takes "²"), and short enough to convert: a 5,000-digit
+    # header must be a 400, not Python's int-conversion limit.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or int(raw) > LAST_EVENT_ID_MAX:
         raise ValidationFailed.field(
             "Last-Event-ID", "The id of the last event you got (a sequence number), or none."
         )
