@@ -27,10 +27,12 @@ $(STAMP): $(LOCK)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	@touch $(STAMP)
 
-## make run: serve the API on http://127.0.0.1:$(PORT) with embedded defaults (SQLite, local files)
+## make run: serve the API on http://127.0.0.1:$(PORT) with embedded defaults (SQLite, local files).
+## One ASGI process (uvicorn, reloading on code changes) serves the API and the live sync stream
+## (GET /v1/sync/events), fanned out in-process since there is no Redis (docs/sync.md).
 run: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py events --host 127.0.0.1 --port $(PORT) --reload
 
 ## make test: lint, type-check, then the whole suite against throwaway real services: in parallel
 ## (pytest-xdist, a worker per CPU: each has its own test database and Redis database), then the
