@@ -1,4 +1,4 @@
-"""The eight fault drills of issue 8. Each takes the running stack and a size, injects its
+"""The fault drills (issue 8, 16, 18). Each takes the running stack and a size, injects its
 fault under load and returns its figures, each with its target and whether it was met.
 
 The same functions run in `make drills` (full or QUICK size) and in tests/drills (the smallest
@@ -24,6 +24,7 @@ from scripts.services import pdf_bytes
 
 from . import client
 from .client import Reply, User, percentile
+from .events import events_redis, events_sigterm
 from .failover import PatroniCluster, PgCtlFailover, patroni_available
 from .load import Load, Mixed, Sample
 from .pitr import pitr
@@ -693,6 +694,8 @@ DRILLS: dict[str, Callable[[DrillStack, Size], DrillResult]] = {
     "sigterm": sigterm,
     "sigkill": sigkill_pushes,
     "retries": push_retries,
+    "events_sigterm": events_sigterm,
+    "events_redis": events_redis,
     # Its own primary and apps; only the S3 server and Redis are the stack's.
     "pitr": pitr,
     # Last: with pg_ctl promote (no Patroni here) it leaves the drill stack without a standby.

@@ -57,6 +57,16 @@ def test_pushes_retried_with_random_drops(drill_stack: DrillStack) -> None:
     _check(scenarios.push_retries(drill_stack, SIZE))
 
 
+def test_events_process_sigterm_during_load(drill_stack: DrillStack) -> None:
+    """Streams move to a new events process with Last-Event-ID and miss nothing (drills/events.py)."""
+    _check(scenarios.events_sigterm(drill_stack, SIZE))
+
+
+def test_events_streams_through_a_redis_restart(drill_stack: DrillStack) -> None:
+    """`fallback` while Redis is down, `live` and caught up after it is back (drills/events.py)."""
+    _check(scenarios.events_redis(drill_stack, SIZE))
+
+
 def test_point_in_time_restore_after_a_destructive_delete(drill_stack: DrillStack) -> None:
     """WAL archived with barman-cloud to the stack's S3 server, a base backup under load, a
     recorded time T, every task deleted; a new server restored to T has every write acknowledged

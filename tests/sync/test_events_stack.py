@@ -35,7 +35,7 @@ from apps.sync.asyncapi import EVENT_COMPONENTS, document
 from scripts.services import Gunicorn, Stack, executable, free_port
 from tests.conftest import PASSWORD
 from tests.deploy.servers import production_env
-from tests.sync.sse import Event, Stream
+from scripts.services.sse import Event, Stream
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
