@@ -27,10 +27,12 @@ $(STAMP): $(LOCK)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	@touch $(STAMP)
 
-## make run: serve the API on http://127.0.0.1:$(PORT) with embedded defaults (SQLite, local files)
+## make run: serve the API on http://127.0.0.1:$(PORT) with embedded defaults (SQLite, local files).
+## One ASGI process (uvicorn, reloading on code changes) serves the API and the live sync stream
+## (GET /v1/sync/events), fanned out in-process since there is no Redis (docs/sync.md).
 run: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py events --host 127.0.0.1 --port $(PORT) --reload
 
 ## make test: lint, type-check, then the whole suite against throwaway real services: in parallel
 ## (pytest-xdist, a worker per CPU: each has its own test database and Redis database), then the
@@ -90,8 +92,9 @@ image-check: $(STAMP)
 .PHONY: drills
 
 ## make drills [QUICK=1]: fault drills against the real stack under load (gunicorn, production
-## settings, PostgreSQL primary + standby, Redis, S3); prints the table, writes it into
-## docs/reliability.md, exits non-zero when a figure misses its target. QUICK=1: < 5 minutes.
+## settings, PostgreSQL primary + standby, Redis, S3), and a point-in-time restore from a WAL
+## archive and base backup in S3 (barman-cloud); prints the table, writes it into
+## docs/reliability.md, exits non-zero when a figure misses its target. QUICK=1: about 5 minutes.
 drills: $(STAMP)
 	$(BIN)/python -m drills $(if $(filter-out 0,$(QUICK)),--quick)
 

@@ -5,10 +5,14 @@
 rewrites `newTag` of the `exampleapp` entry under `images:` in
 deploy/kustomize/overlays/<overlay>/kustomization.yaml and leaves every other byte of the file
 alone (comments included), so the commit that Argo CD deploys is a one-line diff.
+
+`--overlays DIR` works on another copy of the overlays: `make deploy-check` bumps a scratch copy
+of deploy/kustomize and renders it, to prove the bump reaches every container of the app.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -22,11 +26,11 @@ _ENTRY = re.compile(
 )
 
 
-def set_image_tag(overlay: str, tag: str) -> bool:
+def set_image_tag(overlay: str, tag: str, *, overlays: Path = OVERLAYS) -> bool:
     """Returns whether the file changed."""
     if not _TAG.match(tag):
         raise ValueError(f"not a valid image tag: {tag!r}")
-    path = OVERLAYS / overlay / "kustomization.yaml"
+    path = overlays / overlay / "kustomization.yaml"
     text = path.read_text()
     updated, count = _ENTRY.subn(lambda m: f'{m["head"]}"{tag}"', text)
     if count != 1:
@@ -38,12 +42,21 @@ def set_image_tag(overlay: str, tag: str) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("overlay", help="an overlay's directory name: dev, staging, prod")
+    parser.add_argument("tag", help="the image tag, e.g. sha-0123abcdef01")
+    parser.add_argument(
+        "--overlays", type=Path, default=OVERLAYS, help="the overlays directory (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        changed = set_image_tag(args.overlay, args.tag, overlays=args.overlays)
+    except (ValueError, OSError) as exc:
+        print(f"set_image_tag: {exc}", file=sys.stderr)
         return 2
-    overlay, tag = argv
-    changed = set_image_tag(overlay, tag)
-    print(f"overlays/{overlay}: image {IMAGE} -> {tag}" + ("" if changed else " (unchanged)"))
+    print(f"overlays/{args.overlay}: image {IMAGE} -> {args.tag}" + ("" if changed else " (unchanged)"))
     return 0
 
 

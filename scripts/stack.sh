@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make stack`: the production-like setup on this machine. Runs inside scripts/devservices.py,
 # which has started PostgreSQL (primary + replica), Redis and S3 and exported their URLs.
-# gunicorn serves the API; beside it the export/import worker runs, as its own Deployment does in
-# a cluster (docs/export.md). Ctrl-C or SIGTERM stops both; devservices then stops the services.
+# Three processes, as three Deployments run them: gunicorn (the API) on PORT, the events process
+# (uvicorn: the live sync stream, GET /v1/sync/events) on EVENTS_PORT, both on the same Redis,
+# and the export/import worker (manage.py portability_worker; docs/export.md).
+# Ctrl-C or SIGTERM stops them; devservices then stops the services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -10,6 +12,7 @@ export DJANGO_SETTINGS_MODULE=exampleapp.settings.production
 export SECRET_KEY=${SECRET_KEY:-$($BIN/python -c 'import secrets; print(secrets.token_urlsafe(64))')}
 export ALLOWED_HOSTS=${ALLOWED_HOSTS:-localhost,127.0.0.1}
 export PORT=${PORT:-8000}
+EVENTS_PORT=${EVENTS_PORT:-$((PORT + 1))}
 # Plain HTTP on loopback: no TLS redirect and no HSTS here (the ingress does TLS in a cluster).
 export SECURE_SSL_REDIRECT=${SECURE_SSL_REDIRECT:-false}
 export STATIC_ROOT=${STATIC_ROOT:-$PWD/staticfiles}
@@ -20,6 +23,7 @@ cat <<INFO
 ExampleApp (production settings) on http://127.0.0.1:$PORT
   API docs   http://127.0.0.1:$PORT/v1/docs      schema /v1/schema
   probes     http://127.0.0.1:$PORT/healthz  /readyz  /metrics
+  live sync  http://127.0.0.1:$EVENTS_PORT/v1/sync/events   (the events process; an ingress routes it)
 Environment:
   DJANGO_SETTINGS_MODULE=$DJANGO_SETTINGS_MODULE
   DATABASE_URL=$DATABASE_URL
@@ -31,16 +35,9 @@ Exports and imports (POST /v1/users/me/export): run by manage.py portability_wor
 Ctrl-C stops everything.
 ------------------------------------------------------------------------
 INFO
+PORT=$EVENTS_PORT METRICS_PORT= $BIN/python manage.py events --host 127.0.0.1 &
+EVENTS_PID=$!
 $BIN/python manage.py portability_worker &
-worker=$!
-$BIN/gunicorn -c exampleapp/gunicorn.conf.py exampleapp.wsgi:application &
-server=$!
-trap 'kill -TERM "$server" "$worker" 2>/dev/null' TERM INT
-status=0
-# A trapped signal ends `wait` early (passing the signal on): wait again until gunicorn is gone.
-while kill -0 "$server" 2>/dev/null; do
-    if wait "$server"; then status=0; else status=$?; fi
-done
-kill -TERM "$worker" 2>/dev/null || true
-wait "$worker" || true
-exit "$status"
+WORKER_PID=$!
+trap 'kill -TERM $EVENTS_PID $WORKER_PID 2>/dev/null; wait $EVENTS_PID $WORKER_PID 2>/dev/null' EXIT
+$BIN/gunicorn -c exampleapp/gunicorn.conf.py exampleapp.wsgi:application

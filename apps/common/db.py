@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import orjson
 from django.db import connections, models
+from django.utils import timezone
 
 
 def is_postgresql(using: str) -> bool:
@@ -63,6 +64,13 @@ def _values(field: Any, objs: Sequence[Any], connection: Any, *, add: bool = Fal
             None if (value := getattr(obj, field.attname)) is None else orjson.dumps(value).decode()
             for obj in objs
         ]
+    if add and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)):
+        # One instant for the batch, prepared once (pre_save per row would read the clock and
+        # adapt the value a hundred times: a third of an insert's client time).
+        now = timezone.now()
+        for obj in objs:
+            setattr(obj, field.attname, now)
+        return [field.get_db_prep_value(now, connection, prepared=False)] * len(objs)
     values = (field.pre_save(obj, add) if add else getattr(obj, field.attname) for obj in objs)
     return [field.get_db_prep_value(value, connection, prepared=False) for value in values]
 
@@ -99,9 +107,10 @@ def update_rows(
 
 
 def insert_rows(model: type[models.Model], objs: Sequence[Any], *, using: str) -> None:
-    """INSERT new `objs` of `model` whose primary key the database assigns (not read back): on
-    PostgreSQL one `INSERT … SELECT FROM unnest(…)` of typed arrays, elsewhere bulk_create.
-    Fields get their values as bulk_create gives them (`pre_save`: auto_now_add and the like)."""
+    """INSERT new `objs` of `model`: on PostgreSQL one `INSERT … SELECT FROM unnest(…)` of typed
+    arrays, elsewhere bulk_create. Every concrete field goes, as bulk_create gives it (`pre_save`:
+    auto_now_add and the like), but those the database fills in (an auto-increment primary key,
+    a generated column), which are not read back."""
     if not objs:
         return
     if not is_postgresql(using):
@@ -109,7 +118,7 @@ def insert_rows(model: type[models.Model], objs: Sequence[Any], *, using: str) -
         return
     connection = connections[using]
     quote = connection.ops.quote_name
-    fields: list[Any] = [field for field in model._meta.concrete_fields if field is not model._meta.pk]
+    fields: list[Any] = [field for field in model._meta.concrete_fields if not field.db_returning]
     casts = [_column(field, connection) for field in fields]
     names = ", ".join(f"c{index}" for index in range(len(fields)))
     sql = (

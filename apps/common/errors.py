@@ -78,12 +78,15 @@ class ErrorCode(StrEnum):
     CHECKSUM_MISMATCH = "checksum_mismatch"
     INVALID_ARCHIVE = "invalid_archive"
     THROTTLED = "throttled"
+    TOO_MANY_STREAMS = "too_many_streams"
     # 5xx
     SERVER_ERROR = "server_error"
     DIRECT_UPLOAD_UNAVAILABLE = "direct_upload_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
     DATABASE_UNAVAILABLE = "database_unavailable"
     STORAGE_UNAVAILABLE = "storage_unavailable"
+    EVENTS_FULL = "events_full"
+    EVENTS_UNAVAILABLE = "events_unavailable"
     # only in a sync push's `rejected` results
     REJECTED = "rejected"
     UNSUPPORTED_OPERATION = "unsupported_operation"

@@ -68,6 +68,26 @@ def created_response(data: Any, *, created: bool, route: str, **ids: Any) -> Res
     )
 
 
+def create_answer(
+    request: Request,
+    *,
+    input_serializer: type[serializers.Serializer],
+    creator: Callable[..., tuple[Any, bool]],
+    id_name: str,
+    output_serializer: type[serializers.Serializer],
+    route: str,
+) -> Response:
+    """POST to a collection of a resource whose ids a client may choose: the body validated by
+    `input_serializer` (its optional `id` goes to `creator` as `id_name`), created by the app's
+    service, answered by `created_response` (201, or 200 for a repeated create)."""
+    data = input_serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    fields = dict(data.validated_data)
+    obj_id = fields.pop("id", None)
+    obj, created = creator(owner_id=owner_id(request), fields=fields, **{id_name: obj_id})
+    return created_response(output_serializer(obj).data, created=created, route=route, **{id_name: obj.id})
+
+
 class RowListMixin:
     """`list()` for a paginated, filtered list view whose page is read as rows. The view names
     `row_shape` and its app's `row_reader` (`reader(queryset, columns=, extra=, list_page=True)`:

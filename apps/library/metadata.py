@@ -15,6 +15,7 @@ import contextlib
 import logging
 import posixpath
 import zipfile
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 from xml.etree.ElementTree import Element
 
@@ -205,39 +206,46 @@ def _nav_toc(root: Element, base: str, budget: _Budget) -> list[dict[str, Any]]:
 
 
 def _nav_list(ol: Element, base: str, depth: int, budget: _Budget) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    if depth >= TOC_MAX_DEPTH:
-        return entries
-    for li in ol.iterfind("xhtml:li", epub.NS):
-        link = li.find("xhtml:a", epub.NS)
-        label = link if link is not None else li.find("xhtml:span", epub.NS)
-        href = link.get("href") if link is not None else None
-        title, target = _clean(epub.text_of(label)) or "", epub.resolve(base, href) if href else None
-        if not budget.take(title, target):
-            break
-        child = li.find("xhtml:ol", epub.NS)
-        entries.append(
-            {
-                "title": title,
-                "href": target,
-                "children": _nav_list(child, base, depth + 1, budget) if child is not None else [],
-            }
-        )
-    return entries
+    return _toc_tree(ol.iterfind("xhtml:li", epub.NS), _nav_item, base, depth, budget)
 
 
 def _ncx_points(parent: Element, base: str, depth: int, budget: _Budget) -> list[dict[str, Any]]:
+    return _toc_tree(parent.iterfind("ncx:navPoint", epub.NS), _ncx_item, base, depth, budget)
+
+
+def _nav_item(li: Element) -> tuple[str, str | None, Iterator[Element]]:
+    """An EPUB 3 nav `<li>`: its label (a link, or a heading span), target and sub-list."""
+    link = li.find("xhtml:a", epub.NS)
+    label = link if link is not None else li.find("xhtml:span", epub.NS)
+    child = li.find("xhtml:ol", epub.NS)
+    below = child.iterfind("xhtml:li", epub.NS) if child is not None else iter(())
+    return epub.text_of(label), link.get("href") if link is not None else None, below
+
+
+def _ncx_item(point: Element) -> tuple[str, str | None, Iterator[Element]]:
+    """An EPUB 2 NCX `<navPoint>`: its label, target and nested points."""
+    content = point.find("ncx:content", epub.NS)
+    label = epub.text_of(point.find("ncx:navLabel/ncx:text", epub.NS))
+    return label, content.get("src") if content is not None else None, point.iterfind("ncx:navPoint", epub.NS)
+
+
+def _toc_tree(
+    nodes: Iterator[Element],
+    read: Callable[[Element], tuple[str, str | None, Iterator[Element]]],
+    base: str,
+    depth: int,
+    budget: _Budget,
+) -> list[dict[str, Any]]:
+    """One table of contents from either format: entries of `{title, href, children}`, at most
+    TOC_MAX_DEPTH deep, ending where the budget runs out."""
     entries: list[dict[str, Any]] = []
     if depth >= TOC_MAX_DEPTH:
         return entries
-    for point in parent.iterfind("ncx:navPoint", epub.NS):
-        content = point.find("ncx:content", epub.NS)
-        src = content.get("src") if content is not None else None
-        title = _clean(epub.text_of(point.find("ncx:navLabel/ncx:text", epub.NS))) or ""
-        target = epub.resolve(base, src) if src else None
+    for node in nodes:
+        label, href, below = read(node)
+        title, target = _clean(label) or "", epub.resolve(base, href) if href else None
         if not budget.take(title, target):
             break
-        entries.append(
-            {"title": title, "href": target, "children": _ncx_points(point, base, depth + 1, budget)}
-        )
+        children = _toc_tree(below, read, base, depth + 1, budget)
+        entries.append({"title": title, "href": target, "children": children})
     return entries

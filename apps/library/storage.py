@@ -1,7 +1,7 @@
 """Where the bytes live: Django's default storage (django-storages S3 in production, local files
 on a laptop), the S3 handle and its clients, and the calls the storage API has no words for
-(listings, batch deletes). Multipart uploads and presigned part URLs are in multipart.py,
-reading stored objects back (ranged, streamed, budgeted) in objects.py.
+(listings, batch deletes, bringing back deleted versions). Multipart uploads and presigned part
+URLs are in multipart.py, reading stored objects back (ranged, streamed, budgeted) in objects.py.
 
 Object keys are `users/<owner id>/<random hex>`: generated here, never derived from a user's
 file name. The boto3 client is the storage's own (`S3Storage.connection`), so endpoint, keys,
@@ -98,8 +98,16 @@ def delete_after_commit(keys: list[str], *, using: str) -> None:
     transaction.on_commit(lambda: delete_quietly(keys), using=using)
 
 
+# What S3 answers a presigned download with: a user's file may be kept by the browser that asked
+# for it, never by a shared cache (a CDN or proxy between the client and S3) that would hand it
+# to the next request for the same path, after the URL expired or the file was deleted.
+DOWNLOAD_CACHE_CONTROL = "private"
+
+
 def download_url(key: str, *, filename: str, content_type: str) -> str:
-    """A short-lived presigned GET that makes S3 answer as an attachment of the right type."""
+    """A short-lived presigned GET that makes S3 answer as an attachment of the right type and
+    uncacheable by shared caches. The response-* parameters are part of the signature: a URL
+    with any of them removed or changed is refused (403)."""
     target = s3()
     return str(
         presign_client(target.storage).generate_presigned_url(
@@ -109,6 +117,7 @@ def download_url(key: str, *, filename: str, content_type: str) -> str:
                 "Key": target.key(key),
                 "ResponseContentDisposition": content_disposition_header(True, filename),
                 "ResponseContentType": content_type,
+                "ResponseCacheControl": DOWNLOAD_CACHE_CONTROL,
             },
             ExpiresIn=min(int(getattr(target.storage, "querystring_expire", 300)), 300),
         )
@@ -257,6 +266,32 @@ def delete_objects(keys: list[str]) -> None:
         target.client.delete_objects(
             Bucket=target.bucket, Delete={"Objects": [{"Key": target.key(k)} for k in batch], "Quiet": True}
         )
+
+
+def undelete(key: str) -> bool:
+    """Bring back a deleted object of a versioned bucket (S3 only): remove the delete markers
+    that hide its newest stored version, which becomes the current object again (same bytes,
+    same version id; nothing is copied). True when the object is there afterwards; False when
+    no stored version is left (a bucket without versioning, or a version already expired by the
+    bucket's lifecycle rule). An object that is there is left alone."""
+    target = s3()
+    raw = target.key(key)
+    paginator = target.client.get_paginator("list_object_versions")
+    versions: list[dict[str, Any]] = []
+    markers: list[dict[str, Any]] = []
+    for page in paginator.paginate(Bucket=target.bucket, Prefix=raw):
+        # The prefix also matches longer keys: only this exact key counts.
+        versions += [v for v in page.get("Versions", ()) if v["Key"] == raw]
+        markers += [m for m in page.get("DeleteMarkers", ()) if m["Key"] == raw]
+    if any(v.get("IsLatest") for v in versions):
+        return True
+    if not versions:
+        return False
+    newest = max(versions, key=lambda v: v["LastModified"])
+    for marker in markers:
+        if marker["LastModified"] >= newest["LastModified"]:
+            target.client.delete_object(Bucket=target.bucket, Key=raw, VersionId=marker["VersionId"])
+    return True
 
 
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, OSError)

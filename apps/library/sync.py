@@ -33,9 +33,7 @@ class FileSync(FieldMergedType):
     input_serializer = FileUpdateInput
     updater = services.file_update
     deleter = services.file_delete
-
-    def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-        return {f.id: f for f in selectors.file_list(owner_id=owner_id).filter(id__in=ids)}
+    lister = selectors.file_list
 
     def create(self, *, owner_id: uuid.UUID, obj_id: uuid.UUID, fields: Mapping[str, Any]) -> Any:
         # There is no creator: a file's bytes come first.

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, router, transaction
 from django.db.models import Max, Q
@@ -187,77 +186,37 @@ def note_create(
     return note, True
 
 
-_INSERT_NEW = """
-INSERT INTO notes_note (id, owner_id, version, created_at, updated_at, title, body, tags, pinned,
-                        archived, deleted_at, field_versions)
-SELECT id, %(owner)s, 1, %(now)s, %(now)s, title, body, tags::jsonb, pinned, archived, NULL,
-       %(field_versions)s::jsonb
-FROM unnest(%(ids)b::uuid[], %(titles)b::text[], %(bodies)b::text[], %(tags)b::text[],
-            %(pinned)b::boolean[], %(archived)b::boolean[]) AS new(id, title, body, tags, pinned, archived)
-"""
-
-
 def notes_create_new(
     *, owner_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
-) -> list[dict[str, Any]]:
+) -> list[Note]:
     """Create many new notes with client-chosen ids at once (sync push): one INSERT, one feed
     update. Each item's fields must already be cleaned (`clean_fields`) and link no files, and
     no id may exist yet — the caller checked that under the user's feed lock; a concurrent
     create of the same id raises IntegrityError (the caller then goes one by one). Runs inside
-    the caller's `owner_write`. Returns the new notes as rows api/serializers.NOTE_ROW shapes.
+    the caller's `owner_write`. Returns the new notes.
 
-    On PostgreSQL the rows go as typed arrays to one INSERT ... SELECT FROM unnest on a
-    server-binding cursor (apps/common/db.py: a quarter of bulk_create's client CPU)."""
-    now = timezone.now()
-    rows = [
-        {
-            "id": note_id,
+    The columns come from the model (apps/common/db.insert_rows: on PostgreSQL typed arrays to
+    one INSERT ... SELECT FROM unnest on a server-binding cursor)."""
+    field_versions = dict.fromkeys(EDITABLE_FIELDS, 1)
+    notes = [
+        Note(
+            id=note_id,
+            owner_id=owner_id,
+            field_versions=field_versions,
             **{name: value for name, value in {**DEFAULTS, **fields}.items() if name != "files"},
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-            "file_ids": [],
-        }
+        )
         for note_id, fields in items
     ]
-    field_versions = dict.fromkeys(EDITABLE_FIELDS, 1)
     using = _db()
-    _check_quota(owner_id, sum(text_bytes(row["title"], row["body"]) for row in rows))
+    _check_quota(owner_id, sum(text_bytes(note.title, note.body) for note in notes))
     with transaction.atomic(using=using, savepoint=False), _indexable():
-        if db.is_postgresql(using):
-            with db.bound_cursor(using) as cursor:
-                cursor.execute(
-                    _INSERT_NEW,
-                    {
-                        "owner": owner_id,
-                        "now": now,
-                        "field_versions": orjson.dumps(field_versions).decode(),
-                        "ids": [row["id"] for row in rows],
-                        "titles": [row["title"] for row in rows],
-                        "bodies": [row["body"] for row in rows],
-                        "tags": [orjson.dumps(row["tags"]).decode() for row in rows],
-                        "pinned": [row["pinned"] for row in rows],
-                        "archived": [row["archived"] for row in rows],
-                    },
-                )
-        else:
-            notes = [
-                Note(
-                    field_versions=field_versions,
-                    owner_id=owner_id,
-                    **{name: row[name] for name in ("id", "title", "body", "tags", "pinned", "archived")},
-                )
-                for row in rows
-            ]
-            Note.objects.using(using).bulk_create(notes)
-            for row, note in zip(rows, notes, strict=True):  # the timestamps auto_now gave them
-                row["created_at"], row["updated_at"] = note.created_at, note.updated_at
-    changes_record(owner_id=owner_id, changes=[ChangeSpec(Note.sync_type, row["id"], 1) for row in rows])
-    return rows
+        db.insert_rows(Note, notes, using=using)
+    changes_record(owner_id=owner_id, changes=[ChangeSpec(Note.sync_type, note.id, 1) for note in notes])
+    return notes
 
 
 # Columns notes_update_many writes: everything a plain edit can change (not the file links).
-_PLAIN_COLUMNS = ("title", "body", "tags", "pinned", "archived")
+_PLAIN_COLUMNS = tuple(name for name in EDITABLE_FIELDS if name != "files")
 
 
 def notes_update_many(*, owner_id: uuid.UUID, changes: Sequence[tuple[Note, Mapping[str, Any]]]) -> None:

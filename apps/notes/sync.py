@@ -75,9 +75,7 @@ class NoteSync(FieldMergedType):
     input_serializer = NoteWriteInput
     creator = services.note_create
     deleter = services.note_delete
-
-    def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-        return {note.id: note for note in selectors.note_list(owner_id=owner_id).filter(id__in=ids)}
+    lister = selectors.note_list
 
     def fetch_shaped(
         self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID], max_bytes: int
@@ -132,7 +130,8 @@ class NoteSync(FieldMergedType):
     def create_new(
         self, *, owner_id: uuid.UUID, items: Sequence[tuple[uuid.UUID, Mapping[str, Any]]]
     ) -> list[Any]:
-        rows = services.notes_create_new(owner_id=owner_id, items=items)
+        notes = services.notes_create_new(owner_id=owner_id, items=items)
+        rows = ({**vars(note), "file_ids": []} for note in notes)  # a new note links no files
         # The same JSON text as NoteOutput's (datetimes with Z), as a push result stores it.
         return list(orjson.loads(orjson.dumps(NOTE_ROW.many(rows), option=OPTIONS)))
 

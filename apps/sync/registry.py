@@ -107,6 +107,9 @@ class SyncType(ABC):
     fields_serializer: ClassVar[Any]
     output_component: ClassVar[str]
     fields_component: ClassVar[str]
+    # The app's selector of the caller's objects (`lister(owner_id=…)`, a queryset with what the
+    # serializer reads already joined); unset, the model's manager filtered by owner.
+    lister: ClassVar[Callable[..., models.QuerySet[Any]] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -124,8 +127,9 @@ class SyncType(ABC):
     def fetch(self, *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         """The caller's objects with these feed ids (deleted ones may be included), keyed by feed
         id, in as few queries as the serializer needs: pulls call it once per type and page."""
-        queryset = self.model._default_manager.filter(owner_id=owner_id, id__in=ids)
-        return {obj.pk: obj for obj in queryset}
+        lister = type(self).lister
+        objs = lister(owner_id=owner_id) if lister else self.model._default_manager.filter(owner_id=owner_id)
+        return {obj.pk: obj for obj in objs.filter(id__in=ids)}
 
     def serialize(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
         """The REST representation of each object."""

@@ -37,6 +37,10 @@ TASK_FIELDS = (
     "position",
     "recurrence",
 )
+# Editable task fields whose change follows rules of its own in services.py (moving between
+# lists and parents, completing, placing); every other one is written as it is given, so a new
+# plain field needs no code there.
+TASK_RULED_FIELDS = ("list", "parent", "done", "position")
 
 
 class TaskList(SyncedModel):
@@ -170,6 +174,13 @@ class Task(SyncedModel):
         if name in ("list", "parent"):
             return getattr(self, f"{name}_id")
         return getattr(self, name)
+
+    def set_editable(self, name: str, value: Any) -> None:
+        """Set a plain editable field (not one of TASK_RULED_FIELDS) from its compared form."""
+        if name == "due":
+            self.set_due(value)
+        else:
+            setattr(self, name, value)
 
 
 DUE_COLUMNS = ["due_date", "due_at", "due_offset", "due_day", "due_sort"]

@@ -80,19 +80,9 @@ def place(
         low = anchors[placement.after] if placement.after is not None else None
         high = anchors[placement.before] if placement.before is not None else None
         if low is not None and high is None:
-            high = (
-                siblings.filter(position__gt=low)
-                .order_by("position")
-                .values_list("position", flat=True)
-                .first()
-            )
+            high = _next_to(siblings, low, above=True)
         elif high is not None and low is None:
-            low = (
-                siblings.filter(position__lt=high)
-                .order_by("-position")
-                .values_list("position", flat=True)
-                .first()
-            )
+            low = _next_to(siblings, high, above=False)
         elif low is not None and high is not None and low >= high:
             raise ValidationFailed.field("before", "`before` must be placed after `after`.")
         key = positions.key_between(low, high)
@@ -102,6 +92,12 @@ def place(
             model=model, siblings=siblings, placement=placement, current=current, now=now, _rebalanced=True
         )
     return key
+
+
+def _next_to(siblings: QuerySet[M], key: str, *, above: bool) -> str | None:
+    """The sibling key right above (or below) `key`, None at the end of the group."""
+    lookup, order = ("position__gt", "position") if above else ("position__lt", "-position")
+    return siblings.filter(**{lookup: key}).order_by(order).values_list("position", flat=True).first()
 
 
 def rebalance(*, model: type[M], siblings: QuerySet[M], now: datetime) -> None:

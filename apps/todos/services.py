@@ -33,7 +33,7 @@ from apps.sync.feed import objects_record, owner_write
 
 from . import positions, recurrence
 from .due import Due
-from .models import DUE_COLUMNS, TREE_COLUMNS, Task, TaskCompletion, TaskList
+from .models import DUE_COLUMNS, TASK_FIELDS, TASK_RULED_FIELDS, TREE_COLUMNS, Task, TaskCompletion, TaskList
 from .placement import Placement, place, subtasks_follow
 
 BULK_MAX_IDS = 200
@@ -90,10 +90,8 @@ def tasklist_create(
     placement = Placement.pop_from(fields)
     now = timezone.now()
     with owner_write(owner_id=owner_id):
-        if list_id is not None:
-            existing = TaskList.objects.select_for_update().filter(id=list_id).first()
-            if existing is not None:
-                return _same_or_conflict(existing, owner_id, fields, placement), False
+        if (repeated := _repeated(TaskList, list_id, owner_id, fields, placement)) is not None:
+            return repeated, False
         tasklist = TaskList(id=list_id or uuid.uuid4(), owner_id=owner_id, **fields)
         tasklist.position = place(
             model=TaskList, siblings=_lists_of(owner_id), placement=placement, current=None, now=now
@@ -102,6 +100,19 @@ def tasklist_create(
         return _insert_new(
             tasklist, lambda existing: _same_or_conflict(existing, owner_id, fields, placement)
         )
+
+
+def _repeated(
+    model: type[M],
+    obj_id: uuid.UUID | None,
+    owner_id: uuid.UUID,
+    fields: dict[str, Any],
+    placement: Placement,
+) -> M | None:
+    """What a create with a client-chosen id that is already taken answers (the same object,
+    or IdConflict); None when the id is new."""
+    existing = model.objects.select_for_update().filter(id=obj_id).first() if obj_id is not None else None
+    return None if existing is None else _same_or_conflict(existing, owner_id, fields, placement)
 
 
 def _same_or_conflict(existing: M, owner_id: uuid.UUID, fields: dict[str, Any], placement: Placement) -> M:
@@ -313,6 +324,9 @@ def _columns(changed: Iterable[str]) -> set[str]:
     return out
 
 
+_PLAIN_FIELDS = tuple(name for name in TASK_FIELDS if name not in TASK_RULED_FIELDS)
+
+
 def task_create(
     *, owner_id: uuid.UUID, fields: dict[str, Any], task_id: uuid.UUID | None = None
 ) -> tuple[Task, bool]:
@@ -323,10 +337,8 @@ def task_create(
     placement = Placement.pop_from(fields)
     now = timezone.now()
     with owner_write(owner_id=owner_id):
-        if task_id is not None:
-            existing = Task.objects.select_for_update().filter(id=task_id).first()
-            if existing is not None:
-                return _same_or_conflict(existing, owner_id, fields, placement), False
+        if (repeated := _repeated(Task, task_id, owner_id, fields, placement)) is not None:
+            return repeated, False
         tasklist = _lock_list(owner_id, fields["list"])
         parent_id = fields["parent"]
         parent = None
@@ -338,17 +350,13 @@ def task_create(
             owner_id=owner_id,
             list_id=tasklist.id,
             parent_id=parent_id,
-            title=fields["title"],
-            notes=fields["notes"],
             done=fields["done"],
-            priority=fields["priority"],
-            tags=fields["tags"],
-            recurrence=fields["recurrence"],
             completed_at=now if fields["done"] else None,
             completion_count=1 if fields["done"] else 0,
             last_completed_at=now if fields["done"] else None,
         )
-        task.set_due(fields["due"])
+        for name in _PLAIN_FIELDS:
+            task.set_editable(name, fields[name])
         task.position = place(
             model=Task, siblings=_siblings(task), placement=placement, current=None, now=now
         )
@@ -410,13 +418,10 @@ def task_apply(*, owner_id: uuid.UUID, task: Task, fields: Mapping[str, Any]) ->
     )
 
     changed: list[str] = []
-    for name in ("title", "notes", "priority", "tags", "recurrence", "due"):
+    for name in _PLAIN_FIELDS:
         if name in fields and task.editable_value(name) != fields[name]:
             changed.append(name)
-            if name == "due":
-                task.set_due(fields["due"])
-            else:
-                setattr(task, name, fields[name])
+            task.set_editable(name, fields[name])
     if moved_list:
         task.list_id = list_id
         changed.append("list")

@@ -15,7 +15,7 @@ from typing import Any
 import dj_database_url
 from boto3.s3.transfer import TransferConfig
 
-from .env import env_bool, env_float, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_origin, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -201,8 +201,18 @@ S3_BUCKET = env_str("S3_BUCKET")
 S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
-STATIC_URL = "/static/"
+# Static files (the admin's, the API docs') are baked into the image by collectstatic with
+# hashed names and served by whitenoise at /static/ with far-future, immutable cache headers.
+# STATIC_HOST puts a CDN in front of them: the origin (scheme and host) of a CDN that fetches
+# /static/... from this app, e.g. https://static.example.com. Pages then link
+# https://static.example.com/static/<hashed name>; the manifest (names to hashed names) is the
+# image's, whatever the host, and without STATIC_HOST the app's own /static/ is linked.
+STATIC_HOST = env_origin("STATIC_HOST")
+STATIC_URL = f"{STATIC_HOST}/static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+# Where the pods serve static files does not follow where clients fetch them: always /static/,
+# the path the CDN pulls from (whitenoise would otherwise take the path of STATIC_URL).
+WHITENOISE_STATIC_PREFIX = "/static/"
 if S3_BUCKET:
     _default_storage: dict = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -328,6 +338,7 @@ SPECTACULAR_SETTINGS = {
         "TaskBulkActionEnum": ["complete", "reopen", "move", "delete"],
         "ErrorCodeEnum": "apps.common.errors.ERROR_CODES",
         "JobStatusEnum": "apps.portability.models.Job.Status",
+        "StreamClosingReasonEnum": "apps.sync.api.events.CLOSING_REASONS",
     },
     # The Accept header every kosync request must carry (apps/library/kosync/protocol.py): one
     # named enum, so a generated client has one type for it rather than one per operation.
@@ -445,6 +456,19 @@ SYNC_PULL_MAX_LIMIT = env_int("SYNC_PULL_MAX_LIMIT", 1000, minimum=1)
 SYNC_PULL_MAX_BYTES = env_int("SYNC_PULL_MAX_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
 # How long push results are remembered by op_id (retries must come within this window).
 SYNC_OP_RETENTION_DAYS = env_int("SYNC_OP_RETENTION_DAYS", 7, minimum=1)
+# The live stream (GET /v1/sync/events, served by the events process; docs/sync.md).
+# A comment line every EVENTS_HEARTBEAT_SECONDS keeps an idle stream open through proxies whose
+# idle timeout is 60 s (NGINX's default proxy-read-timeout, most cloud load balancers).
+EVENTS_HEARTBEAT_SECONDS = env_float("EVENTS_HEARTBEAT_SECONDS", 20.0)
+# Streams per account and per process (each process counts its own): past them 429
+# `too_many_streams` / 503 `events_full`. A person has a few devices, each with one stream.
+EVENTS_MAX_PER_USER = env_int("EVENTS_MAX_PER_USER", 10, minimum=1)
+EVENTS_MAX_CONNECTIONS = env_int("EVENTS_MAX_CONNECTIONS", 10000, minimum=1)
+# How often a client told to fall back (Redis down) should poll /v1/sync/changes.
+EVENTS_POLL_SECONDS = env_int("EVENTS_POLL_SECONDS", 30, minimum=1)
+# Every this often each events process re-reads the feed position of every connected account
+# (one query) and re-checks every stream's session: the safety net under the pub/sub messages.
+EVENTS_SWEEP_SECONDS = env_float("EVENTS_SWEEP_SECONDS", 30.0)
 # Registration over KOReader's protocol (POST /v1/sync/kosync/users/create); off by default:
 # accounts are made through /v1/auth/register and the kosync key is set on /v1/users/me.
 KOSYNC_REGISTRATION_ENABLED = env_bool("KOSYNC_REGISTRATION_ENABLED", False)

@@ -7,6 +7,7 @@ start with a message that names the variable instead of surfacing later as a con
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -58,3 +59,31 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_origin(name: str) -> str:
+    """A web origin, `scheme://host[:port]` (http or https, nothing after the host but an
+    optional `/`), returned without the trailing slash; empty when unset. Settings append their
+    own path to it, so a path, query or credentials here would be silently mangled: refused."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    refused = ImproperlyConfigured(
+        f"{name} must be an origin such as https://cdn.example.com (scheme and host, no path), got {raw!r}"
+    )
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018  # a port that is not a number raises ValueError here
+    except ValueError:
+        raise refused from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or raw.endswith(("?", "#"))
+    ):
+        raise refused
+    return f"{parts.scheme}://{parts.netloc}"

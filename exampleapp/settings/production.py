@@ -3,7 +3,17 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import ALLOWED_HOSTS, DEBUG, METRICS_PORT, PORT, SECRET_KEY, STORAGES, env_bool, env_int
+from .base import (
+    ALLOWED_HOSTS,
+    DEBUG,
+    METRICS_PORT,
+    PORT,
+    SECRET_KEY,
+    STATIC_HOST,
+    STORAGES,
+    env_bool,
+    env_int,
+)
 
 _WEAK_PREFIXES = ("django-insecure", "changeme", "local-development-key", "test-secret-key")
 
@@ -20,6 +30,9 @@ def _require_secure_configuration() -> None:
         problems.append("ALLOWED_HOSTS is empty: list the host names this API answers to")
     if METRICS_PORT == PORT:
         problems.append("METRICS_PORT must differ from PORT (it serves only /metrics)")
+    if STATIC_HOST and not STATIC_HOST.startswith("https://"):
+        # Browsers block http:// scripts and styles on an https:// page (mixed content).
+        problems.append("STATIC_HOST must be an https:// origin")
     if problems:
         raise ImproperlyConfigured("Refusing to start: " + "; ".join(problems) + ".")
 
@@ -40,7 +53,14 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Requests for static files on a CDN (STATIC_HOST) are cross-origin: they carry no Referer, so a
+# CDN rule that filters by Referer (hotlink protection) would refuse them: leave it off.
 SECURE_REFERRER_POLICY = "same-origin"
+# No Content-Security-Policy is sent (Django 5.2 has none built in). If one is added, STATIC_HOST
+# must be in script-src, style-src, img-src and font-src, or a CDN breaks the admin and the API
+# docs. Cross-Origin-Opener-Policy (Django's default same-origin) concerns windows, not
+# subresources, and no Cross-Origin-Embedder-Policy is set, so the CDN's files load as they are;
+# whitenoise sends Access-Control-Allow-Origin: * with them for the fetches that need CORS (fonts).
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"

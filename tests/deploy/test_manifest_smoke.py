@@ -18,7 +18,6 @@ import base64
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import time
@@ -30,6 +29,7 @@ import yaml
 
 from scripts.services import executable, free_port, get
 from scripts.services.gunicorn import ROOT
+from tests.deploy.kube import kubectl
 from tests.deploy.servers import gunicorn
 
 OVERLAY = ROOT / "deploy" / "kustomize" / "overlays" / "prod"
@@ -69,14 +69,6 @@ SERVICE_VARIABLES = (
 )
 # Variables the manifests may set that the app does not read: the kubelet's helpers.
 HELPER_VARIABLES = re.compile(r"^(POD_IP|CNPG_APP_\w+)$")
-
-
-def kubectl() -> str:
-    local = ROOT / ".venv-deploy" / "bin" / "kubectl"
-    found = str(local) if local.exists() else shutil.which("kubectl")
-    if found is None:
-        pytest.fail("no kubectl: `make test` installs it (deploy-check); or run `make deploy-check` once")
-    return found
 
 
 def render(overlay: Path) -> list[dict[str, Any]]:

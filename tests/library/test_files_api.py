@@ -274,8 +274,13 @@ def test_s3_download_is_a_presigned_attachment_redirect(account: Account) -> Non
     assert headers["Content-Type"] == "image/png"
     assert headers["Content-Disposition"].startswith("attachment;")
     assert "F%C3%AAte%20photo.png" in headers["Content-Disposition"]
+    # The browser may keep it; a shared cache (CDN, proxy) between the client and S3 may not.
+    assert headers["Cache-Control"] == "private"
     tampered = location.replace("X-Amz-Signature=", "X-Amz-Signature=0")
     assert http("GET", tampered)[0] == 403
+    # The response-* parameters are signed: a cache or client that drops one gets nothing.
+    assert "response-cache-control=private&" in location
+    assert http("GET", location.replace("response-cache-control=private&", ""))[0] == 403
 
 
 def test_local_download_streams_with_range_support(account: Account, local_storage: Any) -> None:

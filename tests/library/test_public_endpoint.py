@@ -42,8 +42,9 @@ def test_download_and_part_urls_are_signed_for_the_public_endpoint(
     assert started.status_code == 201, started.content
     job = started.json()["upload"]
     assert _host(location) == _host(public_endpoint)
-    status, _, body = http("GET", location)
+    status, headers, body = http("GET", location)
     assert (status, body) == (200, data)
+    assert headers["Cache-Control"] == "private"  # whatever edge sits at the public endpoint
     # Signed for the public host: the same URL sent to the internal address is refused.
     internal = location.replace(_host(public_endpoint), _host(os.environ["S3_ENDPOINT_URL"]))
     assert http("GET", internal)[0] == 403

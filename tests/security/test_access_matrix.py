@@ -72,6 +72,7 @@ CLASSIFIED: dict[str, tuple[str, dict[str, str] | str]] = {
     "sync-changes": (SELF, {}),
     "sync-push": (SELF, {}),
     "sync-asyncapi": (PUBLIC, "the published AsyncAPI document"),
+    "sync-events": (SELF, {}),  # the caller's own feed position only
     "files-list": (SELF, {}),
     "files-uploads": (SELF, {}),
     "files-upload-detail": (OWNED, {"upload_id": "upload"}),

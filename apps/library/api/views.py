@@ -133,7 +133,8 @@ class FileContentView(StorageOutageMixin, APIView):
     @extend_schema(
         summary="Download a file's bytes (always as an attachment)",
         description="On S3: 302 to a short-lived presigned URL that answers with "
-        "Content-Disposition: attachment and the file's type. On local storage: the bytes, with "
+        "Content-Disposition: attachment, the file's type and Cache-Control: private (no shared "
+        "cache may keep it). On local storage: the bytes, with "
         "single-range `Range` support (206/416). Both carry `X-Content-Type-Options: nosniff`.",
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The bytes."),

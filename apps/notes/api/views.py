@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import EXAMPLE_IDS, PROBLEM_RESPONSES, Problem
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import RowListMixin, VersionedDetailView, created_response, owner_id
+from apps.common.views import RowListMixin, VersionedDetailView, create_answer, owner_id
 
 from .. import selectors, services
 from ..filtersets import NoteFilterSet
@@ -83,13 +83,13 @@ class NoteViewSet(RowListMixin, ETagMixin, mixins.ListModelMixin, viewsets.Gener
         },
     )
     def create(self, request: Request) -> Response:
-        data = s.NoteCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        note_id = fields.pop("id", None)
-        note, created = services.note_create(owner_id=owner_id(request), fields=fields, note_id=note_id)
-        return created_response(
-            s.NoteOutput(note).data, created=created, route="notes-detail", note_id=note.id
+        return create_answer(
+            request,
+            input_serializer=s.NoteCreateInput,
+            creator=services.note_create,
+            id_name="note_id",
+            output_serializer=s.NoteOutput,
+            route="notes-detail",
         )
 
 

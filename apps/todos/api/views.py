@@ -20,7 +20,7 @@ from apps.common.filters import OnlyWhenAskedFilterBackend
 from apps.common.renderers import ORJSONRenderer
 from apps.common.schema import EXAMPLE_IDS, PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin
-from apps.common.views import RowListMixin, VersionedDetailView, created_response, owner_id
+from apps.common.views import RowListMixin, VersionedDetailView, create_answer, owner_id
 
 from .. import selectors, services
 from ..filtersets import LIST_ORDERINGS, TASK_ORDERINGS, TaskFilterSet, TaskListFilterSet, keyset
@@ -80,14 +80,13 @@ class TaskListCollectionView(ETagMixin, _Collection):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = s.TaskListCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        tasklist, created = services.tasklist_create(
-            owner_id=owner_id(request), list_id=fields.pop("id", None), fields=fields
-        )
-        return created_response(
-            s.TaskListOutput(tasklist).data, created=created, route="todos-list-detail", list_id=tasklist.id
+        return create_answer(
+            request,
+            input_serializer=s.TaskListCreateInput,
+            creator=services.tasklist_create,
+            id_name="list_id",
+            output_serializer=s.TaskListOutput,
+            route="todos-list-detail",
         )
 
 
@@ -174,14 +173,13 @@ class TaskCollectionView(RowListMixin, ETagMixin, _Collection):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = s.TaskCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        task, created = services.task_create(
-            owner_id=owner_id(request), task_id=fields.pop("id", None), fields=fields
-        )
-        return created_response(
-            s.TaskOutput(task).data, created=created, route="todos-task-detail", task_id=task.id
+        return create_answer(
+            request,
+            input_serializer=s.TaskCreateInput,
+            creator=services.task_create,
+            id_name="task_id",
+            output_serializer=s.TaskOutput,
+            route="todos-task-detail",
         )
 
 
