@@ -33,9 +33,9 @@ from django.db import connections
 
 from apps.sync.asyncapi import EVENT_COMPONENTS, document
 from scripts.services import Gunicorn, Stack, executable, free_port
+from scripts.services.sse import Event, Stream
 from tests.conftest import PASSWORD
 from tests.deploy.servers import production_env
-from scripts.services.sse import Event, Stream
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
