@@ -42,6 +42,7 @@ GATEWAY = {
     "/v1/notes": "notes",
     "/v1/files": "library",
     "/v1/sync": "library",
+    "/v1/sync/events": "events",  # its own Ingress (no buffering, long timeouts)
 }
 # Which Service serves each app's routes (the library service also carries the sync feed).
 SERVICE_OF_APP = {
@@ -53,6 +54,8 @@ SERVICE_OF_APP = {
     "sync": "library",
 }
 APP_DEPLOYMENTS = ["web", "identity", "todos", "notes", "library"]
+# The live sync stream's process (uvicorn; tests/sync/test_events_stack.py runs it).
+STREAM_DEPLOYMENTS = ["events"]
 # Deployments of the app that serve no HTTP: they run a management command.
 WORKER_DEPLOYMENTS = ["portability-worker"]
 # What the cluster provides that this machine replaces with the test services (devservices).
@@ -168,7 +171,7 @@ def test_the_app_runs_as_the_expected_deployments(rendered: list[dict[str, Any]]
         for d in rendered
         if d["kind"] == "Deployment" and d["metadata"]["labels"].get("app.kubernetes.io/name") == "exampleapp"
     )
-    assert names == sorted(APP_DEPLOYMENTS + WORKER_DEPLOYMENTS)
+    assert names == sorted(APP_DEPLOYMENTS + STREAM_DEPLOYMENTS + WORKER_DEPLOYMENTS)
 
 
 @pytest.mark.parametrize("name", APP_DEPLOYMENTS)
