@@ -141,14 +141,17 @@ class Writers:
             time.sleep(self.pause)
 
 
-def _feed_seq(port: int, user: User) -> int:
-    """The seq a fresh stream is told on connect: the feed's last seq for this user."""
+def _feed_seq(port: int, user: User) -> int | None:
+    """The seq a fresh stream is told on connect: the feed's last seq for this user (None if
+    the stream told nothing within 10 s)."""
     stream = Stream(port, user.access)
     try:
         first = stream.wait_for("changed", timeout=10)
-        return int(first.data["seq"])
+    except AssertionError:
+        return None
     finally:
         stream.close()
+    return int(first.data["seq"])
 
 
 def _devices(stack: DrillStack, size: Size, label: str) -> list[User]:
@@ -156,10 +159,10 @@ def _devices(stack: DrillStack, size: Size, label: str) -> list[User]:
     return [User.create(stack.app.port, label) for _ in range(size.threads)]
 
 
-def _behind(listeners: list[Listener], port: int) -> list[str]:
+def _behind(listeners: list[Listener], process: EventsProcess) -> list[str]:
     behind = []
     for listener in listeners:
-        truth = _feed_seq(port, listener.user)
+        truth = _feed_seq(process.port, listener.user)
         if listener.seen != truth:
             behind.append(f"{listener.user.email}: saw {listener.seen}, feed at {truth}")
     return behind
@@ -184,7 +187,7 @@ def events_sigterm(stack: DrillStack, size: Size) -> DrillResult:
         time.sleep(size.phase)
         writers.stop()
         time.sleep(SETTLE_SECONDS)
-        behind = _behind(listeners, new.port)
+        behind = _behind(listeners, new)
     finally:
         writers.stop()
         for listener in listeners:
@@ -205,6 +208,8 @@ def events_sigterm(stack: DrillStack, size: Size) -> DrillResult:
         f"({len(gaps)} reconnects); refusals: {sum(len(x.refusals) for x in listeners)}",
         *behind[:3],
     ]
+    if behind and new is not None:
+        result.notes.append(f"events process log: {new.tail(3000)}")
     return result
 
 
@@ -225,7 +230,7 @@ def events_redis(stack: DrillStack, size: Size) -> DrillResult:
         writers.stop()
         time.sleep(REDIS_SETTLE_SECONDS)
         told_live = sum(1 for listener in listeners if listener.events.get("live"))
-        behind = _behind(listeners, events.port)
+        behind = _behind(listeners, events)
     finally:
         writers.stop()
         for listener in listeners:
@@ -240,4 +245,6 @@ def events_redis(stack: DrillStack, size: Size) -> DrillResult:
         *behind[:3],
         *writers.server_errors[:3],
     ]
+    if behind:
+        result.notes.append(f"events process log: {events.tail(3000)}")
     return result
