@@ -52,8 +52,8 @@ def test_the_root_serves_the_web_client_with_a_strict_policy(built: Path) -> Non
     for inline in ("<script>", "<style", " style="):  # nothing inline
         assert inline not in html
     policy = page["Content-Security-Policy"]
-    assert "script-src 'self';" in policy
-    assert "style-src 'self';" in policy
+    assert "script-src 'self' 'report-sample';" in policy
+    assert "style-src 'self' 'report-sample';" in policy
     assert "unsafe-inline" not in policy
     assert "unsafe-eval" not in policy
     assert "connect-src 'self'" in policy
@@ -83,3 +83,20 @@ def test_without_a_build_the_root_still_says_what_this_is(tmp_path: Path) -> Non
 def test_vite_assets_keep_their_names_in_the_manifest_storage() -> None:
     storage = web.WebManifestStaticFilesStorage()
     assert storage.hashed_name("web/assets/main-AbC123.js") == "web/assets/main-AbC123.js"
+
+
+def test_the_service_worker_keeps_this_build(built: Path) -> None:
+    with override_settings(STATICFILES_DIRS=[("web", str(built))]):
+        worker = Client().get("/sw.js")
+    assert worker.status_code == 200
+    assert worker["Content-Type"].startswith("text/javascript")
+    assert "no-cache" in worker["Cache-Control"]
+    script = worker.content.decode()
+    files = '["/static/web/assets/main-AbC123.js", "/static/web/assets/main-DeF456.css", '
+    assert files + '"/static/web/assets/vendor-GhI789.js"]' in script
+    assert "/v1/" not in script  # the API is never cached by it
+
+
+def test_no_service_worker_without_a_build(tmp_path: Path) -> None:
+    with override_settings(STATICFILES_DIRS=[], STATIC_ROOT=str(tmp_path)):
+        assert Client().get("/sw.js").status_code == 404

@@ -15,10 +15,17 @@ calls only to this origin, no frames, no plugins.
 
 When the client has not been built (Node.js missing on a developer's machine), `web_shell`
 answers None and `/` keeps its informational page: the API works without the client.
+
+`/sw.js` is the client's service worker, so a reload works offline too: it keeps the shell and
+this build's files in the browser's cache (the list and a version come from the manifest, so
+each deployment installs a new worker that drops the old files) and answers the page from the
+network when it can, from that cache when it cannot. It must be served from `/` to control the
+page at `/`; it never touches `/v1/` (the client's data lives in IndexedDB, not in HTTP caches).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +33,10 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_safe
 from whitenoise.middleware import WhiteNoiseMiddleware
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
@@ -44,6 +52,7 @@ class Entry:
     script: str
     styles: tuple[str, ...]
     preloads: tuple[str, ...]
+    version: str  # of the build: changes with any file it names
 
 
 def _manifest_path() -> Path | None:
@@ -75,6 +84,7 @@ def entry() -> Entry | None:
             script=chunk["file"],
             styles=tuple(chunk.get("css", [])),
             preloads=tuple(preloads),
+            version=hashlib.sha256(path.read_bytes()).hexdigest()[:16],
         )
     return _cache[key]
 
@@ -84,8 +94,10 @@ def content_security_policy() -> str:
     return "; ".join(
         [
             "default-src 'none'",
-            f"script-src 'self'{static}",
-            f"style-src 'self'{static}",
+            # 'report-sample': a violation names what was blocked (the e2e tells the hostile
+            # Markdown it feeds the sanitiser from anything of the page's own).
+            f"script-src 'self'{static} 'report-sample'",
+            f"style-src 'self'{static} 'report-sample'",
             # data:/blob: for images a note's Markdown may embed inline; nothing from elsewhere
             # (an image URL in a note would otherwise tell a third party when it was read).
             f"img-src 'self' data: blob:{static}",
@@ -116,6 +128,26 @@ def web_shell(request: HttpRequest) -> HttpResponse | None:
     )
     response["Content-Security-Policy"] = content_security_policy()
     # Always asked again: it names the current build's files, which change with each deployment.
+    patch_cache_control(response, no_cache=True, private=True)
+    return response
+
+
+@require_safe
+def service_worker(request: HttpRequest) -> HttpResponse:
+    found = entry()
+    if found is None:
+        raise Http404("the web client is not built")
+    url = staticfiles_storage.url
+    files = [url(PREFIX + name) for name in (found.script, *found.styles, *found.preloads)]
+    response = render(
+        request,
+        "common/sw.js",
+        {"version": json.dumps(found.version), "files": json.dumps(files)},
+        content_type="text/javascript; charset=utf-8",
+    )
+    static = f" {settings.STATIC_HOST}" if settings.STATIC_HOST else ""
+    response["Content-Security-Policy"] = f"default-src 'none'; connect-src 'self'{static}"
+    # Browsers check for a new worker on each visit; no cache in between may keep an old one.
     patch_cache_control(response, no_cache=True, private=True)
     return response
 
