@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 
 IMAGE_CACHE=${IMAGE_CACHE:-/var/tmp/exampleapp-images}
 BASE_TAG=${BASE_TAG:-localhost/exampleapp-base:bookworm}
+NODE_TAG=${NODE_TAG:-localhost/exampleapp-node:bookworm}
 IMAGE_TAG=${IMAGE_TAG:-localhost/exampleapp:check}
 APP_UID=10001
 CONTAINER=exampleapp-check-$$
@@ -79,14 +80,32 @@ build_base() {
   tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$BASE_TAG" >/dev/null
 }
 
+# The Dockerfile's web stage needs Node.js 20, and no registry serves node:20 here: the local
+# base plus this machine's own Node.js (the one `make test` builds the client with) and npm.
+build_node() {
+  if podman image exists "$NODE_TAG"; then return; fi
+  local node npm_dir
+  node=$(command -v node) || { say "Node.js is missing: the web stage needs it (docs/web.md)"; exit 1; }
+  npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+  say "making $NODE_TAG from $BASE_TAG with $node ($("$node" --version)) and $npm_dir"
+  local ctr
+  ctr=$(buildah from --quiet "$BASE_TAG")
+  buildah copy --quiet "$ctr" "$node" /usr/local/bin/node >/dev/null
+  buildah copy --quiet "$ctr" "$npm_dir" /usr/local/lib/node_modules/npm >/dev/null
+  buildah run "$ctr" ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+  buildah commit --quiet "$ctr" "$NODE_TAG" >/dev/null
+  buildah rm "$ctr" >/dev/null
+}
+
 cmd_build() {
   ensure_tools
   write_conf
   local started=$SECONDS
   build_base
-  say "building $IMAGE_TAG FROM $BASE_TAG"
+  build_node
+  say "building $IMAGE_TAG FROM $BASE_TAG (web stage FROM $NODE_TAG)"
   buildah bud --isolation chroot --layers --quiet --format docker \
-    --build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "APP_UID=$APP_UID" \
+    --build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "NODE_IMAGE=$NODE_TAG" --build-arg "APP_UID=$APP_UID" \
     -t "$IMAGE_TAG" . > "$IMAGE_CACHE/build.log"
   # Drop superseded builds after a day; recent untagged images are the build stage's layer
   # cache (dependencies are reinstalled only when a requirements file changes).

@@ -29,7 +29,8 @@ WEB = ROOT / "web"
 
 
 def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    """Debian's chromium, or the browser CHROMIUM names (CI's preinstalled Chrome)."""
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
         pytest.fail("Chromium is missing: apt-get install chromium (.ci/run installs it)")
     return found
