@@ -141,6 +141,7 @@ try {
   await page.getByLabel("Repeats").selectOption("daily");
   await page.getByLabel("Priority").selectOption("2");
   await page.getByLabel("Tags (comma separated)").fill("home, garden");
+  await audit(page, "03-task-editor");
   await page.getByLabel("New sub-task").fill("Fill the can");
   await page.getByRole("button", { name: "Add", exact: true }).last().click();
   await page.getByText("Fill the can").first().waitFor();
@@ -152,6 +153,15 @@ try {
   await page.getByRole("heading", { name: "Today" }).waitFor();
   assert.deepEqual(await taskTitles(page), ["Water the plants"]);
   await audit(page, "02-todos-today");
+  step("overdue: a task due yesterday");
+  const yesterday = await page.evaluate(() => { const d = new Date(); d.setDate(d.getDate() - 1); return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`; });
+  await page.getByLabel("Show", { exact: true }).selectOption("list");
+  await page.getByRole("button", { name: "Bread", exact: true }).click();
+  await page.getByLabel("Due date").fill(yesterday);
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByLabel("Show", { exact: true }).selectOption("overdue");
+  await page.getByRole("heading", { name: "Overdue" }).waitFor();
+  assert.deepEqual(await taskTitles(page), ["Bread"]);
   await page.getByLabel("Show", { exact: true }).selectOption("list");
   await page.getByLabel("Tag", { exact: true }).selectOption("garden");
   assert.deepEqual(await taskTitles(page), ["Water the plants"]);
@@ -191,12 +201,14 @@ try {
 
   step("found by the server's full-text search, highlighted");
   await page.getByRole("link", { name: "All notes" }).click();
+  await page.getByRole("link", { name: /Trip plan/ }).waitFor();
+  await audit(page, "05-notes");
   await page.getByLabel("Search notes").fill("run");
   await page.getByRole("button", { name: "Search", exact: true }).click();
   await page.getByRole("status").filter({ hasText: "1 result for “run”" }).waitFor();
   const marked = await page.locator(".notelist mark").allTextContents();
   assert.ok(marked.includes("running"), `highlighted: ${marked}`);
-  await audit(page, "05-notes-search");
+  await audit(page, "05-notes-search-run");
   await page.getByRole("button", { name: "Clear search" }).click();
 
   step("sessions");

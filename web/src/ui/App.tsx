@@ -61,6 +61,12 @@ function SignedIn({ session }: { session: StoredSession }) {
   }, [route.length]);
 
   const signOut = async () => {
+    if (engine) {
+      await engine.sync(); // what can still reach the server goes first
+      const left = await engine.db.ops.count();
+      const lose = `${left} change${left === 1 ? " has" : "s have"} not reached the server yet and will be lost. Sign out anyway?`;
+      if (left && !confirm(lose)) return;
+    }
     await auth.signOut();
     // The local copy goes with the session: the next person on this browser starts empty.
     await engine?.db.delete();

@@ -118,7 +118,13 @@ function NoteList({ engine, api }: { engine: SyncEngine; api: Api }) {
 
 /** About 160 characters of the body, around the first matched word when searching. */
 function excerpt(body: string, q: string): string {
-  const plain = body.replace(/[#>*_`~\[\]]/g, "").replace(/\s+/g, " ").trim();
+  // Text, not Markdown: no markup characters, tags, table rules or link targets.
+  const plain = body
+    .replace(/<[^>]*>/g, " ")
+    .replace(/\]\([^)]*\)/g, "]")
+    .replace(/[#>*_`~\[\]|]|-{3,}/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
   const words = q.toLowerCase().split(/\s+/).filter(Boolean);
   const at = words.map((w) => plain.toLowerCase().indexOf(w.slice(0, Math.max(3, w.length - 2)))).filter((i) => i >= 0);
   const start = at.length ? Math.max(0, Math.min(...at) - 60) : 0;
