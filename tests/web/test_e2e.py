@@ -55,7 +55,10 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         DATABASE_REPLICA_URLS=_database(os.environ["DATABASE_REPLICA_URLS"], database),
         GUNICORN_WORKERS="2",
         SECURE_HSTS_SECONDS="0",
-        LOG_LEVEL="WARNING",
+        # Access tokens short enough to expire during the run: the client refreshes (rotating
+        # the refresh token) several times and must stay signed in.
+        ACCESS_TOKEN_SECONDS="40",
+        LOG_LEVEL="WARNING",  # gunicorn's access log still says which refreshes happened
     )
     # The image's steps: collect (and hash, compress) the static files, then serve.
     collected = subprocess.run(
@@ -80,5 +83,9 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         )
         assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server log:\n{server.tail()}"
         assert "e2e passed" in run.stdout
+        log = (tmp_path / "gunicorn.log").read_text()
+        refreshes = [line for line in log.splitlines() if '"path": "/v1/auth/token/refresh"' in line]
+        assert refreshes, "the client never refreshed its access token"
+        assert all('"status": 200' in line for line in refreshes), refreshes  # never a reuse
     finally:
         server.stop()
