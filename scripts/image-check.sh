@@ -93,6 +93,9 @@ build_node() {
   buildah copy --quiet "$ctr" "$node" /usr/local/bin/node >/dev/null
   buildah copy --quiet "$ctr" "$npm_dir" /usr/local/lib/node_modules/npm >/dev/null
   buildah run "$ctr" ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+  # Node.js trusts its own CA bundle, not the system's: point it at the system store, which
+  # build_base gave this machine's extra CAs (a TLS-inspecting proxy's) on such machines.
+  buildah config --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt "$ctr"
   buildah commit --quiet "$ctr" "$NODE_TAG" >/dev/null
   buildah rm "$ctr" >/dev/null
 }
@@ -172,8 +175,17 @@ status, body = call("/v1/auth/register", {"email": email, "password": password})
 assert status == 201, (status, body)
 status, body = call("/v1/auth/token", {"email": email, "password": password})
 assert status == 200 and {"access", "refresh"} <= body.keys(), (status, body)
-print("[image-check] /healthz 200, /readyz?strict=1 200 (database, cache, storage), register 201, login 200",
-      file=sys.stderr)
+# The web client, built in the image's Node stage: its page (strict CSP, not cached) and the
+# entry script it names (collected, cached for good).
+page = urllib.request.urlopen(urllib.request.Request(base + "/", headers={"Accept": "text/html"}), timeout=5)
+html = page.read().decode()
+assert "script-src 'self'" in page.headers["Content-Security-Policy"], page.headers
+assert "no-cache" in page.headers["Cache-Control"], page.headers
+script = html.split('<script type="module" src="', 1)[1].split('"', 1)[0]
+asset = urllib.request.urlopen(base + script, timeout=5)
+assert asset.status == 200 and "immutable" in asset.headers["Cache-Control"], (script, asset.headers)
+print("[image-check] /healthz 200, /readyz?strict=1 200 (database, cache, storage), register 201, login 200, "
+      f"web client / 200 (CSP, no-cache) and {script} (immutable)", file=sys.stderr)
 PY
   local workers quota
   workers=$(podman logs "$CONTAINER" 2>&1 | grep -c 'Booting worker' || true)
