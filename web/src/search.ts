@@ -1,7 +1,6 @@
-// Marks the words of a search in a text. The server's search stems English words ("running"
-// finds "run"), so a word matches here by a rough stem (common suffixes off, a doubled last
-// consonant undone) as a prefix: close enough to show why a note was found, never a reason to
-// find one (the server decides that).
+// Marks the words of a search in a text, for the offline search on this device (online, the
+// server says what its stemmed search matched: `highlight`). A word matches by a rough stem
+// (common suffixes off, a doubled last consonant undone) as a prefix.
 export function highlightRanges(text: string, query: string): Array<[number, number]> {
   const stems = query
     .toLowerCase()

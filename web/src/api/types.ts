@@ -6,6 +6,7 @@ type S = components["schemas"];
 export type Task = S["TaskOutput"];
 export type TaskList = S["TaskListOutput"];
 export type Note = S["NoteOutput"];
+export type Highlight = S["NoteHighlightOutput"];
 export type TaskFields = S["PatchedTaskInputRequest"];
 export type TaskListFields = S["PatchedTaskListInputRequest"];
 export type NoteFields = S["PatchedNoteWriteInputRequest"];

@@ -1,13 +1,13 @@
-// Notes: a list (pinned first; tag, archived; full-text search through the API, with the words
-// it matched highlighted), a Markdown editor with a sanitised preview, tags, pin, archive, and
+// Notes: a list (pinned first; tag, archived; full-text search through the API, with what it
+// matched highlighted as the server says: `highlight` segments), a Markdown editor with a sanitised preview, tags, pin, archive, and
 // the revision history with restore (which needs the server: revisions are not kept locally).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { isNetworkError, problemText, type Api } from "../api/client";
-import type { Note, Revision, RevisionDetail } from "../api/types";
+import type { Highlight, Note, Revision, RevisionDetail } from "../api/types";
 import type { NoteRow } from "../db";
 import { renderMarkdown } from "../markdown";
 import type { SyncEngine } from "../sync/engine";
-import { highlight } from "./highlight";
+import { highlight, segments } from "./highlight";
 import { go, useLive } from "./hooks";
 
 type Props = { engine: SyncEngine; api: Api; route: string[] };
@@ -23,7 +23,7 @@ function NoteList({ engine, api }: { engine: SyncEngine; api: Api }) {
   const [archived, setArchived] = useState(false);
   const [tag, setTag] = useState("");
   const [query, setQuery] = useState("");
-  const [results, setResults] = useState<{ q: string; ids: string[]; where: "server" | "device" } | null>(null);
+  const [results, setResults] = useState<{ q: string; ids: string[]; where: "server" | "device"; marks: Map<string, Highlight> } | null>(null);
   const notes = useLive(() => db.note.toArray(), [db], [] as NoteRow[]);
   const tags = useMemo(() => [...new Set(notes.flatMap((n) => n.tags))].sort(), [notes]);
 
@@ -33,14 +33,17 @@ function NoteList({ engine, api }: { engine: SyncEngine; api: Api }) {
     if (!q) return setResults(null);
     try {
       const { data, error } = await api.GET("/v1/notes", { params: { query: { q, limit: 50, archived: "all" } } });
-      if (data) return setResults({ q, ids: data.results.map((n) => n.id), where: "server" });
+      if (data) {
+        const marks = new Map(data.results.flatMap((n) => (n.highlight ? [[n.id, n.highlight] as const] : [])));
+        return setResults({ q, ids: data.results.map((n) => n.id), where: "server", marks });
+      }
       throw new Error(problemText(error));
     } catch (error) {
       if (!isNetworkError(error)) console.warn(error);
       // Offline: every word must appear, as the server's fallback search does.
       const words = q.toLowerCase().split(/\s+/);
       const ids = notes.filter((n) => words.every((w) => `${n.title}\n${n.body}`.toLowerCase().includes(w))).map((n) => n.id);
-      setResults({ q, ids, where: "device" });
+      setResults({ q, ids, where: "device", marks: new Map() });
     }
   };
 
@@ -101,9 +104,11 @@ function NoteList({ engine, api }: { engine: SyncEngine; api: Api }) {
             <a href={`#/notes/${n.id}`}>
               <span class="title">
                 {n.pinned && <span class="badge">Pinned </span>}
-                {results ? highlight(n.title || "Untitled", results.q) : n.title || "Untitled"}
+                {results?.marks.get(n.id) ? segments(results.marks.get(n.id)!.title) : results ? highlight(n.title || "Untitled", results.q) : n.title || "Untitled"}
               </span>
-              <span class="preview">{results ? highlight(excerpt(n.body, results.q), results.q) : excerpt(n.body, "")}</span>
+              <span class="preview">
+                {results?.marks.get(n.id) ? segments(results.marks.get(n.id)!.body.map(plainText)) : results ? highlight(excerpt(n.body, results.q), results.q) : excerpt(n.body, "")}
+              </span>
             </a>
             {n.tags.map((t) => (
               <span class="tag">#{t}</span>
@@ -116,15 +121,18 @@ function NoteList({ engine, api }: { engine: SyncEngine; api: Api }) {
   );
 }
 
-/** About 160 characters of the body, around the first matched word when searching. */
-function excerpt(body: string, q: string): string {
-  // Text, not Markdown: no markup characters, tags, table rules or link targets.
-  const plain = body
+/** Text, not Markdown: no markup characters, tags, table rules or link targets. */
+function plainText(markdown: string): string {
+  return markdown
     .replace(/<[^>]*>/g, " ")
     .replace(/\]\([^)]*\)/g, "]")
     .replace(/[#>*_`~\[\]|]|-{3,}/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
+    .replace(/\s+/g, " ");
+}
+
+/** About 160 characters of the body, around the first matched word when searching. */
+function excerpt(body: string, q: string): string {
+  const plain = plainText(body).trim();
   const words = q.toLowerCase().split(/\s+/).filter(Boolean);
   const at = words.map((w) => plain.toLowerCase().indexOf(w.slice(0, Math.max(3, w.length - 2)))).filter((i) => i >= 0);
   const start = at.length ? Math.max(0, Math.min(...at) - 60) : 0;

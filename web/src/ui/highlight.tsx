@@ -1,4 +1,4 @@
-// Search words marked in a text (the ranges come from search.ts).
+// Search matches marked in a text: the server's segments, or (offline) ranges from search.ts.
 import type { ComponentChildren } from "preact";
 import { highlightRanges } from "../search";
 
@@ -11,4 +11,9 @@ export function highlight(text: string, query: string): ComponentChildren {
   }
   out.push(text.slice(at));
   return out;
+}
+
+/** The server's search highlight: text segments, the odd ones matched (docs/notes.md). */
+export function segments(parts: readonly string[]): ComponentChildren {
+  return parts.map((part, i) => (i % 2 ? <mark>{part}</mark> : part));
 }
