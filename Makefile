@@ -29,6 +29,8 @@ $(STAMP): $(LOCK)
 
 ## make run: serve the API and the web client on http://127.0.0.1:$(PORT) with embedded defaults
 ## (SQLite, local files). Without Node.js (or when the client does not build) it serves the API alone.
+## One ASGI process (uvicorn, reloading on code changes) serves the API and the live sync stream
+## (GET /v1/sync/events), fanned out in-process since there is no Redis (docs/sync.md).
 run: $(RUN_STAMP)
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory web-build || echo "make run: the web client did not build; serving the API alone" >&2; \
@@ -36,7 +38,7 @@ run: $(RUN_STAMP)
 		echo "make run: Node.js is not installed, so the web client is not built; serving the API alone (docs/web.md)" >&2; \
 	fi
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py events --host 127.0.0.1 --port $(PORT) --reload
 
 # --- The web client (web/, docs/web.md) ------------------------------------------------------------
 # npm packages pinned by web/package-lock.json; the build generates the API's types from the
@@ -120,8 +122,9 @@ image-check: $(STAMP)
 .PHONY: drills
 
 ## make drills [QUICK=1]: fault drills against the real stack under load (gunicorn, production
-## settings, PostgreSQL primary + standby, Redis, S3); prints the table, writes it into
-## docs/reliability.md, exits non-zero when a figure misses its target. QUICK=1: < 5 minutes.
+## settings, PostgreSQL primary + standby, Redis, S3), and a point-in-time restore from a WAL
+## archive and base backup in S3 (barman-cloud); prints the table, writes it into
+## docs/reliability.md, exits non-zero when a figure misses its target. QUICK=1: about 5 minutes.
 drills: $(STAMP)
 	$(BIN)/python -m drills $(if $(filter-out 0,$(QUICK)),--quick)
 

@@ -4,7 +4,7 @@
         [--upload-mib 1024] [--no-doc] [--only 1,2,...]
 
 Migrates, seeds (COPY), starts gunicorn with production settings + the bench URLconf, runs the
-measures (1-10 of issue 7, 11 of issue 12, 12-13 of issue 15), prints the table and writes
+measures (1-10 of issue 7, 11 of issue 12, 12-13 of issue 15, 14 of issue 18), prints the table and writes
 bench/results/<date>[-quick].json; the default mode also regenerates docs/benchmarks.md and its
 plot.
 """
@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# Measures 1-11 (issues 7 and 12), 12 and 13 (issue 15: edits through push, a pull after an import).
-ALL_MEASURES = set(range(1, 14))
+# Measures 1-11 (issues 7 and 12), 12 and 13 (issue 15: edits through push, a pull after an import),
+# 14 (issue 18: push -> live event with idle streams open).
+ALL_MEASURES = set(range(1, 15))
 
 
 def log(message: str) -> None:
@@ -78,7 +79,7 @@ def main(argv: list[str]) -> int:
     django.setup()
     from scripts.services import Gunicorn
 
-    from . import edits, fresh, measures, report, seed
+    from . import edits, events, fresh, measures, report, seed
 
     scale = measures.Scale.quick_mode() if args.quick else measures.Scale.default()
     if args.sizes:
@@ -140,6 +141,7 @@ def main(argv: list[str]) -> int:
             (11, measures.measure_timing_parity),
             (12, edits.measure_edits),
             (13, fresh.measure_fresh_pull),
+            (14, events.measure_live_events),
         ]
         for number, step in steps:
             if number in only:

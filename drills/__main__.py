@@ -17,7 +17,8 @@ import traceback
 from scripts.services import log
 
 from . import report
-from .scenarios import DRILLS, SIZES, DrillResult, Figure
+from .results import SIZES, DrillResult, Figure
+from .scenarios import DRILLS
 from .stack import DrillStack
 
 

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .scenarios import DrillResult, Size
+from .results import DrillResult, Size
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 

@@ -1,4 +1,4 @@
-"""The eight fault drills of issue 8. Each takes the running stack and a size, injects its
+"""The fault drills (issue 8, 16, 18). Each takes the running stack and a size, injects its
 fault under load and returns its figures, each with its target and whether it was met.
 
 The same functions run in `make drills` (full or QUICK size) and in tests/drills (the smallest
@@ -24,59 +24,12 @@ from scripts.services import pdf_bytes
 
 from . import client
 from .client import Reply, User, percentile
+from .events import events_redis, events_sigterm
 from .failover import PatroniCluster, PgCtlFailover, patroni_available
 from .load import Load, Mixed, Sample
+from .pitr import pitr
+from .results import DrillResult, Figure, Size
 from .stack import App, DrillStack, app_env, manage, migrate
-
-
-@dataclass(frozen=True)
-class Size:
-    name: str
-    threads: int  # concurrent drill users
-    phase: float  # seconds of load before, during and after a fault
-    lag_cycles: int  # write -> read cycles with replay paused
-    worker_kills: int  # SIGKILLed gunicorn workers during pushes
-    push_attempts: int  # push requests sent (first tries and retries) with random drops
-
-
-SIZES = {
-    "full": Size("full", threads=4, phase=10.0, lag_cycles=1000, worker_kills=12, push_attempts=10_000),
-    "quick": Size("quick", threads=3, phase=4.0, lag_cycles=300, worker_kills=5, push_attempts=1500),
-    "test": Size("test", threads=2, phase=2.0, lag_cycles=60, worker_kills=3, push_attempts=200),
-}
-
-
-@dataclass
-class Figure:
-    name: str
-    value: float
-    target: str
-    ok: bool
-
-    def shown(self) -> str:
-        if isinstance(self.value, float) and not self.value.is_integer():
-            return f"{self.value:.2f}"
-        return f"{int(self.value):,}"
-
-
-@dataclass
-class DrillResult:
-    key: str
-    title: str
-    figures: list[Figure] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return all(f.ok for f in self.figures)
-
-    def zero(self, name: str, value: float) -> None:
-        self.figures.append(Figure(name, value, "0", value == 0))
-
-    def at_most(self, name: str, value: float, bound: float) -> None:
-        self.figures.append(Figure(name, value, f"≤ {bound:g}", value <= bound))
-
 
 FAILED_KINDS = ("server_error", "cut", "refused")
 
@@ -341,15 +294,7 @@ def s3_outage(stack: DrillStack, size: Size) -> DrillResult:
 
 
 def _s3_client(stack: DrillStack) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=stack.env["S3_ENDPOINT_URL"],
-        aws_access_key_id=stack.env["S3_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack.env["S3_SECRET_ACCESS_KEY"],
-        region_name=stack.env.get("S3_REGION", "us-east-1"),
-    )
+    return stack.s3_client()
 
 
 def _s3_exists(s3: Any, bucket: str, key: str) -> bool:
@@ -749,6 +694,10 @@ DRILLS: dict[str, Callable[[DrillStack, Size], DrillResult]] = {
     "sigterm": sigterm,
     "sigkill": sigkill_pushes,
     "retries": push_retries,
+    "events_sigterm": events_sigterm,
+    "events_redis": events_redis,
+    # Its own primary and apps; only the S3 server and Redis are the stack's.
+    "pitr": pitr,
     # Last: with pg_ctl promote (no Patroni here) it leaves the drill stack without a standby.
     "failover": failover,
 }

@@ -134,6 +134,17 @@ class DrillStack:
         ) as conn:
             return list(conn.execute(query, params).fetchall())
 
+    def s3_client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.env["S3_ENDPOINT_URL"],
+            aws_access_key_id=self.env["S3_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["S3_SECRET_ACCESS_KEY"],
+            region_name=self.env.get("S3_REGION", "us-east-1"),
+        )
+
     def stop(self, keep: bool = False) -> None:
         for app in [self.app, *self.extra_apps]:
             if app is not None:

@@ -6,9 +6,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common import health, pages, web
 from apps.identity.api.urls import auth_urlpatterns, users_urlpatterns
+from apps.portability.api.urls import export_urlpatterns, import_urlpatterns
 
 urlpatterns = [
     path("v1/auth", include(auth_urlpatterns)),
+    path("v1/users/me/export", include(export_urlpatterns)),
+    path("v1/users/me/import", include(import_urlpatterns)),
     path("v1/users", include(users_urlpatterns)),
     path("v1/todos", include("apps.todos.api.urls")),
     path("v1/notes", include("apps.notes.api.urls")),

@@ -3,8 +3,9 @@
 Run with the deploy virtualenv's Python (.venv-deploy, requirements/deploy.txt), whose bin/
 holds the tools:
 
-1. render every overlay (deploy/kustomize/overlays/*) and deploy/argocd with `kubectl kustomize`
-   into var/deploy-check/ (kept for reading);
+1. render every overlay (deploy/kustomize/overlays/*), every example (deploy/kustomize/examples/*,
+   applied by hand) and deploy/argocd with `kubectl kustomize` into var/deploy-check/ (kept for
+   reading);
 2. validate every built-in object with `kubernetes-validate --strict` against Kubernetes
    KUBERNETES_VERSION, and every custom resource against its schema in deploy/schemas/
    (an unknown custom kind fails: add its schema or a reason to SKIPPED_KINDS);
@@ -48,8 +49,12 @@ KUBERNETES_VERSION = "1.34.0"
 CUSTOM_SCHEMAS = {
     ("postgresql.cnpg.io/v1", "Cluster"): "postgresql.cnpg.io/cluster_v1.json",
     ("postgresql.cnpg.io/v1", "Pooler"): "postgresql.cnpg.io/pooler_v1.json",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): "postgresql.cnpg.io/scheduledbackup_v1.json",
+    ("barmancloud.cnpg.io/v1", "ObjectStore"): "barmancloud.cnpg.io/objectstore_v1.json",
     ("argoproj.io/v1alpha1", "Application"): "argoproj.io/application_v1alpha1.json",
 }
+# Rendered names of deploy/kustomize/examples/* (manifests applied by hand, checked like overlays).
+EXAMPLE = "example-"
 # Custom kinds accepted without a schema, each with the reason. None so far.
 SKIPPED_KINDS: dict[tuple[str, str], str] = {}
 
@@ -78,6 +83,18 @@ OPERATOR_CONTAINERS = {
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 # The tag the bump check writes into its scratch copy: valid, and never a real release.
 BUMP_TAG = "deploy-check-bump"
+
+
+class KubeLoader(yaml.SafeLoader):
+    """YAML as Kubernetes reads it: an unquoted date-time stays a string. kustomize drops the
+    quotes of `targetTime: "2026-12-04 09:41:00+00"`; YAML 1.1 (PyYAML) would make it a datetime
+    and the schema check would fail a manifest the API server accepts."""
+
+
+KubeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 @dataclass
@@ -122,13 +139,16 @@ def kustomize(kubectl: str, path: Path) -> str:
 
 
 def parse(text: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    return [doc for doc in yaml.load_all(text, Loader=KubeLoader) if doc]
 
 
 def render(report: Report) -> dict[str, list[dict[str, Any]]]:
     started = time.monotonic()
     OUT.mkdir(parents=True, exist_ok=True)
     targets = {p.name: p for p in sorted((KUSTOMIZE / "overlays").iterdir()) if p.is_dir()}
+    # Manifests an operator applies by hand (the point-in-time restore): checked like overlays.
+    examples = sorted(p for p in (KUSTOMIZE / "examples").iterdir() if p.is_dir())
+    targets.update({f"{EXAMPLE}{p.name}": p for p in examples})
     targets["argocd"] = ROOT / "deploy" / "argocd"
     rendered: dict[str, list[dict[str, Any]]] = {}
     problems = []
@@ -332,7 +352,8 @@ def app_images(report: Report, rendered: dict[str, list[dict[str, Any]]]) -> Non
     started = time.monotonic()
     problems, counts, skipped = [], [], 0
     for name, docs in rendered.items():
-        if name == "argocd":
+        # The examples are not overlays: no `images:` entry, no app container (a restore Cluster).
+        if name == "argocd" or name.startswith(EXAMPLE):
             continue
         try:
             check = check_overlay_images(tool("kubectl"), KUSTOMIZE, name, docs)

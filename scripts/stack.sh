@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make stack`: the production-like setup on this machine. Runs inside scripts/devservices.py,
 # which has started PostgreSQL (primary + replica), Redis and S3 and exported their URLs.
-# Ctrl-C or SIGTERM stops gunicorn; devservices then stops the services.
+# Three processes, as three Deployments run them: gunicorn (the API) on PORT, the events process
+# (uvicorn: the live sync stream, GET /v1/sync/events) on EVENTS_PORT, both on the same Redis,
+# and the export/import worker (manage.py portability_worker; docs/export.md).
+# Ctrl-C or SIGTERM stops them; devservices then stops the services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -9,6 +12,7 @@ export DJANGO_SETTINGS_MODULE=exampleapp.settings.production
 export SECRET_KEY=${SECRET_KEY:-$($BIN/python -c 'import secrets; print(secrets.token_urlsafe(64))')}
 export ALLOWED_HOSTS=${ALLOWED_HOSTS:-localhost,127.0.0.1}
 export PORT=${PORT:-8000}
+EVENTS_PORT=${EVENTS_PORT:-$((PORT + 1))}
 # Plain HTTP on loopback: no TLS redirect and no HSTS here (the ingress does TLS in a cluster).
 export SECURE_SSL_REDIRECT=${SECURE_SSL_REDIRECT:-false}
 export STATIC_ROOT=${STATIC_ROOT:-$PWD/staticfiles}
@@ -19,6 +23,7 @@ cat <<INFO
 ExampleApp (production settings) on http://127.0.0.1:$PORT
   API docs   http://127.0.0.1:$PORT/v1/docs      schema /v1/schema
   probes     http://127.0.0.1:$PORT/healthz  /readyz  /metrics
+  live sync  http://127.0.0.1:$EVENTS_PORT/v1/sync/events   (the events process; an ingress routes it)
 Environment:
   DJANGO_SETTINGS_MODULE=$DJANGO_SETTINGS_MODULE
   DATABASE_URL=$DATABASE_URL
@@ -26,7 +31,13 @@ Environment:
   REDIS_URL=$REDIS_URL
   S3_ENDPOINT_URL=$S3_ENDPOINT_URL  S3_BUCKET=$S3_BUCKET
   ALLOWED_HOSTS=$ALLOWED_HOSTS  PORT=$PORT  SECRET_KEY=(generated for this run)
+Exports and imports (POST /v1/users/me/export): run by manage.py portability_worker, started here.
 Ctrl-C stops everything.
 ------------------------------------------------------------------------
 INFO
-exec $BIN/gunicorn -c exampleapp/gunicorn.conf.py exampleapp.wsgi:application
+PORT=$EVENTS_PORT METRICS_PORT= $BIN/python manage.py events --host 127.0.0.1 &
+EVENTS_PID=$!
+$BIN/python manage.py portability_worker &
+WORKER_PID=$!
+trap 'kill -TERM $EVENTS_PID $WORKER_PID 2>/dev/null; wait $EVENTS_PID $WORKER_PID 2>/dev/null' EXIT
+$BIN/gunicorn -c exampleapp/gunicorn.conf.py exampleapp.wsgi:application

@@ -61,6 +61,18 @@ RESUBSCRIBE_FIRST_PAUSE = 0.05
 RESUBSCRIBE_MAX_PAUSE = 2.0
 
 
+# Called (in the listener's thread) with the keys of every announcement this process hears, for
+# code that must act on a change at once rather than on its next lookup: the live sync stream
+# ends a revoked session's connections (apps/sync/hub.py). An observer must be quick and never
+# raise; it sees announcements only while a near cache's listener runs (Redis, NEAR_CACHE_SECONDS).
+drop_observers: list[Callable[[str, list[str]], None]] = []
+
+
+def redis_url() -> str | None:
+    """The Redis URL of the default cache, or None when the cache is not Redis."""
+    return _redis_location()
+
+
 def _redis_location() -> str | None:
     """The Redis URL of the default cache, or None when the cache is not Redis."""
     config = settings.CACHES["default"]
@@ -244,7 +256,13 @@ class NearCache:
             return
         if kind == "message":
             data = message["data"]
-            self.drop((data.decode() if isinstance(data, bytes) else str(data)).split(","))
+            keys = (data.decode() if isinstance(data, bytes) else str(data)).split(",")
+            self.drop(keys)
+            for observer in drop_observers:
+                try:
+                    observer(self.name, keys)
+                except Exception:  # an observer's bug must not cost the cache its listener
+                    logger.exception("near cache %s: drop observer failed", self.name)
         self._heard = now
 
     def _go_dark(self) -> None:

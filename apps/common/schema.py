@@ -56,9 +56,10 @@ def _problem_extras() -> dict[str, serializers.Field]:
         ),
         "reason": serializers.CharField(
             required=False,
-            help_text="415: why the file was refused (e.g. `zip_corrupt`); a viewer-state op: `regression`.",
+            help_text="415: why the file was refused (e.g. `zip_corrupt`); 422 `invalid_archive`: which rule "
+            "the archive broke (e.g. `path_traversal`); a viewer-state op: `regression`.",
         ),
-        "max_bytes": integer("413: the size limit that was passed."),
+        "max_bytes": integer("413, `invalid_archive` `too_large`: the size limit that was passed."),
         "max_depth": integer("`json_too_deep`: the nesting limit."),
         "max_ops": integer("`push_too_large`: how many ops one push may carry."),
         "used_bytes": integer("`quota_exceeded`: the storage the account uses."),

@@ -1,5 +1,6 @@
-"""S3 multipart uploads for direct uploads: open one, sign a URL per part (its size signed in,
-so a part cannot be larger than promised), list what arrived, complete or abort."""
+"""S3 multipart uploads: for direct uploads, open one, sign a URL per part (its size signed in,
+so a part cannot be larger than promised), list what arrived, complete or abort; for objects
+the server writes itself in parts (objects.ObjectWriter), upload a part."""
 
 from __future__ import annotations
 
@@ -73,6 +74,15 @@ def list_parts(key: str, *, upload_id: str) -> list[Part]:
             raise UploadGone() from exc
         raise
     return parts
+
+
+def multipart_upload_part(key: str, *, upload_id: str, number: int, body: bytes | bytearray) -> Part:
+    """Store part `number` of a multipart upload the server itself writes (an export archive)."""
+    target = storage.s3()
+    response = target.client.upload_part(
+        Bucket=target.bucket, Key=target.key(key), UploadId=upload_id, PartNumber=number, Body=body
+    )
+    return Part(number=number, size=len(body), etag=str(response["ETag"]))
 
 
 def multipart_complete(key: str, *, upload_id: str, parts: list[Part]) -> None:

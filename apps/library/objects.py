@@ -1,21 +1,29 @@
 """Reading stored objects back: their head, a prefix, a stream, a copy, or a seekable view that
 fetches only the ranges a parser asks for (`RangedObject`, within a byte budget), each pinned
 to the object's ETag so a replaced object is never read half old, half new. Through the client
-that skips botocore's response checksums (see storage.py)."""
+that skips botocore's response checksums (see storage.py).
+
+And writing an object of unknown length as a stream (`object_writer`: an export archive built
+while it is written): on S3 a multipart upload, one part in memory at a time; on local storage
+a temporary file renamed into place. Either way the object appears whole or not at all."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
+import os
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from . import storage
+from . import multipart, storage
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +141,8 @@ class RangedObject(io.RawIOBase):
         else:
             raise ValueError(f"invalid whence {whence!r}")
         if position < 0:
-            raise ValueError(f"negative seek position {position}")
+            # As a file answers (zipfile relies on it to tell a tiny archive from a zip64 one).
+            raise OSError(errno.EINVAL, f"negative seek position {position}")
         self._position = position
         return position
 
@@ -222,3 +231,182 @@ class RangedObject(io.RawIOBase):
         except Exception as exc:  # a read failure; not an interruption (inspection's CPU deadline)
             self.error = exc
             raise
+
+
+# --- reading an object as a seekable file (S3 or local) ----------------------------------------
+
+# A sequential read through RangedObject: reads of two blocks or more go straight into the
+# caller's buffer; the buffer in front of it makes small reads (a zip's headers, lines of text)
+# cost one request per STREAM_BUFFER_BYTES. At most RangedObject.CACHED_BLOCKS blocks are kept.
+STREAM_BLOCK_BYTES = 256 * 1024
+STREAM_BUFFER_BYTES = 1024 * 1024
+
+
+def stored_size(key: str) -> int | None:
+    """The size of the object at `key` in either storage; None when there is none."""
+    if storage.is_s3():
+        return object_size(key)
+    target = storage.get_storage()
+    return int(target.size(key)) if target.exists(key) else None
+
+
+@contextlib.contextmanager
+def open_object(key: str, *, max_read_factor: int = 4) -> Iterator[IO[bytes]]:
+    """The object at `key` as a seekable binary file, in either storage. On S3 reads are ranged
+    GETs pinned to the object's ETag (a replaced object fails the next read instead of mixing
+    old and new bytes), with a budget of `max_read_factor` times its size: a reader that seeks
+    back and forth over a hostile file stops instead of reading without end."""
+    if not storage.is_s3():
+        with storage.open_local(key) as local:
+            yield local
+        return
+    head = object_head(key)
+    if head is None:
+        raise FileNotFoundError(key)
+    raw = RangedObject(
+        key,
+        size=head.size,
+        etag=head.etag,
+        max_requests=max(1024, max_read_factor * (head.size // STREAM_BLOCK_BYTES + 1)),
+        max_bytes=max_read_factor * head.size + 64 * 1024 * 1024,
+        block_bytes=STREAM_BLOCK_BYTES,
+    )
+    with io.BufferedReader(raw, STREAM_BUFFER_BYTES) as stream:
+        yield stream
+
+
+# --- writing an object as a stream -------------------------------------------------------------
+
+
+class ObjectWriter(io.RawIOBase):
+    """A write-only, non-seekable binary file whose bytes become one stored object when
+    `finish()` is called (`abort()` drops them). `tell()` is the bytes written, which is what
+    zipfile needs to write an archive into it as a stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.size
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._write(view)
+        self.size += len(view)
+        return len(view)
+
+    def _write(self, view: memoryview) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+class _S3Writer(ObjectWriter):
+    """A multipart upload fed part by part: one buffer of `part_bytes`, filled and sent as it is
+    (no copy), then filled again — allocated once, so memory stays flat for any size. S3 allows
+    10,000 parts, so every thousand parts the part size doubles (16 MiB parts reach 16 GB in the
+    first thousand, and far beyond any archive before the limit). An object smaller than one
+    part is stored with a single PUT."""
+
+    def __init__(self, key: str, *, content_type: str, part_bytes: int) -> None:
+        super().__init__()
+        self.key, self.content_type, self.part_bytes = key, content_type, part_bytes
+        self.upload_id: str | None = None
+        self.parts: list[multipart.Part] = []
+        self._buffer = bytearray(part_bytes)
+        self._filled = 0
+
+    def _part_size(self) -> int:
+        return self.part_bytes * 2 ** (len(self.parts) // 1000)
+
+    def _write(self, view: memoryview) -> None:
+        while view:
+            taken = view[: len(self._buffer) - self._filled]
+            self._buffer[self._filled : self._filled + len(taken)] = taken
+            self._filled += len(taken)
+            view = view[len(taken) :]
+            if self._filled == len(self._buffer):
+                self._send(self._buffer)
+                self._filled = 0
+                if len(self._buffer) != self._part_size():
+                    self._buffer = bytearray(self._part_size())
+
+    def _send(self, body: bytearray) -> None:
+        if self.upload_id is None:
+            self.upload_id = multipart.multipart_create(self.key, content_type=self.content_type)
+        number = len(self.parts) + 1
+        self.parts.append(
+            multipart.multipart_upload_part(self.key, upload_id=self.upload_id, number=number, body=body)
+        )
+
+    def finish(self) -> None:
+        rest = self._buffer[: self._filled]
+        if self.upload_id is None:  # smaller than one part: one PUT
+            target = storage.s3()
+            target.client.put_object(
+                Bucket=target.bucket, Key=target.key(self.key), Body=rest, ContentType=self.content_type
+            )
+        else:
+            if rest:
+                self._send(rest)
+            multipart.multipart_complete(self.key, upload_id=self.upload_id, parts=self.parts)
+        self._buffer, self._filled = bytearray(), 0
+
+    def abort(self) -> None:
+        self._buffer, self._filled = bytearray(), 0
+        if self.upload_id is not None:
+            try:
+                multipart.multipart_abort(self.key, upload_id=self.upload_id)
+            except storage.STORAGE_ERRORS:
+                logger.warning("could not abort the multipart upload of %s", self.key, exc_info=True)
+
+
+class _LocalWriter(ObjectWriter):
+    """A temporary file in the storage's own folder, renamed to the key when finished."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.path = Path(storage.get_storage().path(key))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(prefix=".writing-", dir=self.path.parent)
+        self._file = os.fdopen(descriptor, "wb")
+        self._temporary = Path(name)
+
+    def _write(self, view: memoryview) -> None:
+        self._file.write(view)
+
+    def finish(self) -> None:
+        self._file.close()
+        os.replace(self._temporary, self.path)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._temporary.unlink(missing_ok=True)
+
+
+def new_object_writer(key: str, *, content_type: str, part_bytes: int) -> ObjectWriter:
+    """A stream whose bytes are stored under `key` when `finish()` is called; `abort()` drops
+    them. On S3 at most one part of `part_bytes` is held in memory."""
+    if storage.is_s3():
+        return _S3Writer(key, content_type=content_type, part_bytes=part_bytes)
+    return _LocalWriter(key)
+
+
+@contextlib.contextmanager
+def object_writer(key: str, *, content_type: str, part_bytes: int) -> Iterator[ObjectWriter]:
+    """`new_object_writer` for a block: finished when it ends, aborted if it raises."""
+    writer = new_object_writer(key, content_type=content_type, part_bytes=part_bytes)
+    try:
+        yield writer
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise

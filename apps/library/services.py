@@ -1,5 +1,6 @@
 """Writes of the library's files: streamed uploads, the row of a stored file (also for direct
-uploads, see uploads.py), metadata edits, deletes and the account purge. Viewer state is in
+uploads, see uploads.py), metadata edits, deletes, the account purge, and bringing objects back
+after a database restore. Viewer state is in
 viewer/.
 
 Order of work for a new file: inspect the bytes (type, safety, metadata, hashes; see
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -223,6 +224,36 @@ def file_delete(*, owner_id: uuid.UUID, file_id: uuid.UUID, expected_version: in
             state.save(update_fields=state.tombstone(now=now))
         objects_record([file, *([state] if state else [])])
         storage.delete_after_commit([file.storage_key], using=using)
+
+
+@dataclass
+class ObjectsRestoreReport:
+    checked: int = 0  # live files whose object was looked for
+    restored: int = 0  # objects brought back from a stored version
+    missing: list[str] = field(default_factory=list)  # storage keys with no version left
+
+
+def file_objects_restore(*, owner_id: uuid.UUID | None = None) -> ObjectsRestoreReport:
+    """After the database was restored to an earlier time (docs/operations.md): bring back the
+    objects of every file the database holds as live (or one owner's) that were deleted since,
+    from the versions a versioned bucket keeps. Objects the database no longer knows are left
+    to `cleanup_uploads`. Safe to run again: objects that are there are not touched."""
+    report = ObjectsRestoreReport()
+    files = File.objects.filter(deleted_at__isnull=True)
+    prefix = storage.PREFIX
+    if owner_id is not None:
+        files = files.filter(owner_id=owner_id)
+        prefix = storage.owner_prefix(owner_id)
+    present = {key for key, _ in storage.list_objects(prefix)}
+    for key in files.values_list("storage_key", flat=True).iterator():
+        report.checked += 1
+        if key in present:
+            continue
+        if storage.undelete(key):
+            report.restored += 1
+        else:
+            report.missing.append(key)
+    return report
 
 
 def library_purge_user(*, user_id: uuid.UUID) -> int:

@@ -1,7 +1,7 @@
 """Where the bytes live: Django's default storage (django-storages S3 in production, local files
 on a laptop), the S3 handle and its clients, and the calls the storage API has no words for
-(listings, batch deletes). Multipart uploads and presigned part URLs are in multipart.py,
-reading stored objects back (ranged, streamed, budgeted) in objects.py.
+(listings, batch deletes, bringing back deleted versions). Multipart uploads and presigned part
+URLs are in multipart.py, reading stored objects back (ranged, streamed, budgeted) in objects.py.
 
 Object keys are `users/<owner id>/<random hex>`: generated here, never derived from a user's
 file name. The boto3 client is the storage's own (`S3Storage.connection`), so endpoint, keys,
@@ -238,13 +238,20 @@ def _walk_local(storage: Storage, directory: str) -> Iterator[tuple[str, datetim
 
 def list_multipart_uploads(prefix: str) -> Iterator[tuple[str, str]]:
     """(storage name, upload id) of the multipart uploads in progress under `prefix` (S3 only)."""
+    for key, upload_id, _ in multipart_uploads_started(prefix):
+        yield key, upload_id
+
+
+def multipart_uploads_started(prefix: str) -> Iterator[tuple[str, str, datetime]]:
+    """(storage name, upload id, when it was started) of the multipart uploads in progress
+    under `prefix` (S3 only)."""
     if not is_s3():
         return
     target = s3()
     paginator = target.client.get_paginator("list_multipart_uploads")
     for page in paginator.paginate(Bucket=target.bucket, Prefix=target.key(prefix)):
         for entry in page.get("Uploads", ()):
-            yield target.name(str(entry["Key"])), str(entry["UploadId"])
+            yield target.name(str(entry["Key"])), str(entry["UploadId"]), entry["Initiated"]
 
 
 def delete_objects(keys: list[str]) -> None:
@@ -259,6 +266,32 @@ def delete_objects(keys: list[str]) -> None:
         target.client.delete_objects(
             Bucket=target.bucket, Delete={"Objects": [{"Key": target.key(k)} for k in batch], "Quiet": True}
         )
+
+
+def undelete(key: str) -> bool:
+    """Bring back a deleted object of a versioned bucket (S3 only): remove the delete markers
+    that hide its newest stored version, which becomes the current object again (same bytes,
+    same version id; nothing is copied). True when the object is there afterwards; False when
+    no stored version is left (a bucket without versioning, or a version already expired by the
+    bucket's lifecycle rule). An object that is there is left alone."""
+    target = s3()
+    raw = target.key(key)
+    paginator = target.client.get_paginator("list_object_versions")
+    versions: list[dict[str, Any]] = []
+    markers: list[dict[str, Any]] = []
+    for page in paginator.paginate(Bucket=target.bucket, Prefix=raw):
+        # The prefix also matches longer keys: only this exact key counts.
+        versions += [v for v in page.get("Versions", ()) if v["Key"] == raw]
+        markers += [m for m in page.get("DeleteMarkers", ()) if m["Key"] == raw]
+    if any(v.get("IsLatest") for v in versions):
+        return True
+    if not versions:
+        return False
+    newest = max(versions, key=lambda v: v["LastModified"])
+    for marker in markers:
+        if marker["LastModified"] >= newest["LastModified"]:
+            target.client.delete_object(Bucket=target.bucket, Key=raw, VersionId=marker["VersionId"])
+    return True
 
 
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, OSError)

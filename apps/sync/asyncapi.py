@@ -15,6 +15,33 @@ from drf_spectacular.generators import SchemaGenerator
 from . import registry
 
 REF = "#/components/schemas/"
+# The live stream's events (apps/sync/api/events.py): SSE event name -> payload component.
+EVENT_COMPONENTS = {
+    "changed": "ChangedEvent",
+    "fallback": "FallbackEvent",
+    "live": "LiveEvent",
+    "closing": "ClosingEvent",
+}
+EVENT_SUMMARIES = {
+    "changed": "Your feed advanced to `seq` (SSE `id:` is `seq`): pull from your cursor",
+    "fallback": "Events may be missed for now: poll every `poll_seconds` until `live`",
+    "live": "Events flow again: stop polling",
+    "closing": "The server ends the stream: reconnect with `Last-Event-ID` "
+    "(sign in again for `session_ended`)",
+}
+RECONNECT_RULE = (
+    "Server-Sent Events (`text/event-stream`) over a GET that stays open, authenticated by the "
+    "`Authorization: Bearer` header (use a fetch-based SSE client: browsers' EventSource cannot "
+    "set it). Each event's `event:` line names the message, its `data:` line is the JSON payload. "
+    "The first `changed` comes at once with the feed's current `seq`. Reconnect rule: after any "
+    "end of the stream (network, `closing`, a restart) reconnect after the `retry:` delay (2 s, "
+    "with jitter) sending `Last-Event-ID: <the last seq you got>`; a `changed` comes at once if "
+    "the feed moved meanwhile, nothing if not. Events are hints: pull /changes from your cursor "
+    "on each (coalesce: keep the largest `seq`, duplicates and reordering are harmless), and the "
+    "feed stays the truth. A `: ping` comment arrives every 20 s; none for 45 s means the "
+    "connection is dead: reconnect. 429 `too_many_streams` / 503 `events_full` or "
+    "`events_unavailable` at connect: poll and retry after `Retry-After`."
+)
 
 
 def _json_schema(node: Any) -> Any:
@@ -72,7 +99,7 @@ def _asyncapi_discriminators(node: Any) -> Any:
 def document() -> dict[str, Any]:
     openapi = SchemaGenerator().get_schema(request=None, public=True)
     types = [registry.get(name) for name in registry.names()]
-    roots = ["PushRequest", "PushOutput", "ChangesOutput"]
+    roots = ["PushRequest", "PushOutput", "ChangesOutput", *EVENT_COMPONENTS.values()]
     roots += [t.output_component for t in types] + [t.fields_component for t in types]
     # A change, a push op and a push result are unions of one variant per type, chosen by `type`
     # (apps/sync/api/schema.py), the same in both documents.
@@ -92,8 +119,9 @@ def document() -> dict[str, Any]:
             "title": "ExampleApp sync",
             "version": openapi["info"]["version"],
             "description": "Messages of the sync protocol (docs/sync.md): pull the change feed, push "
-            "operations. Transport: HTTPS with a Bearer access token. Object payloads (`data`) are "
-            "the REST representations; `fields` are PATCH bodies of the same resources.",
+            "operations, hear of changes live (the `events` channel). Transport: HTTPS with a Bearer "
+            "access token. Object payloads (`data`) are the REST representations; `fields` are PATCH "
+            "bodies of the same resources.",
         },
         "defaultContentType": "application/json",
         "servers": {
@@ -111,6 +139,11 @@ def document() -> dict[str, Any]:
                 "parameters": {"cursor": {}, "limit": {}, "types": {}},
                 "messages": {"changesPage": {"$ref": "#/components/messages/changesPage"}},
             },
+            "events": {
+                "address": "/events",
+                "description": RECONNECT_RULE,
+                "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in EVENT_COMPONENTS},
+            },
             "push": {
                 "address": "/push",
                 "messages": {
@@ -125,6 +158,13 @@ def document() -> dict[str, Any]:
                 "channel": {"$ref": "#/channels/changes"},
                 "summary": "GET a page of changes after a cursor",
                 "messages": [{"$ref": "#/channels/changes/messages/changesPage"}],
+            },
+            "receiveEvents": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/events"},
+                "summary": "GET a live stream of your feed's position (Server-Sent Events)",
+                "description": RECONNECT_RULE,
+                "messages": [{"$ref": f"#/channels/events/messages/{name}"} for name in EVENT_COMPONENTS],
             },
             "pushOperations": {
                 "action": "send",
@@ -143,6 +183,10 @@ def document() -> dict[str, Any]:
                 "changesPage": message("changesPage", "ChangesOutput", "Changes after the cursor"),
                 "pushRequest": message("pushRequest", "PushRequest", "Operations to apply"),
                 "pushResults": message("pushResults", "PushOutput", "One result per operation"),
+                **{
+                    name: message(name, component, EVENT_SUMMARIES[name])
+                    for name, component in EVENT_COMPONENTS.items()
+                },
             },
             "schemas": schemas,
         },

@@ -27,6 +27,7 @@ from django.utils import timezone
 from apps.common import db
 from apps.common.models import SyncedModel
 
+from . import events
 from .models import Change, SyncCounter
 
 
@@ -117,6 +118,13 @@ def changes_record(*, owner_id: uuid.UUID, changes: Sequence[ChangeSpec]) -> lis
         return []
     using = _db()
     specs = list(latest.values())
+    seqs = _record(owner_id, specs, using)
+    # The live stream hears of it once this commits (apps/sync/events.py).
+    events.announce(owner_id=owner_id, seq=seqs[-1], types={spec.type for spec in specs}, using=using)
+    return seqs
+
+
+def _record(owner_id: uuid.UUID, specs: list[ChangeSpec], using: str) -> list[int]:
     now = timezone.now()
     with transaction.atomic(using=using, savepoint=False):
         if db.is_postgresql(using):

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.todos",
     "apps.notes",
     "apps.library",
+    "apps.portability",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +342,8 @@ SPECTACULAR_SETTINGS = {
         "PushActionEnum": "apps.sync.api.serializers.PUSH_ACTIONS",
         "TaskBulkActionEnum": ["complete", "reopen", "move", "delete"],
         "ErrorCodeEnum": "apps.common.errors.ERROR_CODES",
+        "JobStatusEnum": "apps.portability.models.Job.Status",
+        "StreamClosingReasonEnum": "apps.sync.api.events.CLOSING_REASONS",
     },
     # The Accept header every kosync request must carry (apps/library/kosync/protocol.py): one
     # named enum, so a generated client has one type for it rather than one per operation.
@@ -398,6 +401,12 @@ LOGGING: dict[str, Any] = {
     "loggers": {
         "django.request": {"level": "ERROR"},  # 4xx are answers, not incidents
         "django.server": {"level": "WARNING"},
+        # At DEBUG, botocore logs every request with its body: a 16 MiB part of an export or an
+        # upload became a ~64 MiB string per request (a worker at LOG_LEVEL=DEBUG peaked at 560
+        # MiB instead of 195). Their INFO says what matters (retries, credentials).
+        "botocore": {"level": "INFO"},
+        "s3transfer": {"level": "INFO"},
+        "urllib3": {"level": "INFO"},
     },
 }
 
@@ -434,7 +443,10 @@ FILE_INSPECTION_CPU_SECONDS = max(0.0, env_float("FILE_INSPECTION_CPU_SECONDS", 
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 # Identity calls these by name, so it does not import the library (which builds on identity).
-ACCOUNT_DELETED_HOOKS = ["apps.library.services.library_purge_user"]
+ACCOUNT_DELETED_HOOKS = [
+    "apps.library.services.library_purge_user",
+    "apps.portability.services.portability_purge_user",
+]
 # The parts of the one storage quota (USER_STORAGE_QUOTA_BYTES; apps/common/quota.py).
 STORAGE_USAGE = {
     "files": "apps.library.selectors.file_storage_usage",
@@ -449,8 +461,43 @@ SYNC_PULL_MAX_LIMIT = env_int("SYNC_PULL_MAX_LIMIT", 1000, minimum=1)
 SYNC_PULL_MAX_BYTES = env_int("SYNC_PULL_MAX_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
 # How long push results are remembered by op_id (retries must come within this window).
 SYNC_OP_RETENTION_DAYS = env_int("SYNC_OP_RETENTION_DAYS", 7, minimum=1)
+# The live stream (GET /v1/sync/events, served by the events process; docs/sync.md).
+# A comment line every EVENTS_HEARTBEAT_SECONDS keeps an idle stream open through proxies whose
+# idle timeout is 60 s (NGINX's default proxy-read-timeout, most cloud load balancers).
+EVENTS_HEARTBEAT_SECONDS = env_float("EVENTS_HEARTBEAT_SECONDS", 20.0)
+# Streams per account and per process (each process counts its own): past them 429
+# `too_many_streams` / 503 `events_full`. A person has a few devices, each with one stream.
+EVENTS_MAX_PER_USER = env_int("EVENTS_MAX_PER_USER", 10, minimum=1)
+EVENTS_MAX_CONNECTIONS = env_int("EVENTS_MAX_CONNECTIONS", 10000, minimum=1)
+# How often a client told to fall back (Redis down) should poll /v1/sync/changes.
+EVENTS_POLL_SECONDS = env_int("EVENTS_POLL_SECONDS", 30, minimum=1)
+# Every this often each events process re-reads the feed position of every connected account
+# (one query) and re-checks every stream's session: the safety net under the pub/sub messages.
+EVENTS_SWEEP_SECONDS = env_float("EVENTS_SWEEP_SECONDS", 30.0)
 # Registration over KOReader's protocol (POST /v1/sync/kosync/users/create); off by default:
 # accounts are made through /v1/auth/register and the kosync key is set on /v1/users/me.
 KOSYNC_REGISTRATION_ENABLED = env_bool("KOSYNC_REGISTRATION_ENABLED", False)
 # Hooks run by `purge_tombstones` after it removed old tombstone rows (dotted paths).
 TOMBSTONE_PURGE_HOOKS = ["apps.sync.services.change_tombstones_purge"]
+
+# --- Export and import of an account (apps/portability; docs/export.md) ----------------------
+# A finished export can be downloaded this long; then the worker deletes its archive.
+EXPORT_RETENTION_HOURS = env_int("EXPORT_RETENTION_HOURS", 72, minimum=1)
+# Exports and imports one user may start per 24 hours (429 beyond): each reads or writes the
+# whole account. One at a time in any case.
+EXPORTS_PER_DAY = env_int("EXPORTS_PER_DAY", 4, minimum=1)
+IMPORTS_PER_DAY = env_int("IMPORTS_PER_DAY", 4, minimum=1)
+# An export streams to S3 in parts of this size: the worker holds one part in memory.
+EXPORT_PART_BYTES = env_int("EXPORT_PART_BYTES", 16 * 1024 * 1024, minimum=5 * 1024 * 1024)
+# Archives an import takes: at most this large, this many entries, this much once expanded, and
+# no large entry expanding more than this ratio (zip bombs).
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 2 * 1024**3, minimum=1024 * 1024)
+IMPORT_MAX_ENTRIES = env_int("IMPORT_MAX_ENTRIES", 100_000, minimum=16)
+IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 16 * 1024**3, minimum=1024 * 1024)
+IMPORT_MAX_COMPRESSION_RATIO = env_int("IMPORT_MAX_COMPRESSION_RATIO", 200, minimum=2)
+# Run export and import jobs in a thread of the process that queued them instead of leaving
+# them to the worker (`manage.py portability_worker`): `make run` needs no second process.
+PORTABILITY_RUN_IN_PROCESS = env_bool("PORTABILITY_RUN_IN_PROCESS", False)
+# The worker touches this file while it is alive (its liveness probe reads the file's age);
+# empty: no file.
+PORTABILITY_WORKER_HEARTBEAT = env_str("PORTABILITY_WORKER_HEARTBEAT")

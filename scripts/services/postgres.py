@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,9 @@ class Postgres:
     def data_dir(self, which: str) -> Path:
         return self.root / which
 
-    def run(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         done = subprocess.run(
             _as_postgres(list(args)),
             check=False,
@@ -88,7 +91,7 @@ class Postgres:
         )
         return str(out.stdout).strip()
 
-    def pg_ctl(self, which: str, action: str, *extra: str) -> None:
+    def pg_ctl(self, which: str, action: str, *extra: str, env: Mapping[str, str] | None = None) -> None:
         data = self.data_dir(which)
         self.run(
             str(pg_bin() / "pg_ctl"),
@@ -101,6 +104,7 @@ class Postgres:
             "60",
             *extra,
             action,
+            env=env,
         )
 
     def is_running(self, which: str) -> bool:
@@ -174,7 +178,16 @@ class Postgres:
             time.sleep(0.02)
         raise RuntimeError("replica did not catch up")
 
-    def start(self) -> None:
+    def start(
+        self,
+        *,
+        replica: bool = True,
+        settings: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """initdb and start the primary (plus the streaming replica unless `replica=False`).
+        `settings` are appended to the primary's postgresql.conf (the PITR drill's archiving);
+        `env` is the server's environment (what its archive_command sees)."""
         binary = pg_bin()
         self.root.mkdir(parents=True)
         self.socket_dir.mkdir()
@@ -195,7 +208,7 @@ class Postgres:
             "UTF8",
             "--locale=C.UTF-8",
         )
-        settings = f"""
+        settings_text = f"""
 listen_addresses = '127.0.0.1'
 port = {self.primary_port}
 unix_socket_directories = '{self.socket_dir}'
@@ -210,19 +223,28 @@ full_page_writes = off
 max_connections = 200
 shared_buffers = 64MB
 """
-        self.run("sh", "-c", f"cat >> '{primary}/postgresql.conf' <<'EOF'\n{settings}\nEOF")
+        for name, value in (settings or {}).items():
+            quoted = value.replace("'", "''")
+            settings_text += f"{name} = '{quoted}'\n"
+        self.run("sh", "-c", f"cat >> '{primary}/postgresql.conf' <<'EOF'\n{settings_text}\nEOF")
         self.run(
             "sh",
             "-c",
             f"echo 'host replication replicator 127.0.0.1/32 scram-sha-256' >> '{primary}/pg_hba.conf'",
         )
-        self.pg_ctl("primary", "start")
+        self.pg_ctl("primary", "start", env=env)
         self.psql(
             self.primary_port,
             "CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD 'replicator'",
             f"CREATE ROLE app WITH LOGIN CREATEDB PASSWORD '{APP_PASSWORD}'",
             "CREATE DATABASE app OWNER app",
         )
+        if replica:
+            self.start_standby()
+
+    def start_standby(self) -> None:
+        """pg_basebackup the primary into the replica's directory and start it streaming."""
+        binary = pg_bin()
         replica = self.data_dir("replica")
         self.run(
             str(binary / "pg_basebackup"),

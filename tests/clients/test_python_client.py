@@ -367,3 +367,39 @@ def test_kosync_through_its_documented_operations(session: Session) -> None:
 
     viewer = session.call("files.files_viewer_state_retrieve", created.parsed.id).parsed
     assert viewer.current.pdf.page == 2  # KOReader's write landed in the library's viewer state
+
+
+def test_an_export_is_started_polled_and_imported_into_another_account(generated: ModuleType) -> None:
+    """The generated operations of an account export and its import, end to end (the worker
+    runs in between, as its Deployment would)."""
+    from exampleapp_client.types import File
+
+    from tests.portability.conftest import download, run_jobs
+
+    source, target = Session(generated), Session(generated)
+    m = source.models
+    source.call(
+        "notes.notes_create", body=m.NoteCreateInputRequest(title="Take me along"), expect=HTTPStatus.CREATED
+    )
+    started = source.call("users.users_me_export_create", expect=HTTPStatus.ACCEPTED)
+    assert started.parsed.status == m.JobStatusEnum.QUEUED
+    assert started.headers["Location"] == f"/v1/users/me/export/{started.parsed.id}"
+    run_jobs()
+    export = source.call("users.users_me_export_retrieve", started.parsed.id).parsed
+    assert export.status == m.JobStatusEnum.DONE
+    assert export.counts["notes"] == 1
+    listed = source.call("users.users_me_export_list").parsed.results
+    assert [job.id for job in listed] == [export.id]
+    data = download(export.download_url, None)
+
+    body = m.ImportInputRequest(
+        archive=File(payload=io.BytesIO(data), file_name="export.zip", mime_type="application/zip")
+    )
+    queued = target.call("users.users_me_import_create", body=body, expect=HTTPStatus.ACCEPTED).parsed
+    run_jobs()
+    done = target.call("users.users_me_import_retrieve", queued.id).parsed
+    assert done.status == m.JobStatusEnum.DONE
+    assert done.error is None
+    assert [n.title for n in target.call("notes.notes_list").parsed.results] == ["Take me along"]
+    # Someone else's export is not there for this account.
+    target.call("users.users_me_export_retrieve", export.id, expect=HTTPStatus.NOT_FOUND)

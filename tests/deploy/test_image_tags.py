@@ -24,21 +24,22 @@ from scripts.deploy_check import BUMP_TAG, KUSTOMIZE, check_images, check_overla
 from tests.deploy.kube import kubectl
 
 OVERLAYS = ["dev", "staging", "prod"]
-# The app's containers each overlay runs: web, the migrate Job, the two CronJobs, and in prod
-# the four split-by-service Deployments. Counting them keeps the check from passing vacuously.
+# The app's containers each overlay runs: those of base (web, the events process, the
+# export/import worker, the migrate Job, the two CronJobs) and in prod the four split-by-service
+# Deployments. Counting them keeps the check from passing vacuously.
+BASE_WORKLOADS = {
+    "Deployment web",
+    "Deployment events",
+    "Deployment portability-worker",
+    "Job migrate",
+    "CronJob cleanup-uploads",
+    "CronJob purge-tombstones",
+}
 APP_CONTAINERS = {
-    "dev": {"Deployment web", "Job migrate", "CronJob cleanup-uploads", "CronJob purge-tombstones"},
-    "staging": {"Deployment web", "Job migrate", "CronJob cleanup-uploads", "CronJob purge-tombstones"},
-    "prod": {
-        "Deployment web",
-        "Deployment identity",
-        "Deployment todos",
-        "Deployment notes",
-        "Deployment library",
-        "Job migrate",
-        "CronJob cleanup-uploads",
-        "CronJob purge-tombstones",
-    },
+    "dev": BASE_WORKLOADS,
+    "staging": BASE_WORKLOADS,
+    "prod": BASE_WORKLOADS
+    | {"Deployment identity", "Deployment todos", "Deployment notes", "Deployment library"},
 }
 # What base/kustomization.yaml said before the fix.
 PRE_FIX_BASE_IMAGES = """
@@ -47,7 +48,6 @@ images:
     newName: ghcr.io/example-org/exampleapp
     newTag: "0.1.0"
 """
-BASE_WORKLOADS = {"Deployment web", "Job migrate", "CronJob cleanup-uploads", "CronJob purge-tombstones"}
 
 
 @pytest.fixture

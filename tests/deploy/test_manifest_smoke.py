@@ -18,7 +18,9 @@ import base64
 import os
 import re
 import secrets
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +37,27 @@ OVERLAY = ROOT / "deploy" / "kustomize" / "overlays" / "prod"
 GATEWAY = {
     "/v1/auth": "identity",
     "/v1/users": "identity",
+    "/v1/users/me/import": "identity",  # the uploads Ingress (archives are large)
     "/v1/todos": "todos",
     "/v1/notes": "notes",
     "/v1/files": "library",
     "/v1/sync": "library",
+    "/v1/sync/events": "events",  # its own Ingress (no buffering, long timeouts)
 }
 # Which Service serves each app's routes (the library service also carries the sync feed).
 SERVICE_OF_APP = {
     "identity": "identity",
+    "portability": "identity",  # under /v1/users/me
     "todos": "todos",
     "notes": "notes",
     "library": "library",
     "sync": "library",
 }
 APP_DEPLOYMENTS = ["web", "identity", "todos", "notes", "library"]
+# The live sync stream's process (uvicorn; tests/sync/test_events_stack.py runs it).
+STREAM_DEPLOYMENTS = ["events"]
+# Deployments of the app that serve no HTTP: they run a management command.
+WORKER_DEPLOYMENTS = ["portability-worker"]
 # What the cluster provides that this machine replaces with the test services (devservices).
 SERVICE_VARIABLES = (
     "DATABASE_URL",
@@ -162,7 +171,7 @@ def test_the_app_runs_as_the_expected_deployments(rendered: list[dict[str, Any]]
         for d in rendered
         if d["kind"] == "Deployment" and d["metadata"]["labels"].get("app.kubernetes.io/name") == "exampleapp"
     )
-    assert names == sorted(APP_DEPLOYMENTS)
+    assert names == sorted(APP_DEPLOYMENTS + STREAM_DEPLOYMENTS + WORKER_DEPLOYMENTS)
 
 
 @pytest.mark.parametrize("name", APP_DEPLOYMENTS)
@@ -241,6 +250,64 @@ def test_deployment_command_env_and_probes_work(
         assert server.terminate() == 0, server.tail()
 
 
+@pytest.mark.parametrize("name", WORKER_DEPLOYMENTS)
+def test_worker_deployment_runs_and_its_probes_answer(
+    rendered: list[dict[str, Any]], name: str, tmp_path: Path
+) -> None:
+    """The worker's command with the container's environment (production settings, the test
+    services for the cluster's): it starts, its probes pass once it beats, SIGTERM ends it with
+    status 0."""
+    deployment = find(rendered, "Deployment", name)
+    container = app_container(deployment)
+    assert container["command"][:2] == ["python", "manage.py"]
+    from django.core.management import get_commands
+
+    assert container["command"][2] in get_commands()
+    env = container_environment(rendered, container)
+    assert env["DJANGO_SETTINGS_MODULE"] == "exampleapp.settings.production"
+    heartbeat = Path(env["PORTABILITY_WORKER_HEARTBEAT"])
+    assert heartbeat.parent == Path("/tmp")
+    local_heartbeat = tmp_path / heartbeat.name
+    services = {key: os.environ[key] for key in SERVICE_VARIABLES if key in os.environ}
+    local = {
+        "PATH": os.environ["PATH"],
+        **env,
+        **services,
+        "PORTABILITY_WORKER_HEARTBEAT": str(local_heartbeat),
+    }
+    probes = [
+        container[kind]["exec"]["command"] for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+    ]
+    assert all(probe == probes[0] for probe in probes)
+    probe = [part.replace(str(heartbeat), str(local_heartbeat)) for part in probes[0]]
+    probe[0] = executable(probe[0])
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [executable(container["command"][0]), *container["command"][1:]],
+            cwd=ROOT,
+            env=local,
+            stdout=output,
+            stderr=output,
+        )
+        try:
+            assert subprocess.run(probe, check=False).returncode != 0, (
+                "the probe passed before the worker beat"
+            )
+            deadline = time.monotonic() + 60
+            while subprocess.run(probe, check=False).returncode != 0:
+                assert process.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, (
+                    f"{name}: the probe never passed\n{log.read_text()[-3000:]}"
+                )
+                time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0, log.read_text()[-3000:]
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
 def test_ingress_routes_the_gateway(rendered: list[dict[str, Any]]) -> None:
     routes: dict[str, str] = {}
     for ingress in (d for d in rendered if d["kind"] == "Ingress"):
@@ -269,7 +336,12 @@ def test_ingress_routes_the_gateway(rendered: list[dict[str, Any]]) -> None:
         app = re.search(r"apps\.(\w+)\.", target) or re.search(r"(\w+)_urlpatterns", target)
         if app is None or "include" not in target:
             continue  # schema and docs views: served by web
-        owner = {"auth": "identity", "users": "identity"}.get(app.group(1), app.group(1))
+        owner = {
+            "auth": "identity",
+            "users": "identity",
+            "export": "portability",
+            "import": "portability",
+        }.get(app.group(1), app.group(1))
         # Ingress paths are prefixes: the longest one that covers this route decides.
         covering = [p for p in GATEWAY if prefix == p or prefix.startswith(p + "/")]
         routed = GATEWAY[max(covering, key=len)] if covering else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from drills import scenarios
-from drills.scenarios import SIZES, DrillResult
+from drills.results import SIZES, DrillResult
 from drills.stack import DrillStack
 
 pytestmark = pytest.mark.drills
@@ -55,6 +55,23 @@ def test_sigkill_of_workers_during_pushes(drill_stack: DrillStack) -> None:
 
 def test_pushes_retried_with_random_drops(drill_stack: DrillStack) -> None:
     _check(scenarios.push_retries(drill_stack, SIZE))
+
+
+def test_events_process_sigterm_during_load(drill_stack: DrillStack) -> None:
+    """Streams move to a new events process with Last-Event-ID and miss nothing (drills/events.py)."""
+    _check(scenarios.events_sigterm(drill_stack, SIZE))
+
+
+def test_events_streams_through_a_redis_restart(drill_stack: DrillStack) -> None:
+    """`fallback` while Redis is down, `live` and caught up after it is back (drills/events.py)."""
+    _check(scenarios.events_redis(drill_stack, SIZE))
+
+
+def test_point_in_time_restore_after_a_destructive_delete(drill_stack: DrillStack) -> None:
+    """WAL archived with barman-cloud to the stack's S3 server, a base backup under load, a
+    recorded time T, every task deleted; a new server restored to T has every write acknowledged
+    before T and none started after, and the app is ready on it (drills/pitr.py)."""
+    _check(scenarios.pitr(drill_stack, SIZE))
 
 
 def test_primary_killed_standby_promoted(drill_stack: DrillStack) -> None:

@@ -98,7 +98,7 @@ class TestRangedObject:
         assert raw.readinto(bytearray(10)) == 0
         stream.seek(2 * BLOCK + 3)
         assert stream.read() == DATA[2 * BLOCK + 3 :]  # the rest, in one request
-        with pytest.raises(ValueError, match="negative"):
+        with pytest.raises(OSError, match="negative"):
             raw.seek(-1)
 
     def test_blocks_read_once_are_kept(self, s3_object: Callable[..., str]) -> None:

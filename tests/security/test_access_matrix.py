@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
+from apps.portability.models import Job
 from tests.conftest import Account
 from tests.library import factories
 from tests.library.conftest import upload
@@ -46,6 +48,11 @@ CLASSIFIED: dict[str, tuple[str, dict[str, str] | str]] = {
     "users-me": (SELF, {}),
     "users-me-sessions": (SELF, {}),
     "users-me-session-detail": (OWNED, {"session_id": "session"}),
+    "users-me-export": (SELF, {}),
+    "users-me-export-detail": (OWNED, {"export_id": "export"}),
+    "users-me-export-content": (OWNED, {"export_id": "export"}),
+    "users-me-import": (SELF, {}),
+    "users-me-import-detail": (OWNED, {"import_id": "import"}),
     "todos-tasks": (SELF, {}),
     "todos-bulk": (SELF, {}),
     "todos-lists": (SELF, {}),
@@ -65,6 +72,7 @@ CLASSIFIED: dict[str, tuple[str, dict[str, str] | str]] = {
     "sync-changes": (SELF, {}),
     "sync-push": (SELF, {}),
     "sync-asyncapi": (PUBLIC, "the published AsyncAPI document"),
+    "sync-events": (SELF, {}),  # the caller's own feed position only
     "files-list": (SELF, {}),
     "files-uploads": (SELF, {}),
     "files-upload-detail": (OWNED, {"upload_id": "upload"}),
@@ -162,6 +170,13 @@ def _owner_objects(owner: Account) -> dict[str, str]:
     assert started.status_code == 201, started.content
     objects["upload"] = started.json()["upload"]["id"]
     objects["session"] = client.get("/v1/users/me/sessions").json()["results"][0]["id"]
+    objects["export"] = client.post("/v1/users/me/export").json()["id"]
+    # An import needs an empty account and an archive; the row is what the routes look up.
+    objects["import"] = str(
+        Job.objects.create(
+            owner_id=owner.id, kind=Job.Kind.IMPORT, status=Job.Status.FAILED, created_at=timezone.now()
+        ).id
+    )
     return objects
 
 

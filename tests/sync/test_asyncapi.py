@@ -41,7 +41,7 @@ def test_served_as_json_unless_yaml_is_asked_for(api):
     plain = api.get("/v1/sync/asyncapi")
     assert plain.status_code == 200
     assert plain["Content-Type"] == "application/json"
-    assert plain.json()["channels"].keys() == {"changes", "push"}
+    assert plain.json()["channels"].keys() == {"changes", "push", "events"}
     op = api.get("/v1/schema", {"format": "json"}).json()["paths"]["/v1/sync/asyncapi"]["get"]
     assert list(op["responses"]["200"]["content"]) == ["application/json", "application/yaml"]
     for accept in ("application/yaml", "text/yaml, */*"):

@@ -4,6 +4,7 @@ and the current position with the server time it was recorded (for kosync)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -61,13 +62,20 @@ def viewer_state_document(*, file: File, state: ViewerState | None) -> dict[str,
             "updated_at": None,
         }
     kept = settings.VIEWER_STATE_HISTORY_KEPT
-    devices = state.devices.order_by("-recorded_at", "-id")
-    current = current_position(state)
-    history = state.history.order_by("-version")[:kept]
+    return document_of(
+        state,
+        devices=state.devices.order_by("-recorded_at", "-id"),
+        history=state.history.order_by("-version")[:kept],
+    )
+
+
+def document_of(state: ViewerState, *, devices: Iterable[Any], history: Iterable[Any]) -> dict[str, Any]:
+    """The resource of a stored viewer state from its device positions (newest first) and its
+    history entries (newest first), however they were read."""
     return {
-        "file": file.id,
+        "file": state.file_id,
         "kind": state.kind,
-        "current": current,
+        "current": current_position(state),
         "devices": [_entry(state.kind, d, recorded_at=d.recorded_at) for d in devices],
         "history": [
             _entry(
