@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# ExampleApp API image: gunicorn + Django, production settings, non-root, no build tools.
+# ExampleApp image: gunicorn + Django (the API, the admin and the web client's files),
+# production settings, non-root, no build tools.
 #
 #   docker build -t exampleapp .
 #   make image-check      # builds and runs it here without a Docker engine (buildah/podman)
@@ -9,10 +10,12 @@
 # where no registry is reachable. Both stages use the same base, so the virtualenv built in the
 # first stage runs unchanged in the second.
 ARG BASE_IMAGE=python:3.11-slim
+# The web client is built with Node.js 20 (NODE_IMAGE); nothing of Node reaches the final image.
+ARG NODE_IMAGE=node:20-bookworm-slim
 
-# --- build: a virtualenv with the pinned runtime requirements (without pip, and without the
-# translation sources: only the compiled .mo files are read), and the collected static files
-FROM ${BASE_IMAGE} AS build
+# --- deps: a virtualenv with the pinned runtime requirements (without pip, and without the
+# translation sources: only the compiled .mo files are read)
+FROM ${BASE_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
@@ -26,15 +29,37 @@ RUN python3 -m venv /opt/venv \
 COPY manage.py ./
 COPY exampleapp exampleapp
 COPY apps apps
+
+# --- schema: the OpenAPI document the web client's types are generated from, written by the
+# code itself (no server runs during a build). Local settings need no services or secrets.
+FROM deps AS schema
+RUN DJANGO_SETTINGS_MODULE=exampleapp.settings.local VAR_DIR=/tmp/var STATIC_ROOT=/tmp/static \
+    /opt/venv/bin/python manage.py spectacular --format openapi-json --file /tmp/openapi.json
+
+# --- web: the client (web/, docs/web.md) built by Vite: hashed files and a manifest in dist/.
+# `npm run build` type-checks it against the schema first, so a contract change fails here.
+FROM ${NODE_IMAGE} AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY web ./
+COPY --from=schema /tmp/openapi.json /tmp/openapi.json
+RUN OPENAPI_SCHEMA=/tmp/openapi.json npm run build
+
+# --- build: the code and the collected static files (the web client's build among them)
+FROM deps AS build
+COPY --from=web /web/dist web/dist
 # Hashed, compressed static files (whitenoise's manifest storage) baked into the image, so
 # /static/ can be served with far-future cache headers and fronted by a CDN. Production
 # settings refuse to load without a strong SECRET_KEY and ALLOWED_HOSTS: a throwaway key,
-# generated here and never stored, satisfies them for this one command.
+# generated here and never stored, satisfies them for this one command. web/dist is only the
+# collected copy's source: the pods serve the client from STATIC_ROOT (apps/common/web.py).
 RUN SECRET_KEY="$(/opt/venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
     ALLOWED_HOSTS=build.invalid \
     DJANGO_SETTINGS_MODULE=exampleapp.settings.production \
     STATIC_ROOT=/app/staticfiles \
     /opt/venv/bin/python manage.py collectstatic --noinput -v0 \
+    && rm -rf web \
     && /opt/venv/bin/python -m compileall -q manage.py exampleapp apps
 
 # --- runtime: the base image, the virtualenv and the code; nothing that compiles or installs

@@ -27,19 +27,49 @@ $(STAMP): $(LOCK)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	@touch $(STAMP)
 
-## make run: serve the API on http://127.0.0.1:$(PORT) with embedded defaults (SQLite, local files).
+## make run: serve the API and the web client on http://127.0.0.1:$(PORT) with embedded defaults
+## (SQLite, local files). Without Node.js (or when the client does not build) it serves the API alone.
 ## One ASGI process (uvicorn, reloading on code changes) serves the API and the live sync stream
 ## (GET /v1/sync/events), fanned out in-process since there is no Redis (docs/sync.md).
 run: $(RUN_STAMP)
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory web-build || echo "make run: the web client did not build; serving the API alone" >&2; \
+	else \
+		echo "make run: Node.js is not installed, so the web client is not built; serving the API alone (docs/web.md)" >&2; \
+	fi
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py events --host 127.0.0.1 --port $(PORT) --reload
+
+# --- The web client (web/, docs/web.md) ------------------------------------------------------------
+# npm packages pinned by web/package-lock.json; the build generates the API's types from the
+# schema (manage.py spectacular, no server), type-checks (tsc) and bundles (Vite) into web/dist.
+WEB_STAMP := web/node_modules/.installed
+.PHONY: web-build web-test web-budgets
+
+$(WEB_STAMP): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(WEB_STAMP)
+
+web-build: $(RUN_STAMP) $(WEB_STAMP)
+	cd web && PYTHON=$(CURDIR)/$(BIN)/python npm run build --silent
+
+## make web-budgets [NOTES=10000]: first-load JS gzipped, time to interactive and the first sync
+## of NOTES notes into an empty client, on the local stack (reported, not asserted).
+NOTES ?= 10000
+web-budgets: $(STAMP) web-build
+	$(BIN)/python scripts/devservices.py run -- $(BIN)/python scripts/web_budgets.py $(NOTES)
+
+## make web-test: the client's build (a contract change fails tsc) and its unit tests (Vitest);
+## its end-to-end tests run in the browser stage of `make test` (tests/web).
+web-test: web-build
+	cd web && npx vitest run
 
 ## make test: lint, type-check, then the whole suite against throwaway real services: in parallel
 ## (pytest-xdist, a worker per CPU: each has its own test database and Redis database), then the
 ## tests that start servers and kill services (marker `stack`) alone. PYTEST_ARGS goes to both
 ## (e.g. PYTEST_ARGS=tests/notes); a stage that selects nothing (pytest's status 5) is no failure.
 PYTEST_WORKERS ?= auto
-test: lint typecheck deploy-check $(NODE_STAMP)
+test: lint typecheck deploy-check $(NODE_STAMP) web-test
 	$(BIN)/python scripts/devservices.py run -- sh -c '\
 		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not stack" $(PYTEST_ARGS) || [ $$? -eq 5 ] || exit 1; \
 		$(BIN)/python -m pytest -m stack $(PYTEST_ARGS) || [ $$? -eq 5 ]'
@@ -49,7 +79,7 @@ $(NODE_STAMP): tests/clients/typescript/package-lock.json
 	@touch $(NODE_STAMP)
 
 ## make pytest PYTEST_ARGS=...: one pytest run as asked (no lint, no stages), against fresh services
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) web-build
 	$(BIN)/python scripts/devservices.py run -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -65,7 +95,7 @@ stack: $(STAMP)
 	$(BIN)/python scripts/devservices.py run -- scripts/stack.sh
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles web/node_modules web/dist web/build
 
 # --- Deployment checks and the container image --------------------------------------------------
 # The deploy tools live in their own virtualenv: checkov's dependencies clash with the app's pins.

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.common import health, pages
+from apps.common import health, pages, web
 from apps.identity.api.urls import auth_urlpatterns, users_urlpatterns
 from apps.portability.api.urls import export_urlpatterns, import_urlpatterns
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),
     path("", pages.home, name="home"),
+    path("sw.js", web.service_worker, name="web-service-worker"),
     # Last: any other path under /v1/ is 404 problem+json, whatever DEBUG says.
     re_path(r"^v1(?:/|$)", pages.api_not_found, name="api-not-found"),
 ]

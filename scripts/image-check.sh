@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 
 IMAGE_CACHE=${IMAGE_CACHE:-/var/tmp/exampleapp-images}
 BASE_TAG=${BASE_TAG:-localhost/exampleapp-base:bookworm}
+NODE_TAG=${NODE_TAG:-localhost/exampleapp-node:bookworm}
 IMAGE_TAG=${IMAGE_TAG:-localhost/exampleapp:check}
 APP_UID=10001
 CONTAINER=exampleapp-check-$$
@@ -79,14 +80,35 @@ build_base() {
   tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$BASE_TAG" >/dev/null
 }
 
+# The Dockerfile's web stage needs Node.js 20, and no registry serves node:20 here: the local
+# base plus this machine's own Node.js (the one `make test` builds the client with) and npm.
+build_node() {
+  if podman image exists "$NODE_TAG"; then return; fi
+  local node npm_dir
+  node=$(command -v node) || { say "Node.js is missing: the web stage needs it (docs/web.md)"; exit 1; }
+  npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+  say "making $NODE_TAG from $BASE_TAG with $node ($("$node" --version)) and $npm_dir"
+  local ctr
+  ctr=$(buildah from --quiet "$BASE_TAG")
+  buildah copy --quiet "$ctr" "$node" /usr/local/bin/node >/dev/null
+  buildah copy --quiet "$ctr" "$npm_dir" /usr/local/lib/node_modules/npm >/dev/null
+  buildah run "$ctr" ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+  # Node.js trusts its own CA bundle, not the system's: point it at the system store, which
+  # build_base gave this machine's extra CAs (a TLS-inspecting proxy's) on such machines.
+  buildah config --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt "$ctr"
+  buildah commit --quiet "$ctr" "$NODE_TAG" >/dev/null
+  buildah rm "$ctr" >/dev/null
+}
+
 cmd_build() {
   ensure_tools
   write_conf
   local started=$SECONDS
   build_base
-  say "building $IMAGE_TAG FROM $BASE_TAG"
+  build_node
+  say "building $IMAGE_TAG FROM $BASE_TAG (web stage FROM $NODE_TAG)"
   buildah bud --isolation chroot --layers --quiet --format docker \
-    --build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "APP_UID=$APP_UID" \
+    --build-arg "BASE_IMAGE=$BASE_TAG" --build-arg "NODE_IMAGE=$NODE_TAG" --build-arg "APP_UID=$APP_UID" \
     -t "$IMAGE_TAG" . > "$IMAGE_CACHE/build.log"
   # Drop superseded builds after a day; recent untagged images are the build stage's layer
   # cache (dependencies are reinstalled only when a requirements file changes).
@@ -153,8 +175,17 @@ status, body = call("/v1/auth/register", {"email": email, "password": password})
 assert status == 201, (status, body)
 status, body = call("/v1/auth/token", {"email": email, "password": password})
 assert status == 200 and {"access", "refresh"} <= body.keys(), (status, body)
-print("[image-check] /healthz 200, /readyz?strict=1 200 (database, cache, storage), register 201, login 200",
-      file=sys.stderr)
+# The web client, built in the image's Node stage: its page (strict CSP, not cached) and the
+# entry script it names (collected, cached for good).
+page = urllib.request.urlopen(urllib.request.Request(base + "/", headers={"Accept": "text/html"}), timeout=5)
+html = page.read().decode()
+assert "script-src 'self'" in page.headers["Content-Security-Policy"], page.headers
+assert "no-cache" in page.headers["Cache-Control"], page.headers
+script = html.split('<script type="module" src="', 1)[1].split('"', 1)[0]
+asset = urllib.request.urlopen(base + script, timeout=5)
+assert asset.status == 200 and "immutable" in asset.headers["Cache-Control"], (script, asset.headers)
+print("[image-check] /healthz 200, /readyz?strict=1 200 (database, cache, storage), register 201, login 200, "
+      f"web client / 200 (CSP, no-cache) and {script} (immutable)", file=sys.stderr)
 PY
   local workers quota
   workers=$(podman logs "$CONTAINER" 2>&1 | grep -c 'Booting worker' || true)

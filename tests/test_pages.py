@@ -4,6 +4,8 @@ listing every URL pattern) and off."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.test import Client, override_settings
 
@@ -25,9 +27,10 @@ def test_unknown_api_paths_are_problem_json(debug: bool) -> None:
 
 
 @pytest.mark.parametrize("debug", [True, False])
-def test_the_root_says_what_this_is_and_links_the_docs(debug: bool) -> None:
+def test_the_root_says_what_this_is_and_links_the_docs(debug: bool, tmp_path: Path) -> None:
+    """To programs always; to a browser when the web client is not built (tests/test_web.py)."""
     client = Client()
-    with override_settings(DEBUG=debug):
+    with override_settings(DEBUG=debug, STATICFILES_DIRS=[], STATIC_ROOT=str(tmp_path)):
         page = client.get("/", HTTP_ACCEPT=BROWSER)
         answer = client.get("/")  # curl, an API client: no preference for HTML
     assert page.status_code == 200

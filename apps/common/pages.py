@@ -1,9 +1,10 @@
 """What the gateway answers beside the apps' routes: the root page, 404 problem+json for any
 other path under /v1/, and ReDoc with nothing fetched from the internet.
 
-`/` tells a person (or a program) what this server is and where the API's documentation lives:
-HTML to a browser, JSON to anything that does not prefer HTML (curl, API clients), so neither
-gets a page it cannot use.
+`/` is the web client to a browser (apps/common/web.py, docs/web.md) and JSON saying what this
+server is and where the API's documentation lives to anything that does not prefer HTML (curl,
+API clients), so neither gets a page it cannot use. When the client has not been built (no
+Node.js), a browser gets a small HTML page with the same links instead.
 
 `api_not_found` is the last route of /v1/: a path no app claims gets `404 not_found` as
 problem+json in every settings profile. Without it Django answers an unmatched URL itself, and
@@ -32,6 +33,7 @@ from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularRedocView
 
 from .errors import not_found
+from .web import web_shell
 
 NAME = "ExampleApp API"
 SUMMARY = "Todos, notes and a reading library kept in sync across devices."
@@ -46,7 +48,8 @@ def home(request: HttpRequest) -> HttpResponse:
     }
     response: HttpResponse
     if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
-        response = render(request, "common/home.html", {"name": NAME, "summary": SUMMARY, "links": links})
+        context = {"name": NAME, "summary": SUMMARY, "links": links}
+        response = web_shell(request) or render(request, "common/home.html", context)
     else:
         response = JsonResponse({"name": NAME, "summary": SUMMARY, "api": "/v1/", "links": links})
     patch_vary_headers(response, ["Accept"])

@@ -3,16 +3,17 @@ user's note is "not found", never "forbidden"."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVectorField
 from django.db import connections, router
 from django.db.models import F, FloatField, Func, IntegerField, OuterRef, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Col, Expression
-from django.db.models.functions import Cast, Substr
+from django.db.models.functions import Cast, Left, Replace, Substr
 
 from apps.common.errors import NotFound
 from apps.common.pagination import IF_SMALL, ROW_BYTES, text_budget
@@ -154,6 +155,74 @@ def note_search(*, queryset: QuerySet[Note], query: str) -> QuerySet[Note]:
     for word in terms.split()[:FALLBACK_MAX_TERMS]:
         condition &= Q(title__icontains=word) | Q(body__icontains=word)
     return queryset.filter(condition).annotate(rank=Value(0.0, output_field=FloatField()))
+
+
+# Highlights: ts_headline wraps what the query matched in these two private-use characters (taken
+# out of the text first, so a note cannot fake a mark), and the answer splits on them.
+_START, _STOP = "\ue000", "\ue001"
+_MARKED = re.compile(f"{_START}(.*?){_STOP}", re.DOTALL)
+HEADLINE_BODY_CHARS = 100_000  # the part of a body the search index covers
+FALLBACK_EXCERPT_CHARS = 200
+
+
+def note_highlights(
+    *, owner_id: uuid.UUID, ids: Sequence[uuid.UUID], query: str
+) -> dict[uuid.UUID, dict[str, list[str]]]:
+    """What `query` matched in each of these notes, for a search results page (one query):
+    `{"title": [...], "body": [...]}`, each a list of text segments where the odd ones (1, 3,
+    ...) are matches. The title is whole; the body is an excerpt around the matches (up to two
+    fragments joined by " … "). PostgreSQL marks what its stemmed search matched (ts_headline:
+    "run" marks "running"); the SQLite fallback marks the words as typed, like its search."""
+    terms = query.strip()
+    notes = note_list(owner_id=owner_id).filter(id__in=ids).prefetch_related(None)
+    if search_backend(notes) == "postgresql":
+        search_query = SearchQuery(terms, config=SEARCH_CONFIG, search_type="websearch")
+        rows = notes.annotate(
+            title_marked=SearchHeadline(
+                _unmarked(F("title")),
+                search_query,
+                config=SEARCH_CONFIG,
+                start_sel=_START,
+                stop_sel=_STOP,
+                highlight_all=True,
+            ),
+            body_marked=SearchHeadline(
+                _unmarked(Left("body", HEADLINE_BODY_CHARS)),
+                search_query,
+                config=SEARCH_CONFIG,
+                start_sel=_START,
+                stop_sel=_STOP,
+                max_words=30,
+                min_words=12,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            ),
+        ).values_list("id", "title_marked", "body_marked")
+        return {note_id: {"title": _segments(t), "body": _segments(b)} for note_id, t, b in rows}
+    words = [re.escape(word) for word in terms.split()[:FALLBACK_MAX_TERMS]]
+    pattern = re.compile(f"({'|'.join(words)})", re.IGNORECASE) if words else None
+    return {
+        note_id: {"title": _split(pattern, title), "body": _split(pattern, _excerpt(pattern, body))}
+        for note_id, title, body in notes.values_list("id", "title", "body")
+    }
+
+
+def _unmarked(expression: Any) -> Replace:
+    return Replace(Replace(expression, Value(_START), Value("")), Value(_STOP), Value(""))
+
+
+def _segments(marked: str) -> list[str]:
+    return _MARKED.split(marked)  # the captured matches land at the odd indices
+
+
+def _split(pattern: re.Pattern[str] | None, text: str) -> list[str]:
+    return pattern.split(text) if pattern else [text]
+
+
+def _excerpt(pattern: re.Pattern[str] | None, body: str) -> str:
+    found = pattern.search(body) if pattern else None
+    start = max(0, found.start() - FALLBACK_EXCERPT_CHARS // 2) if found else 0
+    return body[start : start + FALLBACK_EXCERPT_CHARS]
 
 
 def revision_list(*, owner_id: uuid.UUID, note_id: uuid.UUID) -> QuerySet[NoteRevision]:

@@ -161,11 +161,17 @@ class NoteSync(FieldMergedType):
     def validate(self, *, fields: Mapping[str, Any], partial: bool) -> dict[str, Any]:
         return services.clean_fields(super().validate(fields=fields, partial=partial))
 
-    def keep_losing_values(self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]) -> None:
-        if "title" in losing or "body" in losing:
-            services.revision_create(
-                note=obj,
-                title=losing.get("title", obj.title),
-                body=losing.get("body", obj.body),
-                reason=NoteRevision.Reason.CONFLICT,
-            )
+    def keep_losing_values(
+        self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]
+    ) -> Mapping[str, Mapping[str, Any]]:
+        if "title" not in losing and "body" not in losing:
+            return {}
+        revision = services.revision_create(
+            note=obj,
+            title=losing.get("title", obj.title),
+            body=losing.get("body", obj.body),
+            reason=NoteRevision.Reason.CONFLICT,
+        )
+        # The client links its user straight to the kept text (GET .../revisions/{number}).
+        where = {"revision": revision.number}
+        return {name: where for name in ("title", "body") if name in losing}

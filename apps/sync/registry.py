@@ -236,8 +236,12 @@ class FieldMergedType(SyncType):
         type(self).deleter(owner_id=owner_id, **self._id(obj.id), expected_version=None)
         return self.model._default_manager.get(id=obj.id)
 
-    def keep_losing_values(self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]) -> None:
-        """Keep the client's values of conflicting fields somewhere, if the type can."""
+    def keep_losing_values(
+        self, *, owner_id: uuid.UUID, obj: Any, losing: Mapping[str, Any]
+    ) -> Mapping[str, Mapping[str, Any]]:
+        """Keep the client's values of conflicting fields somewhere, if the type can. Answers,
+        per field it kept, what the conflict entry adds to say where (a note: the `revision`)."""
+        return {}
 
     def value(self, obj: Any, name: str) -> Any:
         """A stored field's value as the input serializer gives it (to compare with a push's)."""
@@ -282,7 +286,7 @@ class FieldMergedType(SyncType):
         if merged.changes:
             obj = self.update(owner_id=owner_id, obj=obj, fields=merged.changes)
         if merged.conflicts:
-            self.keep_losing_values(
+            kept = self.keep_losing_values(
                 owner_id=owner_id, obj=obj, losing={c["field"]: c["client"] for c in merged.conflicts}
             )
             conflicts = [
@@ -290,6 +294,7 @@ class FieldMergedType(SyncType):
                     **c,
                     "server": self.wire(c["field"], c["server"]),
                     "client": self.wire(c["field"], c["client"]),
+                    **kept.get(c["field"], {}),
                 }
                 for c in merged.conflicts
             ]

@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "apps.common.middleware.MetricsPortMiddleware",
     "apps.common.middleware.UnstorableURLMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "apps.common.web.StaticFilesMiddleware",  # whitenoise
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -213,6 +213,11 @@ STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 # Where the pods serve static files does not follow where clients fetch them: always /static/,
 # the path the CDN pulls from (whitenoise would otherwise take the path of STATIC_URL).
 WHITENOISE_STATIC_PREFIX = "/static/"
+# The web client's build (`npm run build` in web/, docs/web.md), collected under /static/web/.
+# Listed only when built: a checkout without Node.js serves the API alone, and the image keeps
+# only the collected copy.
+WEB_DIST = BASE_DIR / "web" / "dist"
+STATICFILES_DIRS = [("web", str(WEB_DIST))] if WEB_DIST.is_dir() else []
 if S3_BUCKET:
     _default_storage: dict = {
         "BACKEND": "storages.backends.s3.S3Storage",

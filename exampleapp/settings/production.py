@@ -41,7 +41,7 @@ _require_secure_configuration()
 
 STORAGES = {
     **STORAGES,
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "apps.common.web.WebManifestStaticFilesStorage"},
 }
 
 # TLS ends at the ingress, which sets X-Forwarded-Proto.
@@ -56,11 +56,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Requests for static files on a CDN (STATIC_HOST) are cross-origin: they carry no Referer, so a
 # CDN rule that filters by Referer (hotlink protection) would refuse them: leave it off.
 SECURE_REFERRER_POLICY = "same-origin"
-# No Content-Security-Policy is sent (Django 5.2 has none built in). If one is added, STATIC_HOST
-# must be in script-src, style-src, img-src and font-src, or a CDN breaks the admin and the API
-# docs. Cross-Origin-Opener-Policy (Django's default same-origin) concerns windows, not
-# subresources, and no Cross-Origin-Embedder-Policy is set, so the CDN's files load as they are;
-# whitenoise sends Access-Control-Allow-Origin: * with them for the fetches that need CORS (fonts).
+# The web client's page carries a strict Content-Security-Policy naming STATIC_HOST in
+# script-src, style-src, img-src and font-src (apps/common/web.py); the admin and the API docs
+# send none (their inline scripts would need it relaxed). Cross-Origin-Opener-Policy (Django's
+# default same-origin) concerns windows, not subresources, and no Cross-Origin-Embedder-Policy is
+# set, so the CDN's files load as they are; whitenoise sends Access-Control-Allow-Origin: * with
+# them for the fetches that need CORS (fonts, and the web client's module scripts).
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"

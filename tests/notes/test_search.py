@@ -161,3 +161,37 @@ def test_search_vector_is_not_a_model_field_and_not_loaded():
         assert cursor.fetchone() == ("ALWAYS",)
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'note_search_vector'")
         assert "gin" in cursor.fetchone()[0].lower()
+
+
+def _marked(segments: list[str]) -> list[str]:
+    return segments[1::2]
+
+
+def test_search_results_say_what_matched(account):
+    body = "Packing list. " + "Filler words about nothing much. " * 20 + "Running shoes and a rain jacket."
+    create_note(account, title="Trip: running plan", body=body)
+    create_note(account, title="Other", body="nothing")
+    [found] = listed(account, q="run")
+    highlight = found["highlight"]
+    # Stemmed like the search: "run" marks "running"; the title whole, the body around the match.
+    assert "".join(highlight["title"]) == "Trip: running plan"
+    assert _marked(highlight["title"]) == ["running"]
+    assert _marked(highlight["body"]) == ["Running"]
+    assert "Running shoes" in "".join(highlight["body"])
+    assert len("".join(highlight["body"])) < len(body)
+
+
+def test_a_note_cannot_fake_a_mark_and_lists_without_q_carry_no_highlight(account):
+    create_note(account, title="kayak \ue000fake\ue001 mark", body="kayak")
+    [found] = listed(account, q="kayak")
+    assert "".join(found["highlight"]["title"]) == "kayak fake mark"
+    assert _marked(found["highlight"]["title"]) == ["kayak"]
+    assert "highlight" not in listed(account)[0]
+
+
+def test_fallback_highlights_the_words_as_typed(account, monkeypatch):
+    monkeypatch.setattr(selectors, "search_backend", lambda queryset: "fallback")
+    create_note(account, title="Garden plan", body="x " * 300 + "the GARDEN hose")
+    [found] = listed(account, q="garden")
+    assert _marked(found["highlight"]["title"]) == ["Garden"]
+    assert _marked(found["highlight"]["body"]) == ["GARDEN"]

@@ -129,14 +129,29 @@ def test_overlap_conflicts_keeps_server_value_and_client_text_as_revision(accoun
     account.client.patch(f"/v1/notes/{note_id}", {"body": "server text"}, format="json")
     [result] = push(account, op("note", note_id, base=1, body="client text", pinned=True))
     assert result["status"] == "conflict"
-    assert result["conflicts"] == [{"field": "body", "server": "server text", "client": "client text"}]
+    kept = NoteRevision.objects.filter(note_id=note_id, reason=NoteRevision.Reason.CONFLICT).get()
+    assert result["conflicts"] == [
+        {"field": "body", "server": "server text", "client": "client text", "revision": kept.number}
+    ]
     note = account.client.get(f"/v1/notes/{note_id}").json()
     assert note["body"] == "server text"
     assert note["pinned"] is True  # the non-overlapping field still applied
-    kept = NoteRevision.objects.filter(note_id=note_id, reason=NoteRevision.Reason.CONFLICT).get()
     assert kept.body == "client text"
     revisions = account.client.get(f"/v1/notes/{note_id}/revisions").json()["results"]
     assert any(r["reason"] == "conflict" for r in revisions)
+    # The conflict names the revision a client links to, and it holds the losing text.
+    linked = account.client.get(f"/v1/notes/{note_id}/revisions/{kept.number}").json()
+    assert linked["body"] == "client text"
+
+
+def test_a_task_conflict_names_no_revision(account):
+    task_list = account.client.post("/v1/todos/lists", {"name": "L"}, format="json").json()
+    task_id = _new_id()
+    push(account, op("task", task_id, list=task_list["id"], title="T"))
+    account.client.patch(f"/v1/todos/{task_id}", {"title": "server"}, format="json")
+    [result] = push(account, op("task", task_id, base=1, title="client"))
+    assert result["status"] == "conflict"
+    assert result["conflicts"] == [{"field": "title", "server": "server", "client": "client"}]
 
 
 def test_same_value_on_both_sides_is_no_conflict(account):

@@ -119,6 +119,25 @@ class NoteOutput(serializers.ModelSerializer):
 NOTE_ROW = RowShape(NoteOutput, columns={"files": "file_ids"})
 
 
+class NoteHighlightOutput(serializers.Serializer):
+    title = serializers.ListField(child=serializers.CharField(), help_text="The whole title.")
+    body = serializers.ListField(child=serializers.CharField(), help_text="An excerpt around the matches.")
+
+
+class NoteListOutput(NoteOutput):
+    """A note in a list; with `q`, also what the search matched."""
+
+    highlight = NoteHighlightOutput(
+        required=False,
+        help_text="Only with `q`: what the search matched, as text segments whose odd ones "
+        "(1, 3, ...) are the matches (stemmed: `run` matches `running`). A client shows the "
+        "segments as text and marks the odd ones; no markup to sanitise.",
+    )
+
+    class Meta(NoteOutput.Meta):
+        fields = [*NoteOutput.Meta.fields, "highlight"]
+
+
 class RevisionReasonField(serializers.CharField):
     """Why a revision's text was replaced (NoteRevision.Reason)."""
 

@@ -28,8 +28,9 @@ TOO_LARGE = {413: OpenApiResponse(response=Problem, description="`note_too_large
     list=extend_schema(
         summary="List notes",
         description="The caller's notes, pinned first and then the most recently updated; with "
-        "`q`, the best matches first. Archived notes only with `archived=true|all`.",
-        responses={200: s.NoteOutput(many=True), **PROBLEM_RESPONSES},
+        "`q`, the best matches first, each with a `highlight` of what matched. Archived notes only "
+        "with `archived=true|all`.",
+        responses={200: s.NoteListOutput(many=True), **PROBLEM_RESPONSES},
     )
 )
 class NoteViewSet(RowListMixin, ETagMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -56,6 +57,18 @@ class NoteViewSet(RowListMixin, ETagMixin, mixins.ListModelMixin, viewsets.Gener
 
     def complete(self, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return selectors.note_files(page)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        query = request.query_params.get("q", "").strip()
+        results = response.data["results"] if query else []
+        if results:  # one more query per page of search results, none otherwise
+            marks = selectors.note_highlights(
+                owner_id=owner_id(request), ids=[row["id"] for row in results], query=query
+            )
+            for row in results:
+                row["highlight"] = marks.get(row["id"], {"title": [row["title"]], "body": [""]})
+        return response
 
     @extend_schema(
         summary="Create a note",

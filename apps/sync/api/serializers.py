@@ -70,6 +70,11 @@ class ConflictOutput(serializers.Serializer):
     server = serializers.JSONField(required=False)
     client = serializers.JSONField(required=False)
     reason = StrictCharField(required=False)
+    revision = serializers.IntegerField(
+        required=False,
+        help_text="A note's title or body conflict: the number of the note revision that keeps "
+        "the client's losing text (`GET /v1/notes/{note_id}/revisions/{number}`).",
+    )
 
 
 class PushResultOutput(serializers.Serializer):

@@ -1,0 +1,102 @@
+"""`/` serves the web client's page (apps/common/web.py) when the client is built: the shell
+linking the Vite build through the static files storage, never cached, with a strict
+Content-Security-Policy that names STATIC_HOST when a CDN serves the static files; without a
+build, the informational page. The client itself is tested in a browser (tests/web)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.test import Client, override_settings
+
+from apps.common import web
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    """A stand-in build of web/ (the manifest Vite writes and the files it names)."""
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "assets" / "main-AbC123.js").write_text("console.log('app')")
+    (dist / "assets" / "main-DeF456.css").write_text("body{}")
+    (dist / "assets" / "vendor-GhI789.js").write_text("export {}")
+    manifest = {
+        "src/main.tsx": {
+            "file": "assets/main-AbC123.js",
+            "isEntry": True,
+            "css": ["assets/main-DeF456.css"],
+            "imports": ["_vendor.js"],
+        },
+        "_vendor.js": {"file": "assets/vendor-GhI789.js"},
+    }
+    (dist / "manifest.json").write_text(json.dumps(manifest))
+    return dist
+
+
+def _page(static_host: str = "", **settings: object) -> object:
+    with override_settings(STATIC_HOST=static_host, STATIC_URL=f"{static_host}/static/", **settings):
+        return Client().get("/", HTTP_ACCEPT=BROWSER)
+
+
+def test_the_root_serves_the_web_client_with_a_strict_policy(built: Path) -> None:
+    page = _page(STATICFILES_DIRS=[("web", str(built))])
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<script type="module" src="/static/web/assets/main-AbC123.js" crossorigin></script>' in html
+    assert 'href="/static/web/assets/main-DeF456.css"' in html
+    assert '<link rel="modulepreload" href="/static/web/assets/vendor-GhI789.js"' in html
+    for inline in ("<script>", "<style", " style="):  # nothing inline
+        assert inline not in html
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self' 'report-sample';" in policy
+    assert "style-src 'self' 'report-sample';" in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy
+    assert "connect-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "no-cache" in page["Cache-Control"]
+    assert "Accept" in page["Vary"]
+
+
+def test_a_cdn_is_in_the_policy_and_the_links(built: Path) -> None:
+    page = _page("https://static.example.com", STATICFILES_DIRS=[("web", str(built))])
+    html = page.content.decode()
+    assert 'src="https://static.example.com/static/web/assets/main-AbC123.js"' in html
+    policy = page["Content-Security-Policy"]
+    for directive in ("script-src", "style-src", "img-src", "font-src"):
+        assert f"{directive} 'self'" in policy
+        assert "https://static.example.com" in policy.split(f"{directive} ", 1)[1].split(";")[0]
+    assert "connect-src 'self';" in policy  # the API is this origin, never the CDN
+
+
+def test_without_a_build_the_root_still_says_what_this_is(tmp_path: Path) -> None:
+    page = _page(STATICFILES_DIRS=[], STATIC_ROOT=str(tmp_path))
+    assert page.status_code == 200
+    assert "Content-Security-Policy" not in page
+    assert 'href="/v1/docs"' in page.content.decode()
+
+
+def test_vite_assets_keep_their_names_in_the_manifest_storage() -> None:
+    storage = web.WebManifestStaticFilesStorage()
+    assert storage.hashed_name("web/assets/main-AbC123.js") == "web/assets/main-AbC123.js"
+
+
+def test_the_service_worker_keeps_this_build(built: Path) -> None:
+    with override_settings(STATICFILES_DIRS=[("web", str(built))]):
+        worker = Client().get("/sw.js")
+    assert worker.status_code == 200
+    assert worker["Content-Type"].startswith("text/javascript")
+    assert "no-cache" in worker["Cache-Control"]
+    script = worker.content.decode()
+    files = '["/static/web/assets/main-AbC123.js", "/static/web/assets/main-DeF456.css", '
+    assert files + '"/static/web/assets/vendor-GhI789.js"]' in script
+    assert "/v1/" not in script  # the API is never cached by it
+
+
+def test_no_service_worker_without_a_build(tmp_path: Path) -> None:
+    with override_settings(STATICFILES_DIRS=[], STATIC_ROOT=str(tmp_path)):
+        assert Client().get("/sw.js").status_code == 404
