@@ -106,15 +106,19 @@ def update_rows(
         cursor.execute(sql, [_values(field, objs, connection) for field in fields])
 
 
-def insert_rows(model: type[models.Model], objs: Sequence[Any], *, using: str) -> None:
+def insert_rows(
+    model: type[models.Model], objs: Sequence[Any], *, using: str, as_given: bool = False
+) -> None:
     """INSERT new `objs` of `model`: on PostgreSQL one `INSERT … SELECT FROM unnest(…)` of typed
-    arrays, elsewhere bulk_create. Every concrete field goes, as bulk_create gives it (`pre_save`:
-    auto_now_add and the like), but those the database fills in (an auto-increment primary key,
-    a generated column), which are not read back."""
+    arrays, elsewhere bulk_create. Every concrete field goes but those the database fills in (an
+    auto-increment primary key, a generated column), which are not read back: as bulk_create
+    gives them (`pre_save`: auto_now_add and the like), or with `as_given` every column as it is
+    on the object, timestamps included (restoring rows written elsewhere, e.g. an imported
+    archive)."""
     if not objs:
         return
     if not is_postgresql(using):
-        model._default_manager.using(using).bulk_create(objs)
+        _bulk_create(model, objs, using=using, as_given=as_given)
         return
     connection = connections[using]
     quote = connection.ops.quote_name
@@ -127,48 +131,20 @@ def insert_rows(model: type[models.Model], objs: Sequence[Any], *, using: str) -
         f"FROM unnest({', '.join(f'%b::{array}' for array, _ in casts)}) AS new({names})"
     )
     with bound_cursor(using) as cursor:
-        cursor.execute(sql, [_values(field, objs, connection, add=True) for field in fields])
+        cursor.execute(sql, [_values(field, objs, connection, add=not as_given) for field in fields])
 
 
-def _auto_stamped(model: type[models.Model]) -> list[Any]:
-    return [
+def _bulk_create(model: type[models.Model], objs: Sequence[Any], *, using: str, as_given: bool) -> None:
+    """bulk_create; `as_given`: then the columns auto_now/auto_now_add overwrote put back."""
+    stamped = [
         field
         for field in model._meta.concrete_fields
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        if as_given and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
     ]
-
-
-def insert_rows_as_given(model: type[models.Model], objs: Sequence[Any], *, using: str) -> None:
-    """INSERT new `objs` of `model` with every column as it is on the object: the primary key
-    (unless the database assigns it: an auto field), and timestamps that `auto_now` and
-    `auto_now_add` would otherwise overwrite (restoring rows written elsewhere, e.g. an imported
-    archive). On PostgreSQL one `INSERT … SELECT FROM unnest(…)`; elsewhere bulk_create, then
-    the stamped columns put back as they were."""
-    if not objs:
-        return
-    if not is_postgresql(using):
-        stamped = _auto_stamped(model)
-        given = [[getattr(obj, field.attname) for field in stamped] for obj in objs]
-        model._default_manager.using(using).bulk_create(objs)
-        if stamped:
-            for obj, values in zip(objs, given, strict=True):
-                for field, value in zip(stamped, values, strict=True):
-                    setattr(obj, field.attname, value)
-            model._default_manager.using(using).bulk_update(objs, [field.name for field in stamped])
-        return
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    fields: list[Any] = [
-        field
-        for field in model._meta.concrete_fields
-        if not (field is model._meta.pk and isinstance(field, models.AutoField))
-    ]
-    casts = [_column(field, connection) for field in fields]
-    names = ", ".join(f"c{index}" for index in range(len(fields)))
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
-        f"SELECT {', '.join(element.format(f'new.c{i}') for i, (_, element) in enumerate(casts))} "
-        f"FROM unnest({', '.join(f'%b::{array}' for array, _ in casts)}) AS new({names})"
-    )
-    with bound_cursor(using) as cursor:
-        cursor.execute(sql, [_values(field, objs, connection) for field in fields])
+    given = [[getattr(obj, field.attname) for field in stamped] for obj in objs]
+    model._default_manager.using(using).bulk_create(objs)
+    if stamped:
+        for obj, values in zip(objs, given, strict=True):
+            for field, value in zip(stamped, values, strict=True):
+                setattr(obj, field.attname, value)
+        model._default_manager.using(using).bulk_update(objs, [field.name for field in stamped])

@@ -292,7 +292,7 @@ class FileImport:
                 tags=values["tags"],
             )
             files.append(records.stamp(file, values))
-        db.insert_rows_as_given(File, files, using=_write_db())
+        db.insert_rows(File, files, using=_write_db(), as_given=True)
         objects_record(files)
         return len(files)
 
@@ -448,9 +448,9 @@ class ViewerStateImport:
                         **self._report(f"history.{index}", file, entry),
                     )
                 )
-        db.insert_rows_as_given(ViewerState, states, using=using)
-        db.insert_rows_as_given(ViewerDevicePosition, devices, using=using)
-        db.insert_rows_as_given(ViewerStateEntry, history, using=using)
+        db.insert_rows(ViewerState, states, using=using, as_given=True)
+        db.insert_rows(ViewerDevicePosition, devices, using=using, as_given=True)
+        db.insert_rows(ViewerStateEntry, history, using=using, as_given=True)
         objects_record(states)
         return len(states)
 

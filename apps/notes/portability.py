@@ -152,7 +152,7 @@ class NoteImport:
                 for file_id in values["files"]
             ]
         using = _write_db()
-        db.insert_rows_as_given(Note, notes, using=using)
+        db.insert_rows(Note, notes, using=using, as_given=True)
         Note.linked_files.through.objects.using(using).bulk_create(links)
         objects_record(notes)
         return len(notes)
@@ -201,5 +201,5 @@ class RevisionImport:
                     created_at=values["created_at"],
                 )
             )
-        db.insert_rows_as_given(NoteRevision, revisions, using=_write_db())
+        db.insert_rows(NoteRevision, revisions, using=_write_db(), as_given=True)
         return len(revisions)

@@ -162,7 +162,7 @@ class TaskListImport:
                 archived=values["archived"],
             )
             lists.append(records.stamp(tasklist, values))
-        db.insert_rows_as_given(TaskList, lists, using=_write_db())
+        db.insert_rows(TaskList, lists, using=_write_db(), as_given=True)
         objects_record(lists)
         return len(lists)
 
@@ -222,7 +222,7 @@ class TaskImport:
             task.set_due(values["due"])
             task.set_tree(parent_position=self.tasks[parent][2] if parent is not None else None)
             tasks.append(records.stamp(task, values))
-        db.insert_rows_as_given(Task, tasks, using=_write_db())
+        db.insert_rows(Task, tasks, using=_write_db(), as_given=True)
         objects_record(tasks)
         return len(tasks)
 
@@ -255,5 +255,5 @@ class CompletionImport:
                     due=values["due"],
                 )
             )
-        db.insert_rows_as_given(TaskCompletion, completions, using=_write_db())
+        db.insert_rows(TaskCompletion, completions, using=_write_db(), as_given=True)
         return len(completions)
