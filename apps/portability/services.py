@@ -102,10 +102,6 @@ def job_create(
             job.save(force_insert=True, using=_db())
     except IntegrityError:  # another request started one in between (the partial unique index)
         raise JobInProgress("An export or import of this account has just started; one at a time.") from None
-    if settings.PORTABILITY_RUN_IN_PROCESS:
-        from . import worker  # the runner imports this module
-
-        transaction.on_commit(worker.run_in_thread, using=_db())
     return job
 
 

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, router, transaction
 from django.db.utils import InterfaceError, OperationalError
 
 from apps.library import storage
@@ -226,6 +226,13 @@ def _drain() -> None:
 def run_in_thread() -> None:
     """Run the queued jobs in a thread of this process (PORTABILITY_RUN_IN_PROCESS)."""
     threading.Thread(target=_drain, name="portability-jobs", daemon=True).start()
+
+
+def queued() -> None:
+    """A job was just queued (by the API): with PORTABILITY_RUN_IN_PROCESS (`make run`, no
+    worker process) run it here, once its row is committed."""
+    if settings.PORTABILITY_RUN_IN_PROCESS:
+        transaction.on_commit(run_in_thread, using=router.db_for_write(Job))
 
 
 def run_forever(*, poll: float, stop: threading.Event) -> int:

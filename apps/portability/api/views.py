@@ -24,7 +24,7 @@ from apps.common.views import owner_id
 from apps.library import downloads, storage
 from apps.library.errors import StorageUnavailable
 
-from .. import importer, selectors, services, uploads
+from .. import importer, selectors, services, uploads, worker
 from ..models import Job
 from . import serializers as s
 
@@ -88,6 +88,7 @@ class ExportListCreateView(StorageOutageMixin, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         job = services.export_start(owner_id=owner_id(request))
+        worker.queued()
         return Response(
             _export_data(request, [job], many=False),
             status=status.HTTP_202_ACCEPTED,
@@ -189,6 +190,7 @@ class ImportListCreateView(StorageOutageMixin, generics.ListAPIView):
         except BaseException:
             storage.delete_quietly([key])
             raise
+        worker.queued()
         return Response(
             s.ImportOutput(job).data,
             status=status.HTTP_202_ACCEPTED,
