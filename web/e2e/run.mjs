@@ -73,6 +73,18 @@ async function taskTitles(page) {
   return page.locator(".tasklist > li > button.title").allTextContents();
 }
 
+// A list renders from IndexedDB after a change or a filter (a live query): wait up to 5 s for it
+// to show what is expected, then compare (a failure shows what it settled on).
+async function titlesAre(page, expected, message) {
+  const deadline = Date.now() + 5000;
+  let titles = await taskTitles(page);
+  while (Date.now() < deadline && JSON.stringify(titles) !== JSON.stringify(expected)) {
+    await page.waitForTimeout(50);
+    titles = await taskTitles(page);
+  }
+  assert.deepEqual(titles, expected, message);
+}
+
 const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
 try {
   const a = await device(browser, "device A");
@@ -116,13 +128,13 @@ try {
     await page.getByLabel("New task").press("Enter");
     await page.locator(".tasklist button.title", { hasText: title }).waitFor();
   }
-  assert.deepEqual(await taskTitles(page), ["Milk", "Eggs", "Bread"]);
+  await titlesAre(page, ["Milk", "Eggs", "Bread"]);
   await synced(page);
 
   step("reorder by dragging: Bread to the top");
   await page.locator("li.task", { hasText: "Bread" }).dragTo(page.locator("li.task", { hasText: "Milk" }));
   await page.waitForFunction(() => document.querySelector(".tasklist > li > button.title")?.textContent === "Bread");
-  assert.deepEqual(await taskTitles(page), ["Bread", "Milk", "Eggs"]);
+  await titlesAre(page, ["Bread", "Milk", "Eggs"]);
 
   step("reorder with the keyboard: Milk down one (Alt+ArrowDown)");
   await page.locator("li.task", { hasText: "Milk" }).focus();
@@ -151,7 +163,7 @@ try {
   await synced(page);
   await page.getByLabel("Show", { exact: true }).selectOption("today");
   await page.getByRole("heading", { name: "Today" }).waitFor();
-  assert.deepEqual(await taskTitles(page), ["Water the plants"]);
+  await titlesAre(page, ["Water the plants"]);
   await audit(page, "02-todos-today");
   step("overdue: a task due yesterday");
   const yesterday = await page.evaluate(() => { const d = new Date(); d.setDate(d.getDate() - 1); return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`; });
@@ -161,10 +173,10 @@ try {
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByLabel("Show", { exact: true }).selectOption("overdue");
   await page.getByRole("heading", { name: "Overdue" }).waitFor();
-  assert.deepEqual(await taskTitles(page), ["Bread"]);
+  await titlesAre(page, ["Bread"]);
   await page.getByLabel("Show", { exact: true }).selectOption("list");
   await page.getByLabel("Tag", { exact: true }).selectOption("garden");
-  assert.deepEqual(await taskTitles(page), ["Water the plants"]);
+  await titlesAre(page, ["Water the plants"]);
   await page.getByLabel("Tag", { exact: true }).selectOption("");
   // click, not check(): a repeating task is not closed, so the box does not stay ticked.
   await plants.getByRole("checkbox", { name: "Complete “Water the plants”" }).click();
@@ -224,7 +236,7 @@ try {
   await b.page.getByRole("button", { name: "Sign in" }).last().click();
   await b.page.getByRole("link", { name: "Groceries" }).click();
   await b.page.locator(".tasklist button.title", { hasText: "Milk" }).waitFor();
-  assert.deepEqual(await taskTitles(b.page), ["Bread", "Eggs", "Milk", "Water the plants"], "the order made on A");
+  await titlesAre(b.page, ["Bread", "Eggs", "Milk", "Water the plants"], "the order made on A");
   await b.page.locator("li.task", { hasText: "Water the plants" }).locator(".due", { hasText: tomorrow }).waitFor();
 
   step("B goes offline; both edit the same note and task");
