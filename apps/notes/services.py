@@ -202,7 +202,7 @@ def notes_create_new(
         Note(
             id=note_id,
             owner_id=owner_id,
-            field_versions=field_versions,
+            field_versions=dict(field_versions),  # each its own: a later bump changes one note's
             **{name: value for name, value in {**DEFAULTS, **fields}.items() if name != "files"},
         )
         for note_id, fields in items

@@ -267,6 +267,7 @@ try {
   await page.getByLabel("Text (Markdown)").fill("# Packing\n\n- boots\n- sunscreen (A)");
   await page.getByLabel("Title", { exact: true }).click();
   await page.getByRole("link", { name: "Todos" }).click();
+  await page.getByRole("link", { name: "Groceries" }).click(); // not whichever list opens first
   await page.getByRole("button", { name: "Milk", exact: true }).click();
   await page.getByLabel("Title", { exact: true }).fill("Whole milk (A)");
   await page.getByRole("button", { name: "Save" }).click();
