@@ -15,6 +15,7 @@ import io
 import logging
 import os
 import tempfile
+from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -299,14 +300,18 @@ class ObjectWriter(io.RawIOBase):
         self.size += len(view)
         return len(view)
 
+    # io.RawIOBase is an ABC: the two writers below (S3, local files) must define these.
+    @abstractmethod
     def _write(self, view: memoryview) -> None:
-        raise NotImplementedError
+        """Take the next bytes (the caller counts them)."""
 
+    @abstractmethod
     def finish(self) -> None:
-        raise NotImplementedError
+        """Store what was written as the object."""
 
+    @abstractmethod
     def abort(self) -> None:
-        raise NotImplementedError
+        """Drop what was written; nothing is stored."""
 
 
 class _S3Writer(ObjectWriter):
