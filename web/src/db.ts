@@ -50,6 +50,34 @@ export interface SyncEvent {
   seen: 0 | 1;
 }
 
+/** A direct upload not yet completed (web/src/library/uploads.ts): kept so that after a reload
+ * the same file, picked again, resumes where it stopped. The file itself is not kept. */
+export interface UploadRecord {
+  /** the server's upload id */
+  id: string;
+  file_id: string;
+  name: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  part_size: number;
+  part_count: number;
+  /** parts S3 confirmed (a progress hint; the server's list decides what is sent again) */
+  done: number[];
+  created_at: number;
+}
+
+/** A file's cover thumbnail, fetched once (web/src/library/covers.ts); `blob: null` when the
+ * server has none (404 no_cover), so the grid does not ask again on every render. */
+export interface CoverRecord {
+  id: string;
+  /** the file's bytes it was made from: a file's content never changes, but a cover asked for
+   * before the server could make one is asked again later (`at`) */
+  sha256: string;
+  blob: Blob | null;
+  at: number;
+}
+
 export interface Meta {
   key: string;
   value: unknown;
@@ -64,6 +92,8 @@ export class LocalDb extends Dexie {
   ops!: Table<Op, number>;
   events!: Table<SyncEvent, number>;
   meta!: Table<Meta, string>;
+  upload!: Table<UploadRecord, string>;
+  cover!: Table<CoverRecord, string>;
 
   constructor(name: string) {
     super(name);
@@ -79,6 +109,11 @@ export class LocalDb extends Dexie {
     this.version(2).stores({
       file: "id, updated_at, last_opened, *tags",
       viewer_state: "id",
+    });
+    // The library screen's own: unfinished direct uploads and cached covers (docs/web.md).
+    this.version(3).stores({
+      upload: "id, sha256",
+      cover: "id",
     });
   }
 

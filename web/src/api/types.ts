@@ -24,6 +24,10 @@ export type LibraryFile = S["FileOutput"];
 export type LibraryFileFields = S["PatchedFileUpdateInputRequest"];
 export type ViewerStateRow = S["ViewerStateSyncOutput"];
 export type ViewerStateFields = S["ViewerStateInputRequest"];
+// The library's uploads (web/src/library/uploads.ts).
+export type DirectUpload = S["UploadOutput"];
+export type DirectUploadStart = S["UploadInitiateOutput"];
+export type PartUrl = S["PartUrlOutput"];
 
 /** The synced types this client keeps, and their shapes. */
 export interface Synced {

@@ -1,5 +1,5 @@
 // The shell: signed out -> the sign-in screen; signed in -> the local store, the sync engine and
-// the screens (hash routes: #/todos, #/notes, #/notes/<id>, #/sessions).
+// the screens (hash routes: #/todos, #/notes, #/notes/<id>, #/library, #/sessions).
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { makeClient } from "../api/client";
 import { Auth, type StoredSession } from "../auth";
@@ -7,6 +7,7 @@ import { getMeta, openLocal, setMeta } from "../db";
 import { SyncEngine } from "../sync/engine";
 import { AuthScreen } from "./AuthScreen";
 import { go, useRoute } from "./hooks";
+import { LibraryScreen } from "./Library";
 import { NotesScreen } from "./Notes";
 import { SessionsScreen } from "./Sessions";
 import { SyncBar, SyncEvents } from "./SyncStatus";
@@ -83,6 +84,7 @@ function SignedIn({ session }: { session: StoredSession }) {
         <nav aria-label="Main">
           <a href="#/todos" aria-current={screen === "todos" ? "page" : undefined}>Todos</a>
           <a href="#/notes" aria-current={screen === "notes" ? "page" : undefined}>Notes</a>
+          <a href="#/library" aria-current={screen === "library" ? "page" : undefined}>Library</a>
           <a href="#/sessions" aria-current={screen === "sessions" ? "page" : undefined}>Sessions</a>
         </nav>
         {engine && <SyncBar engine={engine} />}
@@ -95,6 +97,8 @@ function SignedIn({ session }: { session: StoredSession }) {
           <p>Opening your data…</p>
         ) : screen === "notes" ? (
           <NotesScreen engine={engine} api={api} route={route.slice(1)} />
+        ) : screen === "library" ? (
+          <LibraryScreen engine={engine} api={api} token={() => auth.accessToken()} />
         ) : screen === "sessions" ? (
           <SessionsScreen api={api} auth={auth} />
         ) : (
