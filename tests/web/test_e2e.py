@@ -58,6 +58,9 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         # Access tokens short enough to expire during the run: the client refreshes (rotating
         # the refresh token) several times and must stay signed in.
         ACCESS_TOKEN_SECONDS="40",
+        # The smallest part S3 takes: the library's 5.5 MiB test PDF goes up in two parts, so
+        # the e2e can cut a direct upload after the first and resume it (web/e2e/library.mjs).
+        DIRECT_UPLOAD_PART_BYTES=str(5 * 1024 * 1024),
         LOG_LEVEL="WARNING",  # gunicorn's access log still says which refreshes happened
     )
     # The image's steps: collect (and hash, compress) the static files, then serve.

@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { library } from "./library.mjs";
 
 const base = process.argv[2];
 assert.ok(base, "usage: node e2e/run.mjs <base url>");
@@ -306,6 +307,8 @@ try {
   assert.match(await b.page.getByLabel("Text (Markdown)").inputValue(), /rain jacket \(B\)/);
   await synced(page);
   assert.match(await page.getByLabel("Text (Markdown)").inputValue(), /rain jacket \(B\)/);
+
+  await library({ step, audit, synced, pageA: page, pageB: b.page });
 
   step("A ends B's session; B is signed out");
   await page.getByRole("link", { name: "Sessions" }).click();
