@@ -3,9 +3,10 @@
 // filter (on this device: they work offline), rename and tags (synced ops: offline too), delete,
 // download. Each file opens at #/read/<id>.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Api } from "../api/client";
+import { isNetworkError, type Api } from "../api/client";
 import type { LibraryFile } from "../api/types";
 import type { FileRow, LocalDb } from "../db";
+import { fileBlob } from "../library/content";
 import { coverFetcher, coverUrl, forgetCover, type CoverFetch } from "../library/covers";
 import { allTags, formatSize, libraryView, parseTags, percent, type GridItem, type StateLike } from "../library/grid";
 import { ACCEPT } from "../library/plan";
@@ -65,15 +66,16 @@ export function LibraryScreen({ engine, api, token }: Props) {
             Search library{" "}
             <input type="search" value={query} placeholder="Title, author or name" onInput={(e) => setQuery(e.currentTarget.value)} />
           </label>
-          <label>
-            Tag{" "}
-            <select value={tag} onChange={(e) => setTag(e.currentTarget.value)}>
+          {/* A label around a select would take the options' text into its name. */}
+          <span class="field">
+            <label for="library-tag">Tag</label>
+            <select id="library-tag" value={tag} onChange={(e) => setTag(e.currentTarget.value)}>
               <option value="">Any</option>
               {tags.map((t) => (
                 <option value={t}>{t}</option>
               ))}
             </select>
-          </label>
+          </span>
           {filtered && (
             <p role="status" class="hint">
               {count} file{count === 1 ? "" : "s"} found
@@ -89,10 +91,10 @@ export function LibraryScreen({ engine, api, token }: Props) {
       ) : (
         <>
           {view.continueReading.length > 0 && (
-            <Shelf title="Continue reading" id="continue" items={view.continueReading} engine={engine} db={db} fetchCover={fetchCover} />
+            <Shelf title="Continue reading" id="continue" items={view.continueReading} engine={engine} api={api} fetchCover={fetchCover} />
           )}
           {view.others.length > 0 && (
-            <Shelf title={view.continueReading.length ? "Everything else" : "All files"} id="all" items={view.others} engine={engine} db={db} fetchCover={fetchCover} />
+            <Shelf title={view.continueReading.length ? "Everything else" : "All files"} id="all" items={view.others} engine={engine} api={api} fetchCover={fetchCover} />
           )}
           {count === 0 && <p class="empty">Nothing matches.</p>}
         </>
@@ -205,15 +207,16 @@ function UploadRow({ job, uploads }: { job: UploadJob; uploads: Uploads }) {
   );
 }
 
-type ShelfProps = { title: string; id: string; items: GridItem[]; engine: SyncEngine; db: LocalDb; fetchCover: CoverFetch };
+type CardDeps = { engine: SyncEngine; api: Api; fetchCover: CoverFetch };
+type ShelfProps = CardDeps & { title: string; id: string; items: GridItem[] };
 
-function Shelf({ title, id, items, engine, db, fetchCover }: ShelfProps) {
+function Shelf({ title, id, items, ...deps }: ShelfProps) {
   return (
     <section class="shelf" aria-labelledby={`shelf-${id}`}>
       <h2 id={`shelf-${id}`}>{title}</h2>
       <ul class="grid">
         {items.map((item) => (
-          <Card key={item.file.id} item={item} engine={engine} db={db} fetchCover={fetchCover} />
+          <Card key={item.file.id} item={item} {...deps} />
         ))}
       </ul>
     </section>
@@ -239,10 +242,11 @@ function Cover({ db, fetchCover, file }: { db: LocalDb; fetchCover: CoverFetch; 
   );
 }
 
-function Card({ item, engine, db, fetchCover }: { item: GridItem; engine: SyncEngine; db: LocalDb; fetchCover: CoverFetch }) {
+function Card({ item, engine, api, fetchCover }: CardDeps & { item: GridItem }) {
   const { file } = item;
+  const db = engine.db;
   const [editing, setEditing] = useState(false);
-  const label = item.author ? `${item.title}, ${item.author}` : item.title;
+  const [note, setNote] = useState("");
 
   const remove = async () => {
     if (!confirm(`Delete “${item.title}”? It goes from every device.`)) return;
@@ -250,11 +254,33 @@ function Card({ item, engine, db, fetchCover }: { item: GridItem; engine: SyncEn
     await forgetCover(db, file.id);
   };
 
+  const download = async () => {
+    setNote("Downloading…");
+    try {
+      // Through the API (the bearer token), then a blob: URL: an <a href> to the content route
+      // could not carry the token.
+      const url = URL.createObjectURL(await fileBlob(api, file.id));
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = file.name;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      setNote("");
+    } catch (error) {
+      setNote(isNetworkError(error) ? "Offline: downloads need the server." : `Download failed: ${(error as Error).message}`);
+    }
+  };
+
   return (
     <li class="card" data-file={file.id}>
-      <a class="card-open" href={`#/read/${file.id}`} aria-label={`${label} (${KIND_LABEL[file.kind] ?? file.kind}${item.progress !== null ? `, ${percent(item.progress)} read` : ""})`}>
+      <a class="card-open" href={`#/read/${file.id}`}>
         <Cover db={db} fetchCover={fetchCover} file={file} />
-        <span class="card-title">{item.title}</span>
+        <span class="card-title">
+          {item.title}
+          <span class="visually-hidden"> ({KIND_LABEL[file.kind] ?? file.kind})</span>
+        </span>
         {item.author && <span class="card-author">{item.author}</span>}
         {file.name !== item.title && <span class="card-name">{file.name}</span>}
         {item.progress !== null && (
@@ -262,7 +288,7 @@ function Card({ item, engine, db, fetchCover }: { item: GridItem; engine: SyncEn
             <span class="bar" aria-hidden="true">
               <span style={{ width: percent(item.progress) }} />
             </span>
-            <span class="hint">{percent(item.progress)}</span>
+            <span class="hint">{percent(item.progress)} read</span>
           </span>
         )}
       </a>
@@ -277,13 +303,21 @@ function Card({ item, engine, db, fetchCover }: { item: GridItem; engine: SyncEn
         <EditFile file={file} engine={engine} done={() => setEditing(false)} />
       ) : (
         <div class="card-actions">
-          <button type="button" onClick={() => setEditing(true)} aria-label={`Rename or tag “${item.title}”`}>
+          <button type="button" onClick={() => setEditing(true)} aria-label={`Edit “${item.title}” (rename, tags)`}>
             Edit
+          </button>
+          <button type="button" onClick={download} aria-label={`Download “${item.title}”`}>
+            Download
           </button>
           <button type="button" class="danger" onClick={remove} aria-label={`Delete “${item.title}”`}>
             Delete
           </button>
         </div>
+      )}
+      {note && (
+        <p class="hint" role="status">
+          {note}
+        </p>
       )}
     </li>
   );
