@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
@@ -202,6 +203,18 @@ def test_cleanup_keeps_a_live_files_cover_and_sweeps_an_orphaned_one(account: Ac
     assert objects.read_small(orphan, max_bytes=objects_max()) is None
     assert stored_cover(live) is not None
     assert objects.stored_size(File.objects.get(id=live["id"]).storage_key) == live["size"]
+
+
+def test_a_storage_outage_is_a_503_and_no_verdict(account: Account, uploaded: Any, settings: Any) -> None:
+    file = uploaded(factories.pdf_bytes(), "a.pdf")
+    default = settings.STORAGES["default"]
+    dead = {**default["OPTIONS"], "endpoint_url": "http://127.0.0.1:9"}  # nothing listens there
+    with override_settings(STORAGES={**settings.STORAGES, "default": {**default, "OPTIONS": dead}}):
+        response = get_cover(account, file)
+    assert_problem(response, 503, "storage_unavailable")
+    assert response["Retry-After"]
+    assert stored_cover(file) is None  # nothing was decided: the next request draws it
+    assert decoded(get_cover(account, file)).size == (320, 320)
 
 
 def test_another_users_file_is_404(account: Account, other_account: Account, uploaded: Any, api: Any) -> None:
