@@ -16,7 +16,6 @@ export type CoverFetch = (fileId: string) => Promise<{ blob: Blob | null; found:
 
 export function coverFetcher(api: Api): CoverFetch {
   return async (fileId) => {
-    // @ts-expect-error the route comes with the covers branch (GET /v1/files/{id}/cover): merged next
     const { data, response } = await api.GET("/v1/files/{file_id}/cover", {
       params: { path: { file_id: fileId } },
       parseAs: "blob",
