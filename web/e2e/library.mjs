@@ -9,8 +9,8 @@ import { epub, pdf } from "./samples.mjs";
 
 const MiB = 1024 * 1024;
 
-/** @param {{ step: (name: string) => void, audit: (page: any, name: string) => Promise<void>, synced: (page: any) => Promise<void>, pageA: any, pageB: any }} t */
-export async function library({ step, audit, synced, pageA: page, pageB }) {
+/** @param {{ step: (name: string) => void, audit: (page: any, name: string) => Promise<void>, synced: (page: any) => Promise<void>, pageA: any, pageB: any, email: string, password: string }} t */
+export async function library({ step, audit, synced, pageA: page, pageB, email, password }) {
   const nav = (p) => p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Library", exact: true });
   const card = (p, title) => p.locator("li.card", { has: p.locator(".card-title", { hasText: title }) });
 
@@ -72,6 +72,25 @@ export async function library({ step, audit, synced, pageA: page, pageB }) {
   await nav(page).click();
   for (const c of [bookCard, manualCard]) await c.locator("img.cover[data-cover=image]").waitFor();
   await audit(page, "13-library");
+
+  step("library: a position read on another device puts the PDF under “Continue reading”, with its progress");
+  const api = page.context().request;
+  const signIn = await api.post("/v1/auth/token", { data: { email, password, device_name: "e-reader" } });
+  const { access } = await signIn.json();
+  const manualId = await manualCard.getAttribute("data-file");
+  const put = await api.put(`/v1/files/${manualId}/viewer-state`, {
+    headers: { Authorization: `Bearer ${access}` },
+    data: { device: { id: "e-reader-1", name: "E-reader" }, modified: new Date().toISOString(), intent: "advance", pdf: { page: 1 } },
+  });
+  assert.equal(put.status(), 200, await put.text());
+  // Signed out again: the sessions list later in the run has A and B only.
+  assert.equal((await api.post("/v1/auth/logout", { data: { refresh: (await signIn.json()).refresh } })).status(), 204);
+  await synced(page);
+  const continueShelf = page.getByRole("region", { name: "Continue reading" });
+  await continueShelf.locator(".card-title", { hasText: "The Big Manual" }).waitFor();
+  await continueShelf.getByText("50% read").waitFor();
+  await page.getByRole("region", { name: "Everything else" }).locator(".card-title", { hasText: "A Library Book" }).waitFor();
+  await audit(page, "13-library-continue");
 
   step("library: search (title, author) and the tag filter, on the device");
   const search = page.getByLabel("Search library");

@@ -308,7 +308,7 @@ try {
   await synced(page);
   assert.match(await page.getByLabel("Text (Markdown)").inputValue(), /rain jacket \(B\)/);
 
-  await library({ step, audit, synced, pageA: page, pageB: b.page });
+  await library({ step, audit, synced, pageA: page, pageB: b.page, email, password });
 
   step("A ends B's session; B is signed out");
   await page.getByRole("link", { name: "Sessions" }).click();
