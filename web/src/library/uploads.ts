@@ -155,7 +155,7 @@ export class Uploads {
         await this.deps.api.DELETE("/v1/files/uploads/{upload_id}", { params: { path: { upload_id: job.uploadId } } });
       } catch (error) {
         if (!isNetworkError(error)) throw error;
-        // Offline: the server's cleanup aborts stale uploads (a day old) on its own.
+        // Offline: the server's cleanup (cleanup_uploads, UPLOAD_STALE_HOURS) aborts it later.
       }
       await this.deps.db.upload.delete(job.uploadId);
     }
