@@ -76,7 +76,7 @@ export async function library({ step, audit, synced, pageA: page, pageB, email, 
   step("library: a position read on another device puts the PDF under “Continue reading”, with its progress");
   const api = page.context().request;
   const signIn = await api.post("/v1/auth/token", { data: { email, password, device_name: "e-reader" } });
-  const { access } = await signIn.json();
+  const { access, refresh } = await signIn.json();
   const manualId = await manualCard.getAttribute("data-file");
   const put = await api.put(`/v1/files/${manualId}/viewer-state`, {
     headers: { Authorization: `Bearer ${access}` },
@@ -84,13 +84,29 @@ export async function library({ step, audit, synced, pageA: page, pageB, email, 
   });
   assert.equal(put.status(), 200, await put.text());
   // Signed out again: the sessions list later in the run has A and B only.
-  assert.equal((await api.post("/v1/auth/logout", { data: { refresh: (await signIn.json()).refresh } })).status(), 204);
+  assert.equal((await api.post("/v1/auth/logout", { data: { refresh } })).status(), 204);
   await synced(page);
   const continueShelf = page.getByRole("region", { name: "Continue reading" });
   await continueShelf.locator(".card-title", { hasText: "The Big Manual" }).waitFor();
   await continueShelf.getByText("50% read").waitFor();
   await page.getByRole("region", { name: "Everything else" }).locator(".card-title", { hasText: "A Library Book" }).waitFor();
   await audit(page, "13-library-continue");
+
+  step("library: a direct upload cancelled while its part is on the way: aborted on the server too");
+  await page.route(/[?&]partNumber=1(&|$)/, () => {}); // held: the part never arrives
+  await page.getByLabel("Upload files").setInputFiles({ name: "cancel-me.pdf", mimeType: "application/pdf", buffer: pdf({ title: "Cancelled", author: "Nobody", size: 1.5 * MiB }) });
+  const cancelled = page.locator(".upload-job", { hasText: "cancel-me.pdf" });
+  await cancelled.getByText(/Uploading — /).waitFor();
+  await waitFor(async () => (await uploadIds(page)).length === 1, "the upload's record");
+  const [cancelledId] = await uploadIds(page);
+  const abort = page.waitForResponse((r) => r.request().method() === "DELETE" && r.url().endsWith(`/v1/files/uploads/${cancelledId}`));
+  await cancelled.getByRole("button", { name: "Cancel the upload of cancel-me.pdf" }).click();
+  assert.equal((await abort).status(), 204);
+  await cancelled.getByText("Cancelled").first().waitFor();
+  assert.deepEqual(await uploadIds(page), [], "its record is gone");
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+  await cancelled.getByRole("button", { name: "Dismiss cancel-me.pdf" }).click();
+  await cancelled.waitFor({ state: "detached" });
 
   step("library: search (title, author) and the tag filter, on the device");
   const search = page.getByLabel("Search library");
@@ -137,6 +153,15 @@ export async function library({ step, audit, synced, pageA: page, pageB, email, 
 
 /** The parts the unfinished upload's IndexedDB record counts as stored. */
 async function partsDone(page) {
+  return (await uploadRecords(page)).flatMap((r) => r.done);
+}
+
+async function uploadIds(page) {
+  return (await uploadRecords(page)).map((r) => r.id);
+}
+
+/** The unfinished direct uploads this page keeps in IndexedDB (web/src/db.ts, `upload`). */
+async function uploadRecords(page) {
   return page.evaluate(async () => {
     const names = (await indexedDB.databases()).map((d) => d.name).filter((n) => n?.startsWith("exampleapp-") && n !== "exampleapp-auth");
     for (const name of names) {
@@ -151,7 +176,7 @@ async function partsDone(page) {
         get.onsuccess = () => resolve(get.result);
       });
       db.close();
-      return all.flatMap((r) => r.done);
+      return all;
     }
     return [];
   });
