@@ -133,7 +133,9 @@ export class SyncEngine {
         if (isNetworkError(error)) this.emit({ online: false });
         else this.emit({ error: String(error) });
       } finally {
-        await this.countPending();
+        // The store may be closed by now (signed out during the run: the session ended): the
+        // count is only for the sync bar, and sync() must not reject (callers do not wait).
+        await this.countPending().catch(() => {});
         this.emit({ syncing: false });
         this.running = null;
       }
