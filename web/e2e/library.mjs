@@ -108,6 +108,13 @@ export async function library({ step, audit, synced, pageA: page, pageB, email, 
   await cancelled.getByRole("button", { name: "Dismiss cancel-me.pdf" }).click();
   await cancelled.waitFor({ state: "detached" });
 
+  step("library: a card opens its file by keyboard (#/read/<id>)");
+  await manualCard.getByRole("link").first().focus();
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`**/#/read/${manualId}`);
+  await page.goBack();
+  await page.getByRole("heading", { name: "Library" }).waitFor();
+
   step("library: search (title, author) and the tag filter, on the device");
   const search = page.getByLabel("Search library");
   await search.fill("ann author");
@@ -122,6 +129,7 @@ export async function library({ step, audit, synced, pageA: page, pageB, email, 
   await page.getByLabel("Tags (comma separated)").fill("fiction, to read");
   await page.keyboard.press("Enter");
   await bookCard.locator(".card-name", { hasText: "Cy's book.epub" }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Edit", "focus is back on the Edit button");
   await page.getByLabel("Tag", { exact: true }).selectOption("fiction");
   await page.waitForFunction(() => document.querySelectorAll("li.card").length === 1);
   await page.getByLabel("Tag", { exact: true }).selectOption("");

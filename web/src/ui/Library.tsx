@@ -56,7 +56,9 @@ export function LibraryScreen({ engine, api, token }: Props) {
   return (
     <section class="library" aria-labelledby="library-title">
       <div class="listhead">
-        <h1 id="library-title">Library</h1>
+        <h1 id="library-title" tabIndex={-1}>
+          Library
+        </h1>
         <UploadButton uploads={uploads} />
       </div>
       <UploadList uploads={uploads} />
@@ -170,7 +172,8 @@ function UploadRow({ job, uploads }: { job: UploadJob; uploads: Uploads }) {
       </div>
       <progress max={job.size || 1} value={job.phase === "done" ? job.size || 1 : job.loaded} aria-label={`${job.name}: ${PHASES[job.phase]}`} />
       <span class="upload-state" data-testid="upload-state">
-        {PHASES[job.phase]}
+        {/* Only the phase and its message are announced, not every step of the bar. */}
+        <span role="status">{PHASES[job.phase]}</span>
         {active || job.phase === "paused" ? ` — ${amount}` : ""}
         {job.message ? `. ${job.message}` : ""}
       </span>
@@ -247,11 +250,19 @@ function Card({ item, engine, api, fetchCover }: CardDeps & { item: GridItem }) 
   const db = engine.db;
   const [editing, setEditing] = useState(false);
   const [note, setNote] = useState("");
+  const editButton = useRef<HTMLButtonElement>(null);
+  const wasEditing = useRef(false);
+  useEffect(() => {
+    // Back from the form (saved or cancelled): the keyboard goes on from the Edit button.
+    if (wasEditing.current && !editing) editButton.current?.focus();
+    wasEditing.current = editing;
+  }, [editing]);
 
   const remove = async () => {
     if (!confirm(`Delete “${item.title}”? It goes from every device.`)) return;
     await engine.remove("file", file.id);
     await forgetCover(db, file.id);
+    document.getElementById("library-title")?.focus(); // the card and its button are gone
   };
 
   const download = async () => {
@@ -303,7 +314,7 @@ function Card({ item, engine, api, fetchCover }: CardDeps & { item: GridItem }) 
         <EditFile file={file} engine={engine} done={() => setEditing(false)} />
       ) : (
         <div class="card-actions">
-          <button type="button" onClick={() => setEditing(true)} aria-label={`Edit “${item.title}” (rename, tags)`}>
+          <button type="button" ref={editButton} onClick={() => setEditing(true)} aria-label={`Edit “${item.title}” (rename, tags)`}>
             Edit
           </button>
           <button type="button" onClick={download} aria-label={`Download “${item.title}”`}>
