@@ -53,8 +53,11 @@ def test_the_root_serves_the_web_client_with_a_strict_policy(built: Path) -> Non
         assert inline not in html
     policy = page["Content-Security-Policy"]
     assert "script-src 'self' 'report-sample';" in policy
-    assert "style-src 'self' 'report-sample';" in policy
+    # blob: stylesheets and empty <style> elements (the EPUB reader), nothing else inline
+    assert f"style-src 'self' blob: '{web.EMPTY_STYLE}' 'report-sample';" in policy
     assert "unsafe-inline" not in policy
+    assert "frame-src blob:;" in policy  # the EPUB reader's chapters, which inherit this policy
+    assert "worker-src 'self';" in policy  # pdf.js's worker, from the build
     assert "unsafe-eval" not in policy
     assert "connect-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
@@ -71,6 +74,8 @@ def test_a_cdn_is_in_the_policy_and_the_links(built: Path) -> None:
         assert f"{directive} 'self'" in policy
         assert "https://static.example.com" in policy.split(f"{directive} ", 1)[1].split(";")[0]
     assert "connect-src 'self';" in policy  # the API is this origin, never the CDN
+    # a worker is same-origin only: pdf.js starts the CDN's through a blob: wrapper
+    assert "worker-src 'self' https://static.example.com blob:;" in policy
 
 
 def test_without_a_build_the_root_still_says_what_this_is(tmp_path: Path) -> None:
@@ -95,6 +100,8 @@ def test_the_service_worker_keeps_this_build(built: Path) -> None:
     files = '["/static/web/assets/main-AbC123.js", "/static/web/assets/main-DeF456.css", '
     assert files + '"/static/web/assets/vendor-GhI789.js"]' in script
     assert "/v1/" not in script  # the API is never cached by it
+    # chunks loaded on demand (the readers) are kept on first use, from this build's folder
+    assert 'const ASSETS = new URL("/static/web/assets/"' in script
 
 
 def test_no_service_worker_without_a_build(tmp_path: Path) -> None:

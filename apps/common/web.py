@@ -11,7 +11,8 @@ The shell itself is rendered here, from that manifest, on every request and neve
 new deployment is picked up at the next load; it links the entry script and its CSS through
 `staticfiles_storage.url` (STATIC_HOST included) and carries a strict Content-Security-Policy:
 no inline script or style, scripts and styles only from this origin or the static host, API
-calls only to this origin, no frames, no plugins.
+calls only to this origin, no plugins; frames only from blob: URLs (the EPUB reader's chapters,
+which inherit the policy, so a book's scripts never run).
 
 When the client has not been built (Node.js missing on a developer's machine), `web_shell`
 answers None and `/` keeps its informational page: the API works without the client.
@@ -89,6 +90,10 @@ def entry() -> Entry | None:
     return _cache[key]
 
 
+# 'sha256-' of the empty string: an empty <style> element, nothing else inline.
+EMPTY_STYLE = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+
 def content_security_policy() -> str:
     static = f" {settings.STATIC_HOST}" if settings.STATIC_HOST else ""
     return "; ".join(
@@ -97,12 +102,21 @@ def content_security_policy() -> str:
             # 'report-sample': a violation names what was blocked (the e2e tells the hostile
             # Markdown it feeds the sanitiser from anything of the page's own).
             f"script-src 'self'{static} 'report-sample'",
-            f"style-src 'self'{static} 'report-sample'",
+            # blob: for an EPUB's own stylesheets, and the hash of the empty string for the two
+            # empty <style> elements foliate-js puts in each chapter (it themes through
+            # adoptedStyleSheets instead): a non-empty inline style is still refused. A chapter
+            # is a blob: document, so it inherits this policy: its scripts never run.
+            f"style-src 'self' blob:{static} '{EMPTY_STYLE}' 'report-sample'",
             # data:/blob: for images a note's Markdown may embed inline; nothing from elsewhere
             # (an image URL in a note would otherwise tell a third party when it was read).
             f"img-src 'self' data: blob:{static}",
-            f"font-src 'self'{static}",
+            f"font-src 'self' blob:{static}",  # blob: an EPUB's embedded fonts
             "connect-src 'self'",
+            # The EPUB reader's chapters (foliate-js renders each from a blob: URL); no other frame.
+            "frame-src blob:",
+            # pdf.js parses in a worker from the build's assets; from a CDN it must start it
+            # through a blob: wrapper (a worker is same-origin only).
+            f"worker-src 'self'{static}{' blob:' if static else ''}",
             "manifest-src 'self'",
             "base-uri 'none'",
             "form-action 'self'",
@@ -142,7 +156,13 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "common/sw.js",
-        {"version": json.dumps(found.version), "files": json.dumps(files)},
+        {
+            "version": json.dumps(found.version),
+            "files": json.dumps(files),
+            # The build's other chunks (the readers' engines, pdf.js's worker) are kept the first
+            # time they load, so a book opened once opens offline after a reload too.
+            "assets": json.dumps(url(PREFIX + found.script).rsplit("/", 1)[0] + "/"),
+        },
         content_type="text/javascript; charset=utf-8",
     )
     static = f" {settings.STATIC_HOST}" if settings.STATIC_HOST else ""

@@ -21,6 +21,7 @@ from django.db import connections
 
 from scripts.services import Gunicorn, executable, free_port
 from tests.deploy.servers import production_env
+from tests.web import reader_files
 
 pytestmark = pytest.mark.stack
 
@@ -76,7 +77,8 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         run = subprocess.run(
             ["node", "e2e/run.mjs", server.base],
             cwd=WEB,
-            env={**os.environ, "CHROMIUM": chromium},
+            # The readers' files (a 48-page PDF, an EPUB, an image), made for this run.
+            env={**os.environ, "CHROMIUM": chromium, "E2E_FILES": str(reader_files.write(tmp_path / "files"))},
             capture_output=True,
             text=True,
             timeout=600,

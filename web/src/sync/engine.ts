@@ -29,6 +29,14 @@ export class SyncEngine {
     private autoSync = true,
   ) {}
 
+  /** Each push result as it comes (the reader shows a position the server kept only as this
+   * device's: `applied: false, reason: "regression"`). */
+  onResult(fn: (op: Op, result: PushResults[number]) => void): () => void {
+    this.resultListeners.add(fn);
+    return () => this.resultListeners.delete(fn);
+  }
+  private resultListeners = new Set<(op: Op, result: PushResults[number]) => void>();
+
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -212,6 +220,7 @@ export class SyncEngine {
         }
       }
     });
+    for (const [i, result] of results.entries()) for (const fn of this.resultListeners) fn(sent[i]!, result);
   }
 
   async pull(): Promise<void> {

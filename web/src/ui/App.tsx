@@ -1,5 +1,5 @@
 // The shell: signed out -> the sign-in screen; signed in -> the local store, the sync engine and
-// the screens (hash routes: #/todos, #/notes, #/notes/<id>, #/sessions).
+// the screens (hash routes: #/todos, #/notes, #/notes/<id>, #/read/<file id>, #/sessions).
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { makeClient } from "../api/client";
 import { Auth, type StoredSession } from "../auth";
@@ -8,6 +8,7 @@ import { SyncEngine } from "../sync/engine";
 import { AuthScreen } from "./AuthScreen";
 import { go, useRoute } from "./hooks";
 import { NotesScreen } from "./Notes";
+import { ReaderScreen } from "../readers/Reader";
 import { SessionsScreen } from "./Sessions";
 import { SyncBar, SyncEvents } from "./SyncStatus";
 import { TodosScreen } from "./Todos";
@@ -95,6 +96,8 @@ function SignedIn({ session }: { session: StoredSession }) {
           <p>Opening your data…</p>
         ) : screen === "notes" ? (
           <NotesScreen engine={engine} api={api} route={route.slice(1)} />
+        ) : screen === "read" && route[1] ? (
+          <ReaderScreen key={route[1]} engine={engine} api={api} fileId={route[1]} />
         ) : screen === "sessions" ? (
           <SessionsScreen api={api} auth={auth} />
         ) : (

@@ -1,6 +1,7 @@
 // ExampleApp's service worker (apps/common/web.py): the page and this build's files, offline.
 const CACHE = "exampleapp-web-" + {{ version|safe }};
 const FILES = {{ files|safe }};
+const ASSETS = new URL({{ assets|safe }}, self.location.href).href; // this build's folder of hashed files
 const SHELL = new Request("/", { headers: { Accept: "text/html" } });
 
 self.addEventListener("install", (event) => {
@@ -30,5 +31,13 @@ self.addEventListener("fetch", (event) => {
   } else if (FILES.includes(url.href) || FILES.includes(url.pathname)) {
     // Hashed names never change content: the kept copy is the file.
     event.respondWith(caches.match(request).then((kept) => kept || fetch(request)));
+  } else if (url.href.startsWith(ASSETS)) {
+    // A chunk loaded on demand (a reader's engine): kept on first use, under this build's cache.
+    event.respondWith(
+      caches.match(request).then((kept) => kept || fetch(request).then((response) => {
+        if (response.ok) caches.open(CACHE).then((cache) => cache.put(request, response.clone()));
+        return response;
+      })),
+    );
   }
 });
