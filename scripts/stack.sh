@@ -18,6 +18,7 @@ export SECURE_SSL_REDIRECT=${SECURE_SSL_REDIRECT:-false}
 export STATIC_ROOT=${STATIC_ROOT:-$PWD/staticfiles}
 $BIN/python manage.py migrate --noinput
 $BIN/python manage.py collectstatic --noinput -v0
+$BIN/python manage.py s3_cors --origin "http://127.0.0.1:$PORT" --origin "http://localhost:$PORT"
 cat <<INFO
 ------------------------------------------------------------------------
 ExampleApp (production settings) on http://127.0.0.1:$PORT

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,9 +94,24 @@ def entry() -> Entry | None:
 # 'sha256-' of the empty string: an empty <style> element, nothing else inline.
 EMPTY_STYLE = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
+# Origins other than the page's own that the client may fetch from, each asked per page (a
+# setting may change under tests). The library registers its storage's browser origin: common
+# knows no domain app, so they tell it.
+_connect_sources: list[Callable[[], str | None]] = []
+
+
+def add_connect_source(source: Callable[[], str | None]) -> None:
+    if source not in _connect_sources:
+        _connect_sources.append(source)
+
+
+def connect_origins() -> list[str]:
+    return [origin for origin in (source() for source in _connect_sources) if origin]
+
 
 def content_security_policy() -> str:
     static = f" {settings.STATIC_HOST}" if settings.STATIC_HOST else ""
+    connect = "".join(f" {origin}" for origin in connect_origins())
     return "; ".join(
         [
             "default-src 'none'",
@@ -111,7 +127,9 @@ def content_security_policy() -> str:
             # (an image URL in a note would otherwise tell a third party when it was read).
             f"img-src 'self' data: blob:{static}",
             f"font-src 'self' blob:{static}",  # blob: an EPUB's embedded fonts
-            "connect-src 'self'",
+            # Presigned S3 URLs: a file's bytes (the content route redirects there) and the
+            # parts of a direct upload.
+            f"connect-src 'self'{connect}",
             # The EPUB reader's chapters (foliate-js renders each from a blob: URL); no other frame.
             "frame-src blob:",
             # pdf.js parses in a worker from the build's assets; from a CDN it must start it

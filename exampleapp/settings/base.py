@@ -199,6 +199,9 @@ S3_BUCKET = env_str("S3_BUCKET")
 # Where clients reach S3, when the app reaches it elsewhere (an in-cluster service name):
 # presigned download and part-upload URLs are signed for this endpoint. Empty: S3_ENDPOINT_URL.
 S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
+# The web client's origins (https://app.example.org): `manage.py s3_cors` gives the bucket a
+# CORS rule for them, so the page can read presigned downloads and PUT direct-upload parts.
+S3_CORS_ORIGINS = env_list("S3_CORS_ORIGINS")
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 # Static files (the admin's, the API docs') are baked into the image by collectstatic with

@@ -71,6 +71,17 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         timeout=300,
     )
     assert collected.returncode == 0, collected.stderr
+    # The deployment's other step: the bucket lets this page read presigned downloads and PUT
+    # direct-upload parts (the migrate Job runs it in the cluster).
+    cors = subprocess.run(
+        [executable("python"), "manage.py", "s3_cors", f"--origin=http://127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cors.returncode == 0, cors.stderr
     server = Gunicorn(env, tmp_path / "gunicorn.log", port=port)
     try:
         server.start(timeout=90)

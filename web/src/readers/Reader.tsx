@@ -11,7 +11,7 @@ import type { FileRow } from "../db";
 import { cachedBlob, sweep } from "../library/cache";
 import type { SyncEngine } from "../sync/engine";
 import { useLive } from "../ui/hooks";
-import { fileBlob } from "./bytes";
+import { fileBlob } from "../library/content";
 import {
   aheadElsewhere, body, describe, deviceName, positionOf, progressOf, PositionWriter,
   type DevicePosition, type Intent, type Position,
