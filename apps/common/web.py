@@ -91,8 +91,12 @@ def entry() -> Entry | None:
     return _cache[key]
 
 
-# 'sha256-' of the empty string: an empty <style> element, nothing else inline.
+# The only inline styles the page may apply, by their 'sha256-' hashes: the empty string (the two
+# empty <style> elements foliate-js puts in each EPUB chapter; it is themed through
+# adoptedStyleSheets instead) and foliate-js's own paginator stylesheet (the <style> of its shadow
+# root, fixed text of the pinned version: tests/test_web.py recomputes it from web/node_modules).
 EMPTY_STYLE = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+FOLIATE_STYLE = "sha256-Sz1WKGLvM24279JLTqw+ZwzznUautFgg7stEu8sEF84="
 
 # Origins other than the page's own that the client may fetch from, each asked per page (a
 # setting may change under tests). The library registers its storage's browser origin: common
@@ -118,11 +122,10 @@ def content_security_policy() -> str:
             # 'report-sample': a violation names what was blocked (the e2e tells the hostile
             # Markdown it feeds the sanitiser from anything of the page's own).
             f"script-src 'self'{static} 'report-sample'",
-            # blob: for an EPUB's own stylesheets, and the hash of the empty string for the two
-            # empty <style> elements foliate-js puts in each chapter (it themes through
-            # adoptedStyleSheets instead): a non-empty inline style is still refused. A chapter
-            # is a blob: document, so it inherits this policy: its scripts never run.
-            f"style-src 'self' blob:{static} '{EMPTY_STYLE}' 'report-sample'",
+            # blob: for an EPUB's own stylesheets, and the two hashes above: any other inline
+            # style (a book's own included) is refused. A chapter is a blob: document, so it
+            # inherits this policy: its scripts never run.
+            f"style-src 'self' blob:{static} '{EMPTY_STYLE}' '{FOLIATE_STYLE}' 'report-sample'",
             # data:/blob: for images a note's Markdown may embed inline; nothing from elsewhere
             # (an image URL in a note would otherwise tell a third party when it was read).
             f"img-src 'self' data: blob:{static}",

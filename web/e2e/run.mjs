@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { readers } from "./readers.mjs";
 
 const base = process.argv[2];
 assert.ok(base, "usage: node e2e/run.mjs <base url>");
@@ -313,6 +314,8 @@ try {
   await page.getByText(/Ended the session/).waitFor();
   await b.page.getByRole("button", { name: "Sync now" }).click(); // refused: the session is over
   await b.page.getByRole("heading", { name: "Sign in" }).waitFor();
+
+  await readers({ browser, a, device, audit, step, synced, email, password });
 
   step("sign out");
   await page.getByRole("banner").getByRole("button", { name: "Sign out", exact: true }).click();

@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { EngineProps } from "./Reader";
 import { foliateTarget, locatorFrom, type FoliateLocation } from "./position";
 
-interface TocItem { label: string; href: string; subitems?: TocItem[] }
+interface TocItem { label?: string; href: string; subitems?: TocItem[] | null }
 interface FoliateView extends HTMLElement {
   book: { toc?: TocItem[]; sections: { id: string; size: number; linear?: string }[] };
   renderer: HTMLElement & { render?: () => void; next: () => Promise<void> };
@@ -39,8 +39,8 @@ p, li, blockquote, dd { line-height: 1.5; }
 pre { white-space: pre-wrap !important; }`;
 };
 
-const flatten = (items: TocItem[] = [], depth = 0): { label: string; href: string; depth: number }[] =>
-  items.flatMap((i) => [{ label: i.label.trim(), href: i.href, depth }, ...flatten(i.subitems, depth + 1)]);
+const flatten = (items: TocItem[] | null | undefined, depth = 0): { label: string; href: string; depth: number }[] =>
+  (items ?? []).flatMap((i) => [{ label: (i.label ?? "").trim(), href: i.href, depth }, ...flatten(i.subitems, depth + 1)]);
 
 export default function EpubReader({ blob, file, start, onMove }: EngineProps) {
   const host = useRef<HTMLDivElement>(null);

@@ -18,7 +18,7 @@ export default function PdfReader({ blob, start, onMove }: EngineProps) {
   const [doc, setDoc] = useState<pdfjs.PDFDocumentProxy | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [page, setPage] = useState(initial?.page ?? 1);
-  const [fit, setFit] = useState<Fit>(initial?.zoom ? "custom" : "width");
+  const [fit, setFit] = useState<Fit>(initial?.zoom ? "custom" : "page");
   const [zoom, setZoom] = useState(initial?.zoom ?? 1);
   const [rotation, setRotation] = useState<Rotation>((initial?.rotation ?? 0) as Rotation);
   const [goto, setGoto] = useState(String(initial?.page ?? 1));
@@ -77,7 +77,8 @@ export default function PdfReader({ blob, start, onMove }: EngineProps) {
     if (!doc) return;
     setGoto(String(page));
     if (first.current) { first.current = false; return; }
-    const pdf: PdfPosition = { page, zoom, rotation, totalProgression: page / doc.numPages };
+    // A zoom is kept only when chosen: a fitted page fits again on the next screen.
+    const pdf: PdfPosition = { page, rotation, totalProgression: page / doc.numPages, ...(fit === "custom" ? { zoom } : {}) };
     onMove({ pdf }, intent.current);
     intent.current = "advance";
     // A fitted zoom follows the window: not a move of its own.

@@ -146,9 +146,11 @@ export function ReaderScreen({ engine, api, fileId }: { engine: SyncEngine; api:
           <button type="button" onClick={() => setOpened({ ...opened, offer: null })}>Stay</button>
         </div>
       )}
-      {keptOnly && current && current.device.id !== device.id && (
+      {keptOnly && current && (
         <p class="kept hint" role="status">
-          Kept as this device's place only: your reading position stays at {describe(current)} (from {current.device.name || "another device"}), since this is further back.
+          Further back than your reading position, so kept as this device's place only: the position
+          stays at {describe(current)}{current.device.id === device.id ? "" : ` (from ${current.device.name || "another device"})`}.
+          Going there on purpose (contents, go to page) moves it.
         </p>
       )}
       {error && <p class="error" role="alert">{error}</p>}
