@@ -82,6 +82,7 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         timeout=60,
     )
     assert cors.returncode == 0, cors.stderr
+    files = reader_files.write(tmp_path / "files")
     server = Gunicorn(env, tmp_path / "gunicorn.log", port=port)
     try:
         server.start(timeout=90)
@@ -89,7 +90,7 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
             ["node", "e2e/run.mjs", server.base],
             cwd=WEB,
             # The readers' files (a 48-page PDF, an EPUB, an image), made for this run.
-            env={**os.environ, "CHROMIUM": chromium, "E2E_FILES": str(reader_files.write(tmp_path / "files"))},
+            env={**os.environ, "CHROMIUM": chromium, "E2E_FILES": str(files)},
             capture_output=True,
             text=True,
             timeout=600,

@@ -85,7 +85,10 @@ export async function readers({ browser, a, device, audit, step, synced, email, 
 
   step("EPUB: the table of contents to chapter 3; a reload opens at chapter 3");
   await open(page, epub);
-  const section = (n) => page.locator(`[data-section="${n}"]`).waitFor();
+  const section = async (n) => {
+    await page.locator(".epub-stage[data-ready]").waitFor(); // a choice while it opens would race it
+    await page.locator(`[data-section="${n}"]`).waitFor();
+  };
   await section(1);
   await page.getByLabel("Table of contents").selectOption({ label: "Chapter 3" });
   await section(3);

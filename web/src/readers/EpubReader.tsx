@@ -53,6 +53,7 @@ export default function EpubReader({ blob, file, start, onMove }: EngineProps) {
   const [toc, setToc] = useState<{ label: string; href: string; depth: number }[]>([]);
   const [where, setWhere] = useState<{ section: number; total: number; label: string; fraction: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [ready, setReady] = useState(false); // opened where it should: moves count from here
 
   useEffect(() => {
     let gone = false;
@@ -88,6 +89,7 @@ export default function EpubReader({ blob, file, start, onMove }: EngineProps) {
       else if (target) await el.goTo(target.href);
       else await el.renderer.next();
       opened.current = true;
+      setReady(true);
     })().catch((e) => { if (!gone) setError(`This book could not be opened: ${String(e)}`); });
     return () => { gone = true; el?.remove(); view.current = null; };
   }, [blob]);
@@ -136,11 +138,11 @@ export default function EpubReader({ blob, file, start, onMove }: EngineProps) {
   return (
     <div class={`epub-reader theme-${theme}`}>
       <div class="reader-bar" role="toolbar" aria-label="Book controls">
-        <button type="button" onClick={() => void view.current?.goLeft()} aria-label="Previous page">‹ Prev</button>
+        <button type="button" onClick={() => void view.current?.goLeft()} aria-label="Previous page">‹ Previous</button>
         <button type="button" onClick={() => void view.current?.goRight()} aria-label="Next page">Next ›</button>
         <label>
           Contents{" "}
-          <select aria-label="Table of contents" value="" onChange={(e) => { const href = e.currentTarget.value; if (href) jumpTo(href); }}>
+          <select aria-label="Table of contents" value="" disabled={!ready} onChange={(e) => { const href = e.currentTarget.value; if (href) jumpTo(href); }}>
             <option value="">{where?.label || "Go to…"}</option>
             {toc.map((item) => (
               <option key={item.href} value={item.href}>{"\u2003".repeat(item.depth) + item.label}</option>
@@ -148,9 +150,9 @@ export default function EpubReader({ blob, file, start, onMove }: EngineProps) {
           </select>
         </label>
         <span class="sep" />
-        <button type="button" onClick={() => sizeBy(-1)} aria-label="Smaller text">A−</button>
+        <button type="button" onClick={() => sizeBy(-1)} aria-label="A− smaller text">A−</button>
         <span class="zoom" aria-live="polite">{size} %</span>
-        <button type="button" onClick={() => sizeBy(1)} aria-label="Larger text">A+</button>
+        <button type="button" onClick={() => sizeBy(1)} aria-label="A+ larger text">A+</button>
         <label>
           Theme{" "}
           <select value={theme} onChange={(e) => setTheme(e.currentTarget.value as Theme)}>
@@ -161,7 +163,7 @@ export default function EpubReader({ blob, file, start, onMove }: EngineProps) {
         </label>
         {where && <span class="hint" data-section={where.section}>Chapter {where.section} of {where.total} · {Math.round(where.fraction * 100)} %</span>}
       </div>
-      <div class="epub-stage" ref={host} tabIndex={0} aria-label={`${file.name}, use the arrow keys to turn pages`} onKeyDown={pageKeys} />
+      <div class="epub-stage" role="region" ref={host} tabIndex={0} data-ready={ready ? "" : undefined} aria-label={`${file.name}, use the arrow keys to turn pages`} onKeyDown={pageKeys} />
     </div>
   );
 }

@@ -52,6 +52,7 @@ export default function ImageReader({ blob, file, start, onMove }: EngineProps) 
       </div>
       <div
         class="image-stage"
+        role="region"
         tabIndex={0}
         aria-label={`${file.name}: zoom ${Math.round(view.zoom * 100)} %`}
         data-zoom={round(view.zoom)}

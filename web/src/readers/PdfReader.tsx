@@ -110,7 +110,7 @@ export default function PdfReader({ blob, start, onMove }: EngineProps) {
   return (
     <div class="pdf-reader" onKeyDown={keys}>
       <div class="reader-bar" role="toolbar" aria-label="PDF controls">
-        <button type="button" onClick={() => to(page - 1)} disabled={page <= 1} aria-label="Previous page">‹ Prev</button>
+        <button type="button" onClick={() => to(page - 1)} disabled={page <= 1} aria-label="Previous page">‹ Previous</button>
         <form class="goto" onSubmit={(e) => { e.preventDefault(); const n = Number(goto); if (n >= 1) to(n, "jump"); }}>
           <label>Page <input type="number" min={1} max={pages} value={goto} onInput={(e) => setGoto(e.currentTarget.value)} aria-label="Page number" /></label>
           <span> of {pages || "…"}</span>
@@ -125,7 +125,7 @@ export default function PdfReader({ blob, start, onMove }: EngineProps) {
         <button type="button" aria-pressed={fit === "page"} onClick={() => setFit("page")}>Fit page</button>
         <button type="button" onClick={() => setRotation(((rotation + 90) % 360) as Rotation)} aria-label="Rotate clockwise">⟳</button>
       </div>
-      <div class="pdf-stage" ref={stage} tabIndex={0} aria-label={`Page ${page} of ${pages}`} data-page={doc ? page : undefined}>
+      <div class="pdf-stage" role="region" ref={stage} tabIndex={0} aria-label={`Page ${page} of ${pages}`} data-page={doc ? page : undefined}>
         <canvas ref={canvas} role="img" aria-label={`Page ${page}`} />
       </div>
     </div>

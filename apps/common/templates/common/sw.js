@@ -35,7 +35,10 @@ self.addEventListener("fetch", (event) => {
     // A chunk loaded on demand (a reader's engine): kept on first use, under this build's cache.
     event.respondWith(
       caches.match(request).then((kept) => kept || fetch(request).then((response) => {
-        if (response.ok) caches.open(CACHE).then((cache) => cache.put(request, response.clone()));
+        if (response.ok) {
+          const copy = response.clone(); // now: the page starts reading the body at once
+          event.waitUntil(caches.open(CACHE).then((cache) => cache.put(request, copy)));
+        }
         return response;
       })),
     );
