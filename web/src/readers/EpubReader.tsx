@@ -11,7 +11,7 @@ import { foliateTarget, locatorFrom, type FoliateLocation } from "./position";
 interface TocItem { label?: string; href: string; subitems?: TocItem[] | null }
 interface FoliateView extends HTMLElement {
   book: { toc?: TocItem[]; sections: { id: string; size: number; linear?: string }[] };
-  renderer: HTMLElement & { render?: () => void; next: () => Promise<void> };
+  renderer: HTMLElement & { setStyles?: (css: string) => void; next: () => Promise<void> };
   open: (file: File) => Promise<void>;
   init: (opts: { lastLocation?: string }) => Promise<void>;
   goTo: (target: string) => Promise<unknown>;
@@ -114,7 +114,9 @@ export default function EpubReader({ blob, file, start, onMove }: EngineProps) {
       if (doc.defaultView) themed(doc);
       else sheets.current.delete(doc); // an unloaded chapter
     }
-    view.current?.renderer.render?.(); // lay the pages out again for the new size
+    // Lay the pages out again for the new size: foliate-js does it when its styles are set (to
+    // nothing here: an empty <style>, the one inline style the CSP admits).
+    view.current?.renderer.setStyles?.("");
     localStorage.setItem(PREFS, JSON.stringify({ theme, size }));
   }, [theme, size]);
 
