@@ -80,3 +80,8 @@ export async function sweep(known: (ids: string[]) => Promise<Set<string>>): Pro
   const alive = await known(ids);
   for (const key of keys) if (!alive.has(idOf(key.url))) await cache.delete(key);
 }
+
+/** Forget every copy (signing out: the next person on this browser starts empty, bytes too). */
+export async function forgetAll(): Promise<void> {
+  if ("caches" in globalThis) await caches.delete(CACHE_NAME).catch(() => false);
+}

@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { makeClient } from "../api/client";
 import { Auth, type StoredSession } from "../auth";
 import { getMeta, openLocal, setMeta } from "../db";
+import { forgetAll } from "../library/cache";
 import { SyncEngine } from "../sync/engine";
 import { AuthScreen } from "./AuthScreen";
 import { go, useRoute } from "./hooks";
@@ -71,6 +72,7 @@ function SignedIn({ session }: { session: StoredSession }) {
     await auth.signOut();
     // The local copy goes with the session: the next person on this browser starts empty.
     await engine?.db.delete();
+    await forgetAll(); // the books kept for offline reading, too
   };
 
   const screen = route[0] ?? "todos";
