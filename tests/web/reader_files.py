@@ -1,9 +1,12 @@
 """The files the readers' e2e opens (web/e2e/readers.mjs), made at run time: a PDF whose pages
 say their number (hand-written, Helvetica: pdf.js draws it without an embedded font), an EPUB of
-five chapters (the library tests' factory) and a PNG."""
+five chapters (the library tests' factory) whose first chapter carries a script and an inline
+style that must not apply (the page's CSP, inherited by the reader's frames), and a PNG."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 from tests.library.factories import EpubSpec, epub_bytes, image_bytes
@@ -40,9 +43,29 @@ def numbered_pdf(pages: int = PDF_PAGES) -> bytes:
     return bytes(out)
 
 
+# "pwned" marks what the CSP must block: the e2e counts those reports as expected, not as faults.
+HOSTILE = (
+    b"<script>parent.document.title = 'pwned';</script>"
+    b"<style>/* pwned */ h1 { color: rgb(255, 0, 255) !important; }</style>"
+)
+
+
+def hostile_epub() -> bytes:
+    """The factory's book, its first chapter's head given a script and an inline style."""
+    source = zipfile.ZipFile(io.BytesIO(epub_bytes(EpubSpec(title="Five Chapters", chapters=5))))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "OEBPS/text/ch1.xhtml":
+                data = data.replace(b"</head>", HOSTILE + b"</head>", 1)
+            archive.writestr(info, data, compress_type=info.compress_type)
+    return out.getvalue()
+
+
 def write(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "numbered.pdf").write_bytes(numbered_pdf())
-    (folder / "book.epub").write_bytes(epub_bytes(EpubSpec(title="Five Chapters", chapters=5)))
+    (folder / "book.epub").write_bytes(hostile_epub())
     (folder / "photo.png").write_bytes(image_bytes("PNG", size=(640, 400)))
     return folder

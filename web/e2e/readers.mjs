@@ -90,6 +90,15 @@ export async function readers({ browser, a, device, audit, step, synced, email, 
     await page.locator(`[data-section="${n}"]`).waitFor();
   };
   await section(1);
+  // Chapter 1 carries a script and an inline style ("pwned"): its frame inherits the page's CSP.
+  let chapter = null;
+  for (const frame of page.frames()) {
+    if (frame !== page.mainFrame() && (await frame.locator("#c1").count().catch(() => 0))) chapter = frame;
+  }
+  assert.ok(chapter, "chapter 1's frame");
+  const heading = await chapter.locator("#c1").evaluate((h1) => getComputedStyle(h1).color);
+  assert.notEqual(heading, "rgb(255, 0, 255)", "the book's inline style is refused");
+  assert.notEqual(await page.title(), "pwned", "the book's script never ran");
   await page.getByLabel("Table of contents").selectOption({ label: "Chapter 3" });
   await section(3);
   await settle(page);
