@@ -6,8 +6,18 @@ import type { Change, PushOp, SyncType } from "../api/types";
 import { SYNC_TYPES } from "../api/types";
 import { getMeta, setMeta, type LocalDb, type Op, type Row, type SyncEvent } from "../db";
 import { addEdit, overlay, pickBatch } from "./core";
+import type { LiveMode } from "./live";
 
-export type Status = { online: boolean; pending: number; syncing: boolean; lastSync: number | null; error: string | null };
+export type Status = {
+  online: boolean;
+  pending: number;
+  syncing: boolean;
+  lastSync: number | null;
+  error: string | null;
+  /** how changes from elsewhere reach this device (live.ts): the stream, or polling */
+  live: LiveMode;
+  pollSeconds: number;
+};
 
 const PULL_LIMIT = 1000; // SYNC_PULL_MAX_LIMIT; a page also ends at the server's byte budget
 const pushCall = (api: Api, ops: PushOp[]) => api.POST("/v1/sync/push", { body: { ops } });
@@ -15,7 +25,7 @@ type PushResults = NonNullable<Awaited<ReturnType<typeof pushCall>>["data"]>["re
 type ServerObject = Record<string, unknown> & { version: number };
 
 export class SyncEngine {
-  status: Status = { online: true, pending: 0, syncing: false, lastSync: null, error: null };
+  status: Status = { online: true, pending: 0, syncing: false, lastSync: null, error: null, live: "connecting", pollSeconds: 0 };
   private listeners = new Set<() => void>();
   private running: Promise<void> | null = null;
   private again = false;
@@ -32,6 +42,11 @@ export class SyncEngine {
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** The live stream's state, for the sync bar. */
+  setLive(live: LiveMode, pollSeconds: number): void {
+    if (live !== this.status.live || pollSeconds !== this.status.pollSeconds) this.emit({ live, pollSeconds });
   }
 
   private emit(patch: Partial<Status>): void {
