@@ -122,3 +122,28 @@ class Ingress:
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def main() -> None:
+    """`python -m scripts.services.ingress --port P --api A --events E`: one origin in front of
+    the two processes until SIGTERM or Ctrl-C (`make stack`)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--api", type=int, required=True)
+    parser.add_argument("--events", type=int, required=True)
+    args = parser.parse_args()
+    ingress = Ingress(api_port=args.api, events_port=args.events, port=args.port)
+    signal.signal(signal.SIGTERM, lambda *_: ingress.stop())
+    with ingress:
+        try:
+            assert ingress.process is not None
+            ingress.process.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
