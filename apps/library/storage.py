@@ -74,6 +74,21 @@ def new_key(owner_id: uuid.UUID | str) -> str:
     return f"{owner_prefix(owner_id)}{uuid.uuid4().hex}"
 
 
+# A file's cover (covers.py) is a derived object stored next to the file's own: the file's key
+# plus this suffix. File keys are random and never reused, so a new file (a re-upload, an
+# import) can never find an older file's cover; the cover goes when its file's object goes.
+COVER_SUFFIX = ".cover"
+
+
+def cover_key(key: str) -> str:
+    return f"{key}{COVER_SUFFIX}"
+
+
+def cover_of(key: str) -> str | None:
+    """The key of the file whose cover `key` is, or None when `key` is no cover."""
+    return key.removesuffix(COVER_SUFFIX) if key.endswith(COVER_SUFFIX) else None
+
+
 def save(key: str, content: DjangoFile, *, content_type: str) -> str:
     """Store `content` under `key` (S3 streams it in parts from the temporary file; local
     storage moves the file). Returns the key actually used."""
