@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { todosExtra } from "./todos-extra.mjs";
 
 const base = process.argv[2];
 assert.ok(base, "usage: node e2e/run.mjs <base url>");
@@ -238,6 +239,7 @@ try {
   await b.page.locator(".tasklist button.title", { hasText: "Milk" }).waitFor();
   await titlesAre(b.page, ["Bread", "Eggs", "Milk", "Water the plants"], "the order made on A");
   await b.page.locator("li.task", { hasText: "Water the plants" }).locator(".due", { hasText: tomorrow }).waitFor();
+  await todosExtra({ step, audit, synced, titlesAre }, a, b);
 
   step("B goes offline; both edit the same note and task");
   await b.page.evaluate(() => navigator.serviceWorker.ready.then(() => true)); // the page is kept
