@@ -97,6 +97,7 @@ export class SyncEngine {
       opId: () => this.nextOpId(),
       baseVersion: base._v,
       now: Date.now(),
+      lastSeq: (await this.db.ops.toCollection().lastKey()) as number | undefined,
     });
     if (change.update) await this.db.ops.put(change.update);
     if (change.add) await this.db.ops.add(change.add);
