@@ -7,7 +7,7 @@ import type { Task } from "../api/types";
 import type { TaskListRow, TaskRow } from "../db";
 import { compareSiblings, keyBetween, placeAt } from "../sync/core";
 import type { SyncEngine } from "../sync/engine";
-import { completeEdit, reopenEdit } from "../sync/tasks";
+import { bulkDelete, completeEdit, reopenEdit } from "../sync/tasks";
 import { BulkBar } from "./BulkBar";
 import { TodoLists } from "./TodoLists";
 import { useLive } from "./hooks";
@@ -260,13 +260,15 @@ function TaskTree({ engine, tasks, reorderable, onEdit, flat, selection }: { eng
     >
       <span class="boxes">
         {selection && (
-          <input
-            type="checkbox"
-            class="select"
-            checked={selection.has(task.id)}
-            aria-label={`Select “${task.title}”`}
-            onChange={() => selection.toggle(task.id)}
-          />
+          // set apart from the completion box next to it (a rule, the accent colour)
+          <span class="pick">
+            <input
+              type="checkbox"
+              checked={selection.has(task.id)}
+              aria-label={`Select “${task.title}”`}
+              onChange={() => selection.toggle(task.id)}
+            />
+          </span>
         )}
         <input
           type="checkbox"
@@ -342,6 +344,12 @@ function TaskEditor({ engine, id, onClose }: { engine: SyncEngine; id: string; o
     onClose();
   };
 
+  // Its sub-tasks go too, here at once as on the server (bulkDelete).
+  const remove = async () => {
+    await engine.apply(bulkDelete(await engine.db.task.toArray(), [id]).edits);
+    onClose();
+  };
+
   const [date, time] = task.due ? [task.due.slice(0, 10), task.due.length > 10 ? task.due.slice(11, 16) : ""] : ["", ""];
   return (
     <section class="editor" aria-labelledby="editor-title">
@@ -376,7 +384,7 @@ function TaskEditor({ engine, id, onClose }: { engine: SyncEngine; id: string; o
         <div class="actions">
           <button type="submit" class="primary">Save</button>
           <button type="button" onClick={onClose}>Cancel</button>
-          <button type="button" class="danger" onClick={() => void engine.remove("task", id).then(onClose)}>Delete task</button>
+          <button type="button" class="danger" onClick={() => void remove()}>Delete task</button>
         </div>
       </form>
       {!task.parent && (
