@@ -1,6 +1,6 @@
-// End-to-end flows of the Todos screen beyond run.mjs's own: task lists reordered (keyboard and
-// drag) and tasks acted on in bulk (complete, move, delete), each checked after a reload and on
-// the second device. Called by run.mjs once both devices are signed in and in step; it leaves
+// End-to-end flows of the Todos screen beyond run.mjs's own: task lists reordered (keyboard,
+// drag, and a button while offline) and tasks acted on in bulk (complete, move, delete), each
+// checked after a reload or on the other device. Called by run.mjs once both devices are signed in and in step; it leaves
 // them so (nothing waiting) and keeps "Groceries" the first list.
 import assert from "node:assert/strict";
 
@@ -117,8 +117,20 @@ export async function todosExtra({ step, audit, synced }, a, b) {
   await settles(() => taskTitles(b.page), ["Post letter"], "B: the moved task is in Home");
   await task(b.page, "Post letter").locator(".subtasks").getByText("Buy an envelope").waitFor();
   await audit(b.page, "12-todos-after-bulk");
-  const waiting = await b.page.getByTestId("sync-status").textContent();
-  assert.match(waiting ?? "", /All changes synced/, "B has nothing waiting");
+
+  step("B moves a list up with its button while offline: shown at once, A gets it when B is back");
+  await b.page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  await b.context.setOffline(true);
+  await b.page.getByRole("button", { name: "Move list “Errands” up" }).click();
+  const moved = ["Groceries", "Work", "Errands", "Home"];
+  await settles(() => listNames(b.page), moved, "moved at once, offline");
+  assert.equal(await b.page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Move list “Errands” up", "focus stays on the button");
+  await b.page.getByRole("button", { name: "Sync now" }).click();
+  await b.page.getByTestId("sync-status").filter({ hasText: "Offline — 1 change waiting" }).waitFor();
+  await b.context.setOffline(false);
+  await synced(b.page);
+  await synced(page);
+  await settles(() => listNames(page), moved, "A has B's list order");
   await b.page.getByRole("link", { name: "Groceries" }).click();
   await page.getByRole("link", { name: "Groceries" }).click();
 }
