@@ -29,6 +29,7 @@ export function BulkBar({
   const [confirming, setConfirming] = useState<{ tasks: number; subtasks: number } | null>(null);
   const [said, setSaid] = useState("");
   const dialog = useRef<HTMLDialogElement>(null);
+  const selectAll = useRef<HTMLInputElement>(null);
   useEffect(() => {
     if (confirming && dialog.current && !dialog.current.open) dialog.current.showModal();
   }, [confirming]);
@@ -42,6 +43,8 @@ export function BulkBar({
     await engine.apply(edited);
     setSelected(new Set());
     setSaid(`${what} ${tasksWord(n)}.`);
+    // The button just used is now disabled (nothing selected): keep the focus in the bar.
+    selectAll.current?.focus();
   };
   const complete = () => run("Completed", (tasks) => bulkComplete(tasks, ids));
   const move = () => {
@@ -65,6 +68,7 @@ export function BulkBar({
     <div class="bulkbar" role="group" aria-label="Selected tasks">
       <label class="check">
         <input
+          ref={selectAll}
           type="checkbox"
           checked={all}
           indeterminate={n > 0 && !all}
