@@ -6,9 +6,12 @@ build, the informational page. The client itself is tested in a browser (tests/w
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
 
 from apps.common import web
@@ -70,7 +73,29 @@ def test_a_cdn_is_in_the_policy_and_the_links(built: Path) -> None:
     for directive in ("script-src", "style-src", "img-src", "font-src"):
         assert f"{directive} 'self'" in policy
         assert "https://static.example.com" in policy.split(f"{directive} ", 1)[1].split(";")[0]
-    assert "connect-src 'self';" in policy  # the API is this origin, never the CDN
+    assert "https://static.example.com" not in _directive(policy, "connect-src")  # never the CDN
+
+
+def _directive(policy: str, name: str) -> list[str]:
+    return policy.split(f"{name} ", 1)[1].split(";")[0].split()
+
+
+def test_the_page_may_fetch_from_s3_presigned_urls_and_nothing_else(built: Path) -> None:
+    """connect-src is the page's origin plus where presigned URLs point (downloads follow the
+    content route's redirect there; direct uploads PUT parts there): the public endpoint when
+    one is set. With local storage the bytes come from the page's origin: 'self' alone."""
+    internal = urlsplit(os.environ["S3_ENDPOINT_URL"])
+    page = _page(STATICFILES_DIRS=[("web", str(built))])
+    assert _directive(page["Content-Security-Policy"], "connect-src") == [
+        "'self'",
+        f"{internal.scheme}://{internal.netloc}",
+    ]
+    public = f"{internal.scheme}://localhost:{internal.port}"
+    page = _page(STATICFILES_DIRS=[("web", str(built))], S3_PUBLIC_ENDPOINT_URL=public)
+    assert _directive(page["Content-Security-Policy"], "connect-src") == ["'self'", public]
+    local = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    page = _page(STATICFILES_DIRS=[("web", str(built))], STORAGES={**settings.STORAGES, **local})
+    assert _directive(page["Content-Security-Policy"], "connect-src") == ["'self'"]
 
 
 def test_without_a_build_the_root_still_says_what_this_is(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,8 +90,24 @@ def entry() -> Entry | None:
     return _cache[key]
 
 
+# Origins other than the page's own that the client may fetch from, each asked per page (a
+# setting may change under tests). The library registers its storage's browser origin: common
+# knows no domain app, so they tell it.
+_connect_sources: list[Callable[[], str | None]] = []
+
+
+def add_connect_source(source: Callable[[], str | None]) -> None:
+    if source not in _connect_sources:
+        _connect_sources.append(source)
+
+
+def connect_origins() -> list[str]:
+    return [origin for origin in (source() for source in _connect_sources) if origin]
+
+
 def content_security_policy() -> str:
     static = f" {settings.STATIC_HOST}" if settings.STATIC_HOST else ""
+    connect = "".join(f" {origin}" for origin in connect_origins())
     return "; ".join(
         [
             "default-src 'none'",
@@ -102,7 +119,9 @@ def content_security_policy() -> str:
             # (an image URL in a note would otherwise tell a third party when it was read).
             f"img-src 'self' data: blob:{static}",
             f"font-src 'self'{static}",
-            "connect-src 'self'",
+            # Presigned S3 URLs: a file's bytes (the content route redirects there) and the
+            # parts of a direct upload.
+            f"connect-src 'self'{connect}",
             "manifest-src 'self'",
             "base-uri 'none'",
             "form-action 'self'",

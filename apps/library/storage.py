@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from boto3.exceptions import Boto3Error
 from botocore.config import Config
@@ -71,6 +72,21 @@ def owner_prefix(owner_id: uuid.UUID | str) -> str:
 
 def new_key(owner_id: uuid.UUID | str) -> str:
     return f"{owner_prefix(owner_id)}{uuid.uuid4().hex}"
+
+
+# A file's cover (covers.py) is a derived object stored next to the file's own: the file's key
+# plus this suffix. File keys are random and never reused, so a new file (a re-upload, an
+# import) can never find an older file's cover; the cover goes when its file's object goes.
+COVER_SUFFIX = ".cover"
+
+
+def cover_key(key: str) -> str:
+    return f"{key}{COVER_SUFFIX}"
+
+
+def cover_of(key: str) -> str | None:
+    """The key of the file whose cover `key` is, or None when `key` is no cover."""
+    return key.removesuffix(COVER_SUFFIX) if key.endswith(COVER_SUFFIX) else None
 
 
 def save(key: str, content: DjangoFile, *, content_type: str) -> str:
@@ -193,6 +209,62 @@ def presign_client(storage: Any) -> Any:
     if not public:
         return storage.connection.meta.client
     return _client(storage, "presign", endpoint_url=public)
+
+
+def browser_origin() -> str | None:
+    """The origin a browser reaches presigned URLs at (scheme://host[:port]), for the web page's
+    Content-Security-Policy `connect-src` and the bucket's CORS rule; None on local storage. Read
+    off a presigned URL rather than rebuilt from settings: path-style or virtual-hosted, custom
+    endpoint or AWS's regional name, it is exactly what download_url() hands out."""
+    storage = get_storage()
+    if not is_s3(storage):
+        return None
+    target = s3()
+    url = presign_client(target.storage).generate_presigned_url(
+        "get_object", Params={"Bucket": target.bucket, "Key": target.key("probe")}, ExpiresIn=60
+    )
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# What the web client does with S3 from the page: read a file's bytes (a fetch that follows the
+# content route's redirect) and PUT the parts of a direct upload, whose ETag it may read.
+CORS_METHODS = ["GET", "HEAD", "PUT"]
+CORS_EXPOSE = ["ETag", "Content-Length", "Content-Range"]
+CORS_MAX_AGE = 3600
+
+
+def cors_rule(origins: list[str]) -> dict[str, Any]:
+    return {
+        "ID": "exampleapp-web",
+        "AllowedOrigins": sorted(origins),
+        "AllowedMethods": CORS_METHODS,
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": CORS_EXPOSE,
+        "MaxAgeSeconds": CORS_MAX_AGE,
+    }
+
+
+def apply_cors(origins: list[str]) -> bool:
+    """Make the bucket's CORS rule the web client's (idempotent). True when it changed. Other
+    rules an operator keeps on the bucket stay; ours is found by its ID."""
+    target = s3()
+    client = target.storage.connection.meta.client
+    try:
+        rules = client.get_bucket_cors(Bucket=target.bucket)["CORSRules"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchCORSConfiguration":
+            raise
+        rules = []
+    others = [rule for rule in rules if rule.get("ID") != "exampleapp-web"]
+    wanted = [*others, cors_rule(origins)] if origins else others
+    if wanted == rules:
+        return False
+    if wanted:
+        client.put_bucket_cors(Bucket=target.bucket, CORSConfiguration={"CORSRules": wanted})
+    else:
+        client.delete_bucket_cors(Bucket=target.bucket)
+    return True
 
 
 def s3() -> S3:

@@ -199,6 +199,9 @@ S3_BUCKET = env_str("S3_BUCKET")
 # Where clients reach S3, when the app reaches it elsewhere (an in-cluster service name):
 # presigned download and part-upload URLs are signed for this endpoint. Empty: S3_ENDPOINT_URL.
 S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
+# The web client's origins (https://app.example.org): `manage.py s3_cors` gives the bucket a
+# CORS rule for them, so the page can read presigned downloads and PUT direct-upload parts.
+S3_CORS_ORIGINS = env_list("S3_CORS_ORIGINS")
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 # Static files (the admin's, the API docs') are baked into the image by collectstatic with
@@ -439,6 +442,9 @@ VIEWER_STATE_HISTORY_KEPT = env_int("VIEWER_STATE_HISTORY_KEPT", 20, minimum=1)
 # CPU-seconds the type/structure checks of one file may take, and again its metadata extraction
 # (apps/library/deadline.py); 0 turns the limit off.
 FILE_INSPECTION_CPU_SECONDS = max(0.0, env_float("FILE_INSPECTION_CPU_SECONDS", 20.0))
+# CPU-seconds drawing one file's cover may take (apps/library/covers.py); over it the file
+# has no cover (404 no_cover), decided once. 0 turns the limit off.
+COVER_CPU_SECONDS = max(0.0, env_float("COVER_CPU_SECONDS", 5.0))
 # Streamed uploads spool to temporary files above this size instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None

@@ -241,6 +241,19 @@ try {
   await b.page.locator("li.task", { hasText: "Water the plants" }).locator(".due", { hasText: tomorrow }).waitFor();
   await todosExtra({ step, audit, synced, titlesAre }, a, b);
 
+  step("live: A's change reaches B by the event stream, with no poll and no Sync now");
+  for (const p of [page, b.page]) await p.getByTestId("live-status").and(p.locator('[data-mode="live"]')).waitFor();
+  await page.goto("/#/todos");
+  await page.getByRole("link", { name: "Groceries" }).click();
+  const sent = Date.now();
+  await page.getByLabel("New task").fill("Heard live");
+  await page.getByLabel("New task").press("Enter");
+  // While live the client does not poll at all (live.ts): only the stream can bring it, and
+  // well inside the 10 s a poll would have taken.
+  await b.page.locator(".tasklist button.title", { hasText: "Heard live" }).waitFor({ timeout: 5000 });
+  console.log(`  (A's new task shown on B after ${Date.now() - sent} ms)`);
+  assert.equal(await b.page.getByTestId("live-status").getAttribute("data-mode"), "live");
+
   step("B goes offline; both edit the same note and task");
   await b.page.evaluate(() => navigator.serviceWorker.ready.then(() => true)); // the page is kept
   await b.context.setOffline(true);

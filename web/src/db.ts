@@ -6,7 +6,7 @@
 // sync push op with its stable op_id; `events` are merge, conflict and refusal results shown to
 // the user.
 import Dexie, { type Table } from "dexie";
-import type { Conflict, Note, SyncType, Task, TaskList } from "./api/types";
+import type { Conflict, LibraryFile, Note, SyncType, Task, TaskList, ViewerStateRow } from "./api/types";
 
 export type Row<T> = T & {
   /** the server's state this row is based on (null: created here, never pushed) */
@@ -17,6 +17,9 @@ export type Row<T> = T & {
 export type TaskRow = Row<Task>;
 export type TaskListRow = Row<TaskList>;
 export type NoteRow = Row<Note>;
+export type FileRow = Row<LibraryFile>;
+/** keyed by its file's id (`id`), as the feed names it */
+export type ViewerStateLocal = Row<ViewerStateRow & { id: string }>;
 
 export interface Op {
   seq?: number;
@@ -56,6 +59,8 @@ export class LocalDb extends Dexie {
   tasklist!: Table<TaskListRow, string>;
   task!: Table<TaskRow, string>;
   note!: Table<NoteRow, string>;
+  file!: Table<FileRow, string>;
+  viewer_state!: Table<ViewerStateLocal, string>;
   ops!: Table<Op, number>;
   events!: Table<SyncEvent, number>;
   meta!: Table<Meta, string>;
@@ -70,10 +75,20 @@ export class LocalDb extends Dexie {
       events: "++n, at, seen",
       meta: "key",
     });
+    // The library: file metadata and reading positions, from the same feed (docs/web.md).
+    this.version(2).stores({
+      file: "id, updated_at, last_opened, *tags",
+      viewer_state: "id",
+    });
   }
 
-  rows(type: SyncType): Table<Row<Task | TaskList | Note>, string> {
-    return this[type] as unknown as Table<Row<Task | TaskList | Note>, string>;
+  /** Every synced type's table (a transaction that touches synced rows takes them all). */
+  syncedTables(): Table[] {
+    return [this.tasklist, this.task, this.note, this.file, this.viewer_state];
+  }
+
+  rows(type: SyncType): Table<Row<{ id: string; version: number }>, string> {
+    return this[type] as unknown as Table<Row<{ id: string; version: number }>, string>;
   }
 }
 

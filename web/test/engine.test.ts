@@ -43,6 +43,14 @@ describe("SyncEngine, local side", () => {
     expect((await sync.db.meta.get("cursor"))?.value).toBe("2");
   });
 
+  it("a pulled viewer state is kept under its file's id (its data names the file, not itself)", async () => {
+    const sync = engine();
+    const file = "00000000-0000-4000-8000-0000000000f1";
+    const state = { file, kind: "pdf" as const, current: null, version: 4, updated_at: "2025-01-01T00:00:00Z" };
+    await sync.applyChanges([{ seq: 7, type: "viewer_state", op: "upsert", id: file, version: 4, data: state }], "7");
+    expect(await sync.db.viewer_state.get(file)).toMatchObject({ id: file, file, kind: "pdf", _v: 4 });
+  });
+
   it("deleting what never reached the server only forgets it", async () => {
     const sync = engine();
     const n = note();

@@ -20,17 +20,26 @@ export type Revision = S["NoteRevisionSummaryOutput"];
 export type RevisionDetail = S["NoteRevisionOutput"];
 export type Problem = S["Problem"];
 export type User = S["UserOutput"];
+export type LibraryFile = S["FileOutput"];
+export type LibraryFileFields = S["PatchedFileUpdateInputRequest"];
+export type ViewerStateRow = S["ViewerStateSyncOutput"];
+export type ViewerStateFields = S["ViewerStateInputRequest"];
 
 /** The synced types this client keeps, and their shapes. */
 export interface Synced {
   tasklist: TaskList;
   task: Task;
   note: Note;
+  file: LibraryFile;
+  viewer_state: ViewerStateRow;
 }
 export interface SyncedFields {
   tasklist: TaskListFields;
   task: TaskFields;
   note: NoteFields;
+  file: LibraryFileFields;
+  /** a whole position document (what PUT /v1/files/{id}/viewer-state takes), not a patch */
+  viewer_state: ViewerStateFields;
 }
 export type SyncType = keyof Synced;
-export const SYNC_TYPES: SyncType[] = ["tasklist", "task", "note"];
+export const SYNC_TYPES: SyncType[] = ["tasklist", "task", "note", "file", "viewer_state"];

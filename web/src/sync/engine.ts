@@ -6,8 +6,18 @@ import type { Change, PushOp, SyncType } from "../api/types";
 import { SYNC_TYPES } from "../api/types";
 import { getMeta, setMeta, type LocalDb, type Op, type Row, type SyncEvent } from "../db";
 import { addEdit, overlay, pickBatch } from "./core";
+import type { LiveMode } from "./live";
 
-export type Status = { online: boolean; pending: number; syncing: boolean; lastSync: number | null; error: string | null };
+export type Status = {
+  online: boolean;
+  pending: number;
+  syncing: boolean;
+  lastSync: number | null;
+  error: string | null;
+  /** how changes from elsewhere reach this device (live.ts): the stream, or polling */
+  live: LiveMode;
+  pollSeconds: number;
+};
 
 const PULL_LIMIT = 1000; // SYNC_PULL_MAX_LIMIT; a page also ends at the server's byte budget
 const pushCall = (api: Api, ops: PushOp[]) => api.POST("/v1/sync/push", { body: { ops } });
@@ -26,7 +36,7 @@ export type WriteEdit = {
 export type Edit = WriteEdit | { type: SyncType; id: string; remove: true };
 
 export class SyncEngine {
-  status: Status = { online: true, pending: 0, syncing: false, lastSync: null, error: null };
+  status: Status = { online: true, pending: 0, syncing: false, lastSync: null, error: null, live: "connecting", pollSeconds: 0 };
   private listeners = new Set<() => void>();
   private running: Promise<void> | null = null;
   private again = false;
@@ -43,6 +53,11 @@ export class SyncEngine {
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** The live stream's state, for the sync bar. */
+  setLive(live: LiveMode, pollSeconds: number): void {
+    if (live !== this.status.live || pollSeconds !== this.status.pollSeconds) this.emit({ live, pollSeconds });
   }
 
   private emit(patch: Partial<Status>): void {
@@ -181,7 +196,7 @@ export class SyncEngine {
       if (batch.length === 0) return;
       // Freeze the batch before it leaves: a retry after a lost answer must be the same ops.
       const frozen: Op[] = [];
-      await this.db.transaction("rw", [this.db.ops, this.db.task, this.db.tasklist, this.db.note], async () => {
+      await this.db.transaction("rw", [this.db.ops, ...this.db.syncedTables()], async () => {
         for (const op of batch) {
           let base = op.base_version;
           if (base === null) base = (await this.db.rows(op.type).get(op.id))?._v ?? 0;
@@ -208,7 +223,7 @@ export class SyncEngine {
   }
 
   private async applyResults(sent: Op[], results: PushResults): Promise<void> {
-    const tables = [this.db.ops, this.db.events, this.db.task, this.db.tasklist, this.db.note];
+    const tables = [this.db.ops, this.db.events, ...this.db.syncedTables()];
     await this.db.transaction("rw", tables, async () => {
       for (const [i, result] of results.entries()) {
         const op = sent[i]!;
@@ -219,14 +234,14 @@ export class SyncEngine {
         const data = "data" in result ? result.data : null;
         if (result.status !== "rejected" && data && op.action === "upsert") {
           const server = data as unknown as ServerObject;
-          await table.put({ ...overlay(server, rest, server), _server: server, _v: result.version ?? server.version } as never);
+          await table.put({ ...overlay(server, rest, server), id: op.id, _server: server, _v: result.version ?? server.version } as never);
         } else if (result.status === "rejected" && row) {
           // Back to the server's state (or away, if it never existed there).
           if (row._server) await table.put({ ...overlay(row._server, rest, row._server), _server: row._server, _v: row._v } as never);
           else if (rest.length === 0) await table.delete(op.id);
         } else if (result.status === "conflict" && op.action === "delete" && data) {
           const server = data as unknown as ServerObject; // changed elsewhere: it stays, with that change
-          await table.put({ ...server, _server: server, _v: server.version } as never);
+          await table.put({ ...server, id: op.id, _server: server, _v: server.version } as never);
         }
         if (result.status !== "applied") {
           const label = labelOf(op.type, ("data" in result ? (result.data as Record<string, unknown> | null) : null) ?? (row as Record<string, unknown> | undefined) ?? null);
@@ -264,7 +279,7 @@ export class SyncEngine {
   }
 
   async applyChanges(changes: Change[], cursor: string): Promise<void> {
-    const tables = [this.db.ops, this.db.meta, this.db.task, this.db.tasklist, this.db.note];
+    const tables = [this.db.ops, this.db.meta, ...this.db.syncedTables()];
     await this.db.transaction("rw", tables, async () => {
       // A page at a time, in bulk: one read of the (short) queue, one bulkGet and one bulkPut
       // per type, instead of three requests per change (docs/web.md, budgets).
@@ -291,7 +306,7 @@ export class SyncEngine {
           }
           if ((stored[i]?._v ?? 0) >= change.version) return; // already have it (a push answer)
           const server = change.data as unknown as ServerObject;
-          puts.push({ ...overlay(server, ops, server), _server: server, _v: change.version });
+          puts.push({ ...overlay(server, ops, server), id: change.id, _server: server, _v: change.version });
         });
         if (dropOps.length) await this.db.ops.bulkDelete(dropOps);
         if (deletes.length) await table.bulkDelete(deletes);
@@ -304,6 +319,7 @@ export class SyncEngine {
 
 function labelOf(type: SyncType, data: Record<string, unknown> | null): string {
   const text = (data?.title ?? data?.name ?? "") as string;
-  const noun = type === "tasklist" ? "List" : type === "task" ? "Task" : "Note";
+  if (type === "viewer_state") return "Reading position";
+  const noun = { tasklist: "List", task: "Task", note: "Note", file: "File" }[type];
   return text ? `${noun} “${text}”` : `${noun} (untitled)`;
 }
