@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { todosExtra } from "./todos-extra.mjs";
 
 const base = process.argv[2];
 assert.ok(base, "usage: node e2e/run.mjs <base url>");
@@ -238,6 +239,7 @@ try {
   await b.page.locator(".tasklist button.title", { hasText: "Milk" }).waitFor();
   await titlesAre(b.page, ["Bread", "Eggs", "Milk", "Water the plants"], "the order made on A");
   await b.page.locator("li.task", { hasText: "Water the plants" }).locator(".due", { hasText: tomorrow }).waitFor();
+  await todosExtra({ step, audit, synced, titlesAre }, a, b);
 
   step("live: A's change reaches B by the event stream, with no poll and no Sync now");
   for (const p of [page, b.page]) await p.getByTestId("live-status").and(p.locator('[data-mode="live"]')).waitFor();
