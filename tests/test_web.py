@@ -128,8 +128,6 @@ def test_the_service_worker_keeps_this_build(built: Path) -> None:
     files = '["/static/web/assets/main-AbC123.js", "/static/web/assets/main-DeF456.css", '
     assert files + '"/static/web/assets/vendor-GhI789.js"]' in script
     assert "/v1/" not in script  # the API is never cached by it
-    # chunks loaded on demand (the readers) are kept on first use, from this build's folder
-    assert 'const ASSETS = new URL("/static/web/assets/"' in script
 
 
 def test_no_service_worker_without_a_build(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ class ErrorCode(StrEnum):
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
     # 404, 405, 406
     NOT_FOUND = "not_found"
+    NO_COVER = "no_cover"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_ACCEPTABLE = "not_acceptable"
     # 409, 410, 411, 412

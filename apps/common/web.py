@@ -177,13 +177,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "common/sw.js",
-        {
-            "version": json.dumps(found.version),
-            "files": json.dumps(files),
-            # The build's other chunks (the readers' engines, pdf.js's worker) are kept the first
-            # time they load, so a book opened once opens offline after a reload too.
-            "assets": json.dumps(url(PREFIX + found.script).rsplit("/", 1)[0] + "/"),
-        },
+        {"version": json.dumps(found.version), "files": json.dumps(files)},
         content_type="text/javascript; charset=utf-8",
     )
     static = f" {settings.STATIC_HOST}" if settings.STATIC_HOST else ""

@@ -119,6 +119,26 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
         ) from exc
 
 
+def read_entry(archive: zipfile.ZipFile, name: str, *, max_bytes: int) -> bytes:
+    """One entry's bytes (an image inside the book), refused (UnsupportedFileType) when it is
+    missing, declares more than `max_bytes`, expands more than EPUB_MAX_COMPRESSION_RATIO times,
+    or turns out longer than it declared: the read stops at `max_bytes` + 1 whatever the zip
+    says."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise _refuse(f"{name!r} is missing.", "epub_structure") from None
+    ratio = settings.EPUB_MAX_COMPRESSION_RATIO
+    if info.file_size > max_bytes:
+        raise _refuse(f"{name!r} is larger than {max_bytes} bytes.", "zip_too_large")
+    if info.file_size > RATIO_MIN_BYTES and info.file_size > ratio * max(info.compress_size, 1):
+        raise _refuse(f"entry {name!r} expands more than {ratio}x.", "zip_bomb")
+    data = _read(archive, info, max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _refuse(f"{name!r} is larger than it says.", "zip_too_large")
+    return data
+
+
 def read_xml(archive: zipfile.ZipFile, name: str, *, allow_doctype: bool) -> Element:
     """Parse one XML entry with defusedxml; any DTD trick refuses the file."""
     try:

@@ -24,6 +24,14 @@ class FileTooLarge(ApplicationError):
     code = ErrorCode.FILE_TOO_LARGE
 
 
+class NoCover(ApplicationError):
+    """The file has no cover to show (an EPUB without one, a PDF that does not render, an image
+    that does not decode within the bounds): the client shows its placeholder."""
+
+    status = 404
+    code = ErrorCode.NO_COVER
+
+
 class StaleViewerState(Conflict):
     code = ErrorCode.STALE_VIEWER_STATE
 

@@ -415,3 +415,56 @@ def object_writer(key: str, *, content_type: str, part_bytes: int) -> Iterator[O
     except BaseException:
         writer.abort()
         raise
+
+
+# --- small derived objects (covers) --------------------------------------------------------------
+
+
+class ObjectTooLarge(OSError):
+    """A small object (`read_small`) is larger than its caller allows."""
+
+
+def read_small(key: str, *, max_bytes: int) -> bytes | None:
+    """The whole object at `key`, in either storage, in one request; None when there is none.
+    For small objects the server wrote itself (covers): anything over `max_bytes` raises
+    ObjectTooLarge instead of being read into memory."""
+    if not storage.is_s3():
+        try:
+            with storage.open_local(key) as local:
+                data = local.read(max_bytes + 1)
+        except FileNotFoundError:
+            return None
+    else:
+        target = storage.s3()
+        try:
+            client = storage.read_client(target.storage)
+            response = client.get_object(Bucket=target.bucket, Key=target.key(key))
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return None
+            raise
+        with response["Body"] as body:
+            if int(response.get("ContentLength") or 0) > max_bytes:
+                raise ObjectTooLarge(f"{key} is larger than {max_bytes} bytes")
+            data = body.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ObjectTooLarge(f"{key} is larger than {max_bytes} bytes")
+    return bytes(data)
+
+
+def store_small(key: str, data: bytes, *, content_type: str) -> None:
+    """Store `data` at `key` whole or not at all: one PUT on S3 (no multipart buffer for a few
+    kilobytes), a temporary file renamed into place locally."""
+    if storage.is_s3():
+        target = storage.s3()
+        target.client.put_object(
+            Bucket=target.bucket, Key=target.key(key), Body=data, ContentType=content_type
+        )
+        return
+    writer = _LocalWriter(key)
+    try:
+        writer.write(data)
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise

@@ -223,7 +223,7 @@ def file_delete(*, owner_id: uuid.UUID, file_id: uuid.UUID, expected_version: in
         if state is not None:
             state.save(update_fields=state.tombstone(now=now))
         objects_record([file, *([state] if state else [])])
-        storage.delete_after_commit([file.storage_key], using=using)
+        storage.delete_after_commit([file.storage_key, storage.cover_key(file.storage_key)], using=using)
 
 
 @dataclass

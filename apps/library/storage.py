@@ -74,6 +74,21 @@ def new_key(owner_id: uuid.UUID | str) -> str:
     return f"{owner_prefix(owner_id)}{uuid.uuid4().hex}"
 
 
+# A file's cover (covers.py) is a derived object stored next to the file's own: the file's key
+# plus this suffix. File keys are random and never reused, so a new file (a re-upload, an
+# import) can never find an older file's cover; the cover goes when its file's object goes.
+COVER_SUFFIX = ".cover"
+
+
+def cover_key(key: str) -> str:
+    return f"{key}{COVER_SUFFIX}"
+
+
+def cover_of(key: str) -> str | None:
+    """The key of the file whose cover `key` is, or None when `key` is no cover."""
+    return key.removesuffix(COVER_SUFFIX) if key.endswith(COVER_SUFFIX) else None
+
+
 def save(key: str, content: DjangoFile, *, content_type: str) -> str:
     """Store `content` under `key` (S3 streams it in parts from the temporary file; local
     storage moves the file). Returns the key actually used."""
@@ -205,9 +220,14 @@ def browser_origin() -> str | None:
     if not is_s3(storage):
         return None
     target = s3()
-    url = presign_client(target.storage).generate_presigned_url(
-        "get_object", Params={"Bucket": target.bucket, "Key": target.key("probe")}, ExpiresIn=60
-    )
+    try:
+        url = presign_client(target.storage).generate_presigned_url(
+            "get_object", Params={"Bucket": target.bucket, "Key": target.key("probe")}, ExpiresIn=60
+        )
+    except (BotoCoreError, ClientError):
+        # No credentials yet (a misconfigured pod): the page still renders; its files will not.
+        logger.warning("storage: cannot presign, the web page's CSP names no S3 origin", exc_info=True)
+        return None
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

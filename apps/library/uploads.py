@@ -212,13 +212,16 @@ def uploads_cleanup(*, older_than: timedelta, user_id: uuid.UUID | None = None) 
     batch: list[str] = []
 
     def flush() -> None:
+        # A cover (covers.py) lives as long as the file whose key it extends.
+        owners = {key: storage.cover_of(key) or key for key in batch}
+        wanted = set(owners.values())
         keep = set(
-            File.objects.filter(storage_key__in=batch, deleted_at__isnull=True).values_list(
+            File.objects.filter(storage_key__in=wanted, deleted_at__isnull=True).values_list(
                 "storage_key", flat=True
             )
         )
-        keep |= set(open_uploads.filter(storage_key__in=batch).values_list("storage_key", flat=True))
-        orphans = [key for key in batch if key not in keep]
+        keep |= set(open_uploads.filter(storage_key__in=wanted).values_list("storage_key", flat=True))
+        orphans = [key for key in batch if owners[key] not in keep]
         if orphans:
             storage.delete_objects(orphans)
             report.orphans_deleted += len(orphans)

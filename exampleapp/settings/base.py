@@ -442,6 +442,9 @@ VIEWER_STATE_HISTORY_KEPT = env_int("VIEWER_STATE_HISTORY_KEPT", 20, minimum=1)
 # CPU-seconds the type/structure checks of one file may take, and again its metadata extraction
 # (apps/library/deadline.py); 0 turns the limit off.
 FILE_INSPECTION_CPU_SECONDS = max(0.0, env_float("FILE_INSPECTION_CPU_SECONDS", 20.0))
+# CPU-seconds drawing one file's cover may take (apps/library/covers.py); over it the file
+# has no cover (404 no_cover), decided once. 0 turns the limit off.
+COVER_CPU_SECONDS = max(0.0, env_float("COVER_CPU_SECONDS", 5.0))
 # Streamed uploads spool to temporary files above this size instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None

@@ -35,12 +35,18 @@ def served_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def generated(served_schema: Path, tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     """The package openapi-python-client generates from the served schema, imported."""
     root = tmp_path_factory.mktemp("python-client")
+    # The generator reads JSON, text and application/octet-stream bodies; a binary body of
+    # another type (a cover's image/webp) is read as bytes through its documented setting.
+    config = root / "config.json"
+    config.write_text(json.dumps({"content_type_overrides": {"image/webp": "application/octet-stream"}}))
     result = subprocess.run(
         [
             BIN / "openapi-python-client",
             "generate",
             "--path",
             served_schema,
+            "--config",
+            config,
             "--meta",
             "none",
             "--output-path",

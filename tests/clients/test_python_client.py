@@ -233,6 +233,18 @@ def test_files_metadata_and_viewer_state(session: Session) -> None:
     assert got.current.pdf.page == 3
     assert got.devices[0].device.id == "tablet"
 
+    cover = session.call("files.files_cover_retrieve", file.id)
+    assert cover.headers["Content-Type"] == "image/webp"
+    assert cover.content[:4] == b"RIFF"
+    assert cover.content[8:12] == b"WEBP"
+    again = session.call(
+        "files.files_cover_retrieve",
+        file.id,
+        if_none_match=cover.headers["ETag"],
+        expect=HTTPStatus.NOT_MODIFIED,
+    )
+    assert again.content == b""
+
 
 def test_a_list_is_paged_with_the_generated_cursor_parameter(session: Session) -> None:
     m = session.models

@@ -80,6 +80,11 @@ class EpubSpec:
     extra: dict[str, bytes] = field(default_factory=dict)
     nav_document: bytes | None = None
     symlink: str | None = None
+    # The manifest's cover-image item (False: a book without a cover) and its bytes (None: a
+    # small PNG); `cover_compression` for a cover that expands absurdly (a zip bomb).
+    cover: bool = True
+    cover_data: bytes | None = None
+    cover_compression: int = zipfile.ZIP_DEFLATED
 
 
 def epub_bytes(spec: EpubSpec | None = None, **overrides: object) -> bytes:
@@ -94,7 +99,8 @@ def epub_bytes(spec: EpubSpec | None = None, **overrides: object) -> bytes:
         items += '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
     if spec.ncx:
         items += '<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>'
-    items += '<item id="cover" href="images/cover.png" media-type="image/png" properties="cover-image"/>'
+    if spec.cover:
+        items += '<item id="cover" href="images/cover.png" media-type="image/png" properties="cover-image"/>'
     spine = "".join(f'<itemref idref="ch{n}"/>' for n in range(1, spec.chapters + 1))
     opf = f"""<?xml version="1.0" encoding="UTF-8"?>
 <package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="bookid">
@@ -146,7 +152,8 @@ def epub_bytes(spec: EpubSpec | None = None, **overrides: object) -> bytes:
             archive.writestr("OEBPS/toc.ncx", ncx)
         for n, href in enumerate(chapters, 1):
             archive.writestr(f"OEBPS/{href}", _chapter(n, f"Words of chapter {n}. " * 20))
-        archive.writestr("OEBPS/images/cover.png", image_bytes("PNG"))
+        cover = spec.cover_data if spec.cover_data is not None else image_bytes("PNG")
+        archive.writestr("OEBPS/images/cover.png", cover, compress_type=spec.cover_compression)
         for name, data in spec.extra.items():
             archive.writestr(name, data)
         if spec.symlink:
@@ -296,3 +303,51 @@ class ExplodingInput:
 
     def readline(self, size: int = -1) -> bytes:
         raise AssertionError("the request body was read")
+
+
+# --- PDFs of a chosen page size and weight (covers) ---------------------------------------------
+
+
+def pdf_page_bytes(*, media_box: tuple[int, int, int, int] = (0, 0, 612, 792), ops: int = 10) -> bytes:
+    """A one-page PDF with `ops` small filled squares (the weight of its content stream), unique
+    per call (a random comment)."""
+    content = b"%% %s\n" % uuid.uuid4().hex.encode() + b"".join(
+        b"%d %d 3 3 re f\n" % (i % 600, (i // 600) % 780) for i in range(ops)
+    )
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [%d %d %d %d] /Contents 4 0 R >>" % media_box,
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(bodies, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref_at = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(bodies) + 1, xref_at)
+    return bytes(out)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims `width` x `height` pixels over a few bytes of data: a
+    decompression bomb's announcement (Pillow refuses it when it opens the file)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        PNG_SIGNATURE
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

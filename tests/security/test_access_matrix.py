@@ -79,6 +79,7 @@ CLASSIFIED: dict[str, tuple[str, dict[str, str] | str]] = {
     "files-upload-complete": (OWNED, {"upload_id": "upload"}),
     "files-detail": (OWNED, {"file_id": "file"}),
     "files-content": (OWNED, {"file_id": "file"}),
+    "files-cover": (OWNED, {"file_id": "file"}),
     "files-viewer-state": (OWNED, {"file_id": "file"}),
     "schema": (PUBLIC, "the published OpenAPI document"),
     "swagger-ui": (PUBLIC, "documentation page"),

@@ -20,6 +20,7 @@ import pytest
 from django.db import connections
 
 from scripts.services import Gunicorn, executable, free_port
+from scripts.services.ingress import Ingress
 from tests.deploy.servers import production_env
 from tests.web import reader_files
 
@@ -71,10 +72,14 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         timeout=300,
     )
     assert collected.returncode == 0, collected.stderr
+    # The cluster's shape: gunicorn (the API) and the events process (the live stream) behind
+    # one ingress, so the page reaches /v1/sync/events at its own origin.
+    events_port = free_port()
+    ingress = Ingress(api_port=port, events_port=events_port)
     # The deployment's other step: the bucket lets this page read presigned downloads and PUT
     # direct-upload parts (the migrate Job runs it in the cluster).
     cors = subprocess.run(
-        [executable("python"), "manage.py", "s3_cors", f"--origin=http://127.0.0.1:{port}"],
+        [executable("python"), "manage.py", "s3_cors", f"--origin={ingress.base}"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -84,10 +89,26 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
     assert cors.returncode == 0, cors.stderr
     files = reader_files.write(tmp_path / "files")
     server = Gunicorn(env, tmp_path / "gunicorn.log", port=port)
+    events = Gunicorn(
+        {**env, "PORT": str(events_port), "METRICS_PORT": ""},
+        tmp_path / "events.log",
+        port=events_port,
+        command=[
+            executable("python"),
+            "manage.py",
+            "events",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(events_port),
+        ],
+    )
     try:
         server.start(timeout=90)
+        events.launch().wait_serving(timeout=60, workers=0)
+        ingress.start()
         run = subprocess.run(
-            ["node", "e2e/run.mjs", server.base],
+            ["node", "e2e/run.mjs", ingress.base],
             cwd=WEB,
             # The readers' files (a 48-page PDF, an EPUB, an image), made for this run.
             env={**os.environ, "CHROMIUM": chromium, "E2E_FILES": str(files)},
@@ -95,11 +116,21 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
             text=True,
             timeout=600,
         )
-        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server log:\n{server.tail()}"
+        logs = "\n".join(
+            f"--- {name}:\n{tail}"
+            for name, tail in (
+                ("server", server.tail()),
+                ("events", events.tail()),
+                ("ingress", ingress.tail()),
+            )
+        )
+        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n{logs}"
         assert "e2e passed" in run.stdout
         log = (tmp_path / "gunicorn.log").read_text()
         refreshes = [line for line in log.splitlines() if '"path": "/v1/auth/token/refresh"' in line]
         assert refreshes, "the client never refreshed its access token"
         assert all('"status": 200' in line for line in refreshes), refreshes  # never a reuse
     finally:
+        ingress.stop()
+        events.__exit__(None, None, None)
         server.stop()

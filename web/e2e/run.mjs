@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { readers } from "./readers.mjs";
+import { todosExtra } from "./todos-extra.mjs";
 
 const base = process.argv[2];
 assert.ok(base, "usage: node e2e/run.mjs <base url>");
@@ -239,6 +240,20 @@ try {
   await b.page.locator(".tasklist button.title", { hasText: "Milk" }).waitFor();
   await titlesAre(b.page, ["Bread", "Eggs", "Milk", "Water the plants"], "the order made on A");
   await b.page.locator("li.task", { hasText: "Water the plants" }).locator(".due", { hasText: tomorrow }).waitFor();
+  await todosExtra({ step, audit, synced, titlesAre }, a, b);
+
+  step("live: A's change reaches B by the event stream, with no poll and no Sync now");
+  for (const p of [page, b.page]) await p.getByTestId("live-status").and(p.locator('[data-mode="live"]')).waitFor();
+  await page.goto("/#/todos");
+  await page.getByRole("link", { name: "Groceries" }).click();
+  const sent = Date.now();
+  await page.getByLabel("New task").fill("Heard live");
+  await page.getByLabel("New task").press("Enter");
+  // While live the client does not poll at all (live.ts): only the stream can bring it, and
+  // well inside the 10 s a poll would have taken.
+  await b.page.locator(".tasklist button.title", { hasText: "Heard live" }).waitFor({ timeout: 5000 });
+  console.log(`  (A's new task shown on B after ${Date.now() - sent} ms)`);
+  assert.equal(await b.page.getByTestId("live-status").getAttribute("data-mode"), "live");
 
   step("B goes offline; both edit the same note and task");
   await b.page.evaluate(() => navigator.serviceWorker.ready.then(() => true)); // the page is kept

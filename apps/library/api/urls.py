@@ -14,5 +14,6 @@ urlpatterns = [
     ),
     path("/<uuid:file_id>", views.FileDetailView.as_view(), name="files-detail"),
     path("/<uuid:file_id>/content", views.FileContentView.as_view(), name="files-content"),
+    path("/<uuid:file_id>/cover", views.FileCoverView.as_view(), name="files-cover"),
     path("/<uuid:file_id>/viewer-state", views.ViewerStateView.as_view(), name="files-viewer-state"),
 ]

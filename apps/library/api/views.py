@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseNotModified, HttpResponseRedirect
 from django.http.response import HttpResponseBase
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -23,9 +24,9 @@ from rest_framework.views import APIView
 from apps.common import quota
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.versioning import ETagMixin, expected_version
-from apps.common.views import VersionedDetailView, created_response, owner_id
+from apps.common.views import AnyAccept, VersionedDetailView, created_response, owner_id
 
-from .. import downloads, selectors, services, storage, streaming, uploads
+from .. import covers, downloads, selectors, services, storage, streaming, uploads
 from ..errors import StorageUnavailable
 from ..filtersets import DEFAULT_ORDERING, ORDERINGS, FileFilter
 from ..models import File, Upload
@@ -166,6 +167,72 @@ class FileContentView(StorageOutageMixin, APIView):
             response["Cache-Control"] = "private"
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+
+def _cover_headers(response: HttpResponseBase, etag: str) -> HttpResponseBase:
+    response["ETag"] = etag
+    response["Cache-Control"] = covers.CACHE_CONTROL
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+_COVER_HEADERS = [
+    OpenApiParameter(
+        "ETag",
+        str,
+        OpenApiParameter.HEADER,
+        response=[200, 304],
+        required=True,
+        description="The cover's tag (it never changes for a file): send it back as If-None-Match.",
+    ),
+    OpenApiParameter(
+        "Cache-Control",
+        str,
+        OpenApiParameter.HEADER,
+        response=[200, 304],
+        required=True,
+        description=f"`{covers.CACHE_CONTROL}`: the browser may keep it, no shared cache may.",
+    ),
+]
+
+
+class FileCoverView(StorageOutageMixin, APIView):
+    # Clients ask for images (`Accept: image/*`); DRF's negotiation knows only JSON renderers
+    # and would answer 406 before the view runs. Errors are still problem+json.
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        summary="A file's cover: a small WebP (at most 320x480) to show in a library grid",
+        description="An image file's own picture (a GIF's first frame), an EPUB's cover image, or "
+        "a PDF's first page, fitted inside 320x480 with its aspect kept. Drawn on the first "
+        "request and stored; the same bytes for as long as the file exists. 404 `no_cover` when "
+        "the file has none (an EPUB without a cover image, a PDF that does not render, an image "
+        "too large to shrink): show a placeholder. Send the ETag back as If-None-Match for a 304.",
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="The ETag of the cover you have: 304 when it is this file's cover.",
+            ),
+            *_COVER_HEADERS,
+        ],
+        responses={
+            (200, covers.CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="The cover."),
+            304: OpenApiResponse(description="Your copy (If-None-Match) is this file's cover."),
+            **PROBLEM_RESPONSES,
+        },
+    )
+    def get(self, request: Request, file_id: uuid.UUID) -> HttpResponseBase:
+        file = selectors.file_get(owner_id=owner_id(request), file_id=file_id)
+        etag = covers.cover_etag(file)
+        # Weak comparison, as RFC 9110 asks of If-None-Match; `*` is not taken as a match (a file
+        # may have no cover, and a 304 must not claim one).
+        presented = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
+        if etag in presented:
+            return _cover_headers(HttpResponseNotModified(), etag)
+        data = covers.cover_get(file=file)
+        return _cover_headers(HttpResponse(data, content_type=covers.CONTENT_TYPE), etag)
 
 
 class ViewerStateView(ETagMixin, APIView):

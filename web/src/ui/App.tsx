@@ -6,6 +6,7 @@ import { Auth, type StoredSession } from "../auth";
 import { getMeta, openLocal, setMeta } from "../db";
 import { forgetAll } from "../library/cache";
 import { SyncEngine } from "../sync/engine";
+import { LiveSync } from "../sync/live";
 import { AuthScreen } from "./AuthScreen";
 import { go, useRoute } from "./hooks";
 import { NotesScreen } from "./Notes";
@@ -44,11 +45,17 @@ function SignedIn({ session }: { session: StoredSession }) {
       const sync = new SyncEngine(db, api, device);
       setEngine(sync);
       void sync.sync();
+      // Changes from elsewhere: the live stream says when to pull; it polls only while the
+      // stream is not there (live.ts).
+      const live = new LiveSync(api, {
+        changed: () => void sync.sync(),
+        mode: (mode, seconds) => sync.setLive(mode, seconds),
+      });
+      live.start();
       const online = () => void sync.sync();
-      const timer = setInterval(() => void sync.sync(), 10_000);
       addEventListener("online", online);
       stop = () => {
-        clearInterval(timer);
+        live.stop();
         removeEventListener("online", online);
       };
     })();
