@@ -54,7 +54,7 @@ export async function readers({ browser, a, device, audit, step, synced, email, 
   await pdfPage(page, 40);
   await page.getByRole("button", { name: "Zoom in" }).click();
   await page.getByRole("button", { name: "Fit page" }).click();
-  await audit(page, "10-reader-pdf");
+  await audit(page, "10-reader-pdf", { fullPage: false });
 
   step("a second device opens the PDF: offered page 40 from device A, jumps there");
   const b = await device(browser, "device R");
@@ -68,7 +68,7 @@ export async function readers({ browser, a, device, audit, step, synced, email, 
   await pdfPage(b.page, 1); // where this device stopped: nowhere yet
   const offer = b.page.getByRole("alertdialog");
   await offer.getByText(/Continue at page 40 from Chrome on Linux/).waitFor();
-  await audit(b.page, "11-reader-offer");
+  await audit(b.page, "11-reader-offer", { fullPage: false });
   await offer.getByRole("button", { name: "Jump" }).click();
   await pdfPage(b.page, 40);
   await settle(b.page);
@@ -109,7 +109,7 @@ export async function readers({ browser, a, device, audit, step, synced, email, 
   await page.getByLabel("Theme").selectOption("sepia");
   await page.getByRole("button", { name: "Larger text" }).click();
   await page.waitForTimeout(300);
-  await audit(page, "12-reader-epub");
+  await audit(page, "12-reader-epub", { fullPage: false });
 
   step("image: zoom with + and the wheel, move with the arrows, rotate");
   await open(page, image);
@@ -124,7 +124,7 @@ export async function readers({ browser, a, device, audit, step, synced, email, 
   const zoom = Number(await stage.getAttribute("data-zoom"));
   assert.ok(zoom > 1.9, `zoomed in (${zoom})`);
   await page.getByRole("button", { name: "Rotate clockwise" }).click();
-  await audit(page, "13-reader-image");
+  await audit(page, "13-reader-image", { fullPage: false });
 
   step("offline: the PDF opened before opens again from this device's copy, at page 40");
   await a.context.setOffline(true);

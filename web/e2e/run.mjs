@@ -32,11 +32,13 @@ function step(name) {
   console.log(`- ${name}`);
 }
 
-async function audit(page, name) {
+// fullPage: false for a screen that fills the window itself (a reader: a full-page capture
+// re-lays out the EPUB reader's frames and shows them blank).
+async function audit(page, name, { fullPage = true } = {}) {
   const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
   const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   for (const v of bad) violations.push(`${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("; ")}`);
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
 }
 
 async function device(browser, name) {

@@ -22,18 +22,20 @@ interface FoliateView extends HTMLElement {
 }
 
 type Theme = "light" | "dark" | "sepia";
-const THEMES: Record<Theme, { fg: string; bg: string; link: string }> = {
-  light: { fg: "#1d1f23", bg: "#ffffff", link: "#1f5fae" },
-  dark: { fg: "#e8eaed", bg: "#16181c", link: "#7fb0ff" },
-  sepia: { fg: "#433422", bg: "#f4ecd8", link: "#7a4a12" },
+const THEMES: Record<Theme, { fg: string; link: string }> = {
+  light: { fg: "#1d1f23", link: "#1f5fae" },
+  dark: { fg: "#e8eaed", link: "#7fb0ff" },
+  sepia: { fg: "#433422", link: "#7a4a12" },
 };
 const SIZES = [80, 90, 100, 110, 125, 150, 175, 200];
 const PREFS = "exampleapp-epub-prefs"; // a device's taste, not a synced setting
 
+// The page colour is the stage's (style.css), behind a transparent chapter: foliate-js paints a
+// chapter's own background once, when it loads, so a theme change would leave the old one.
 const css = (theme: Theme, size: number) => {
   const t = THEMES[theme];
-  return `html { color-scheme: ${theme === "dark" ? "dark" : "light"}; font-size: ${size}%; }
-html, body { color: ${t.fg} !important; background: ${t.bg} !important; }
+  return `html { font-size: ${size}%; }
+html, body { color: ${t.fg} !important; background: transparent !important; }
 a:link, a:visited { color: ${t.link} !important; }
 p, li, blockquote, dd { line-height: 1.5; }
 pre { white-space: pre-wrap !important; }`;
