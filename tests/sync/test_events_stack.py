@@ -33,6 +33,7 @@ from django.db import connections
 
 from apps.sync.asyncapi import EVENT_COMPONENTS, document
 from scripts.services import Gunicorn, Stack, executable, free_port
+from scripts.services.gunicorn import events_process
 from scripts.services.sse import Event, Stream
 from tests.conftest import PASSWORD
 from tests.deploy.servers import production_env
@@ -94,19 +95,8 @@ def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
             "exampleapp.wsgi:application",
         ],
     ).launch()
-    events = Gunicorn(
-        production_env(events_port, **common),
-        tmp_path / "events.log",
-        port=events_port,
-        command=[
-            executable("python"),
-            "manage.py",
-            "events",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(events_port),
-        ],
+    events = events_process(
+        production_env(events_port, **common), tmp_path / "events.log", events_port
     ).launch()
     try:
         api.wait_serving(timeout=60)

@@ -20,6 +20,7 @@ import pytest
 from django.db import connections
 
 from scripts.services import Gunicorn, executable, free_port
+from scripts.services.gunicorn import events_process
 from scripts.services.ingress import Ingress
 from tests.deploy.servers import production_env
 from tests.web import reader_files
@@ -40,6 +41,18 @@ def _chromium() -> str:
 
 def _database(url: str, name: str) -> str:
     return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run(
+        [executable("python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> None:
@@ -63,46 +76,17 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         LOG_LEVEL="WARNING",  # gunicorn's access log still says which refreshes happened
     )
     # The image's steps: collect (and hash, compress) the static files, then serve.
-    collected = subprocess.run(
-        [executable("python"), "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert collected.returncode == 0, collected.stderr
+    _manage(env, "collectstatic", "--noinput", "-v0")
     # The cluster's shape: gunicorn (the API) and the events process (the live stream) behind
     # one ingress, so the page reaches /v1/sync/events at its own origin.
     events_port = free_port()
     ingress = Ingress(api_port=port, events_port=events_port)
     # The deployment's other step: the bucket lets this page read presigned downloads and PUT
     # direct-upload parts (the migrate Job runs it in the cluster).
-    cors = subprocess.run(
-        [executable("python"), "manage.py", "s3_cors", f"--origin={ingress.base}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert cors.returncode == 0, cors.stderr
+    _manage(env, "s3_cors", f"--origin={ingress.base}")
     files = reader_files.write(tmp_path / "files")
     server = Gunicorn(env, tmp_path / "gunicorn.log", port=port)
-    events = Gunicorn(
-        {**env, "PORT": str(events_port), "METRICS_PORT": ""},
-        tmp_path / "events.log",
-        port=events_port,
-        command=[
-            executable("python"),
-            "manage.py",
-            "events",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(events_port),
-        ],
-    )
+    events = events_process({**env, "METRICS_PORT": ""}, tmp_path / "events.log", events_port)
     try:
         server.start(timeout=90)
         events.launch().wait_serving(timeout=60, workers=0)
