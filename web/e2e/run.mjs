@@ -334,6 +334,21 @@ try {
 
   await readers({ browser, a, device, audit, step, synced, email, password });
 
+  step("a note links a library file; the link opens it in its reader, where A stopped");
+  await page.getByRole("link", { name: "Notes" }).click();
+  await page.getByRole("link", { name: /Trip plan/ }).click();
+  await page.getByText("No linked files.").waitFor();
+  await page.getByLabel("Link a file").selectOption({ label: "Numbered pages" });
+  await page.getByRole("button", { name: "Link", exact: true }).click();
+  await page.getByRole("region", { name: "Linked files" }).getByRole("link", { name: "Numbered pages" }).waitFor();
+  await synced(page);
+  await audit(page, "14-note-linked-file");
+  await page.getByRole("region", { name: "Linked files" }).getByRole("link", { name: "Numbered pages" }).click();
+  await page.locator('.pdf-stage[data-page="40"]').waitFor();
+  await page.goBack();
+  await page.getByRole("button", { name: "Unlink Numbered pages" }).click();
+  await page.getByText("No linked files.").waitFor();
+
   step("sign out");
   await page.getByRole("banner").getByRole("button", { name: "Sign out", exact: true }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
