@@ -20,8 +20,10 @@ import os
 import secrets
 import signal
 import statistics
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,8 +69,9 @@ def _request(port: int, method: str, path: str, body: Any = None, token: str = "
         connection.close()
 
 
-@pytest.fixture
-def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
+@contextmanager
+def _launch(tmp_path: Path, **settings: str) -> Iterator[Pods]:
+    """An API process and an events process on the test database and a Redis of their own."""
     database = connections["default"].settings_dict["NAME"]
     service = Stack(tmp_path)  # only its Redis
     service.start_redis()
@@ -81,6 +84,7 @@ def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
         "EVENTS_HEARTBEAT_SECONDS": "1",
         "EVENTS_MAX_PER_USER": "3",
         "EVENTS_MAX_CONNECTIONS": "5",
+        **settings,
     }
     api_port, events_port = free_port(), free_port()
     api = Gunicorn(
@@ -116,6 +120,12 @@ def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
         api.__exit__(None, None, None)
         events.__exit__(None, None, None)
         service.kill_redis()
+
+
+@pytest.fixture
+def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
+    with _launch(tmp_path) as launched:
+        yield launched
 
 
 def _sign_up(pods: Pods) -> dict[str, str]:
@@ -314,3 +324,65 @@ def test_limits_answer_problem_json_and_sigterm_ends_streams_first(pods: Pods) -
     # uvicorn re-raises the signal once it has shut down: "killed by SIGTERM", as a pod expects.
     assert pods.events.process is not None
     assert pods.events.process.wait(timeout=15) in (0, -signal.SIGTERM)
+
+
+def _time_to_first_changed(port: int, token: str, timeout: float) -> tuple[float, float | None, list[str]]:
+    """Open a stream: seconds to its headers, to its first `changed` (None: none within
+    `timeout`), and the names of the events read until then."""
+    started = time.monotonic()
+    stream = Stream(port, token, timeout=timeout)
+    headers = time.monotonic() - started
+    assert stream.status == 200, stream.problem()
+    names: list[str] = []
+    try:
+        while True:
+            event = stream.next(timeout=max(0.0, started + timeout - time.monotonic()))
+            if event is None:
+                return headers, None, names
+            names.append(event.name)
+            if event.name == "changed":
+                _valid(event)
+                return headers, event.at - started, names
+    finally:
+        stream.close()
+
+
+def test_fresh_streams_after_a_redis_restart_hear_their_position_at_once(
+    transactional_db: Any, tmp_path: Path
+) -> None:
+    with _launch(tmp_path, EVENTS_MAX_PER_USER="20", EVENTS_MAX_CONNECTIONS="100") as pods:
+        idle_users = [_sign_up(pods) for _ in range(3)]
+        fresh_users = [_sign_up(pods) for _ in range(4)]
+        idle = [_open(pods, user["access"]) for user in idle_users for _ in range(3)]
+        for stream in idle:
+            stream.wait_for("changed")
+        pods.redis_service.kill_redis()
+        for stream in idle:
+            stream.wait_for("fallback", timeout=6)
+        document()  # built once here: drf-spectacular's generator is not safe to start in threads
+        pods.redis_service.start_redis()
+        results: list[tuple[float, float | None, list[str]]] = []
+        lock = threading.Lock()
+
+        def one(token: str) -> None:
+            try:
+                outcome = _time_to_first_changed(pods.events.port, token, timeout=12)
+            except Exception as exc:
+                outcome = (-1.0, None, [repr(exc)])
+            with lock:
+                results.append(outcome)
+
+        threads = [
+            threading.Thread(target=one, args=(user["access"],)) for user in fresh_users for _ in range(5)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        firsts = sorted(r[1] if r[1] is not None else 99.0 for r in results)
+        heads = sorted(r[0] for r in results)
+        print(f"\n[events] burst after restart: headers max {heads[-1]:.2f}s; first changed {firsts}")
+        print([r[2] for r in results if r[1] is None or r[1] > 2])
+        for stream in idle:
+            stream.close()
+        assert all(r[1] is not None and r[1] < 2 for r in results)
