@@ -10,7 +10,9 @@ socket, one event at a time; docs/sync.md).
 
 With Redis (every deployed process) one pub/sub connection per process carries:
 - a channel per connected account (apps/sync/events.py), subscribed when the process opens its
-  first stream for that account and unsubscribed when it closes the last;
+  first stream for that account and unsubscribed when it closes the last. A stream never waits
+  for that: it reads and sends the position at once, and the account's position is read again
+  once Redis confirms the subscription (what committed in between is heard either way);
 - a control channel, subscribed always, so the connection is checked (PING every second, as the
   near cache does: apps/common/near_cache.py) even while no stream is open.
 While that subscription is down (Redis restarted, unreachable, the connection killed), messages
