@@ -62,6 +62,9 @@ class Listener:
         self.connects = 0
         self.refusals: list[str] = []
         self.reconnect_gaps: list[float] = []
+        # Per stream: seconds from the request to its first event (`changed` or `fallback`: the
+        # stream promises one of them at once); None when the stream ended before any.
+        self.first_event: list[float | None] = []
         self.events: dict[str, int] = {}
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -77,6 +80,7 @@ class Listener:
     def _run(self) -> None:
         ended_at: float | None = None
         while not self.stopping.is_set():
+            requested = time.monotonic()
             try:
                 stream = Stream(
                     self.port(), self.user.access, last_event_id=self.seen if self.seen >= 0 else None
@@ -92,18 +96,22 @@ class Listener:
             if ended_at is not None:
                 self.reconnect_gaps.append(time.monotonic() - ended_at)
             try:
-                self._read(stream)
+                self._read(stream, requested)
             finally:
                 stream.close()
                 ended_at = time.monotonic()
 
-    def _read(self, stream: Stream) -> None:
+    def _read(self, stream: Stream, requested: float) -> None:
+        first = len(self.first_event)
+        self.first_event.append(None)
         while not self.stopping.is_set():
             event = stream.next(0.5)
             if event is None:
                 if stream.ended:
                     return
                 continue
+            if self.first_event[first] is None and event.name in ("changed", "fallback"):
+                self.first_event[first] = event.at - requested
             self.events[event.name] = self.events.get(event.name, 0) + 1
             if event.name == "changed":
                 self.seen = max(self.seen, int(event.data["seq"]))
@@ -153,6 +161,21 @@ def _devices(stack: DrillStack, size: Size, label: str) -> list[User]:
     return [User.create(stack.app.port, label) for _ in range(size.threads)]
 
 
+def _first_event_note(listeners: list[Listener]) -> str:
+    """How long new streams waited for their first event (the stream promises it at once)."""
+    times = [t for listener in listeners for t in listener.first_event if t is not None]
+    never = sum(1 for listener in listeners for t in listener.first_event if t is None)
+    return (
+        f"first event of a stream: p50 {percentile(times, 0.5) * 1000:.0f} ms, max "
+        f"{max(times, default=0) * 1000:.0f} ms over {len(times)} streams ({never} ended or were "
+        "stopped before any)"
+    )
+
+
+def _slow_first_events(listeners: list[Listener], bound: float = 2.0) -> int:
+    return sum(1 for listener in listeners for t in listener.first_event if t is not None and t > bound)
+
+
 def _behind(stack: DrillStack, listeners: list[Listener]) -> list[str]:
     behind = []
     for listener in listeners:
@@ -194,7 +217,9 @@ def events_sigterm(stack: DrillStack, size: Size) -> DrillResult:
     result.zero("streams behind the feed at the end", len(behind))
     result.zero("streams that never reconnected", len(listeners) - moved)
     result.zero("API 5xx during the drill", len(writers.server_errors))
+    result.zero("streams whose first event took over 2 s", _slow_first_events(listeners))
     result.notes += [
+        _first_event_note(listeners),
         f"{len(listeners)} streams on {len(users)} accounts, {writers.written} notes written; the old "
         f"process stopped {exited:.1f}s after SIGTERM (status {status}: uvicorn re-raises the signal "
         "once its graceful shutdown is done)",
@@ -234,7 +259,9 @@ def events_redis(stack: DrillStack, size: Size) -> DrillResult:
     result.zero("streams not told `live` after the restart", len(listeners) - told_live)
     result.zero("streams behind the feed at the end", len(behind))
     result.zero("API 5xx during the drill", len(writers.server_errors))
+    result.zero("streams whose first event took over 2 s", _slow_first_events(listeners))
     result.notes += [
+        _first_event_note(listeners),
         f"{len(listeners)} streams on {len(users)} accounts, {writers.written} notes written",
         *behind[:3],
         *writers.server_errors[:3],

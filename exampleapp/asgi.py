@@ -7,8 +7,10 @@ and that thread keeps its database connection. For a stream that lives for hours
 thread and a PostgreSQL connection per open stream: a thousand streams exhausted PostgreSQL's
 connections in the bench. Here every request's synchronous code runs in asgiref's one shared
 thread instead, one request's step after another: the events process does only short
-synchronous work (authenticating, the limits, one feed read), so that costs nothing measurable,
-and the process holds one database connection however many streams are open.
+synchronous work there (authenticating, the limits), so that costs nothing measurable, and the
+process holds one database connection for it however many streams are open. The hub's feed
+position reads and re-checks have threads (and connections) of their own (apps/sync/hub.py), so
+that a new stream's first event never waits in this thread's queue.
 """
 
 from __future__ import annotations

@@ -40,5 +40,16 @@ PORT=$EVENTS_PORT METRICS_PORT= $BIN/python manage.py events --host 127.0.0.1 &
 EVENTS_PID=$!
 $BIN/python manage.py portability_worker &
 WORKER_PID=$!
-trap 'kill -TERM $EVENTS_PID $WORKER_PID 2>/dev/null; wait $EVENTS_PID $WORKER_PID 2>/dev/null' EXIT
+PIDS="$EVENTS_PID $WORKER_PID"
+# With nginx installed, one origin as in a cluster: the Ingress on PORT sends /v1/sync/events to
+# the events process and the rest to gunicorn (on PORT + 2), so the web client hears its live
+# stream. Without it, gunicorn answers on PORT and the client polls (503 events_unavailable).
+if [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; then
+  API_PORT=$((PORT + 2))
+  $BIN/python -m scripts.services.ingress --port "$PORT" --api "$API_PORT" --events "$EVENTS_PORT" &
+  PIDS="$PIDS $!"
+  echo "ingress (nginx) on http://127.0.0.1:$PORT: /v1/sync/events -> :$EVENTS_PORT, the rest -> gunicorn on :$API_PORT"
+  export PORT=$API_PORT
+fi
+trap 'kill -TERM $PIDS 2>/dev/null; wait $PIDS 2>/dev/null' EXIT
 $BIN/gunicorn -c exampleapp/gunicorn.conf.py exampleapp.wsgi:application

@@ -5,6 +5,8 @@ build, the informational page. The client itself is tested in a browser (tests/w
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -56,8 +58,12 @@ def test_the_root_serves_the_web_client_with_a_strict_policy(built: Path) -> Non
         assert inline not in html
     policy = page["Content-Security-Policy"]
     assert "script-src 'self' 'report-sample';" in policy
-    assert "style-src 'self' 'report-sample';" in policy
+    # blob: stylesheets and empty <style> elements (the EPUB reader), nothing else inline
+    styles = f"style-src 'self' blob: '{web.EMPTY_STYLE}' '{web.FOLIATE_STYLE}' 'report-sample';"
+    assert styles in policy
     assert "unsafe-inline" not in policy
+    assert "frame-src blob:;" in policy  # the EPUB reader's chapters, which inherit this policy
+    assert "worker-src 'self';" in policy  # pdf.js's worker, from the build
     assert "unsafe-eval" not in policy
     assert "connect-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
@@ -74,6 +80,8 @@ def test_a_cdn_is_in_the_policy_and_the_links(built: Path) -> None:
         assert f"{directive} 'self'" in policy
         assert "https://static.example.com" in policy.split(f"{directive} ", 1)[1].split(";")[0]
     assert "https://static.example.com" not in _directive(policy, "connect-src")  # never the CDN
+    # a worker is same-origin only: pdf.js starts the CDN's through a blob: wrapper
+    assert "worker-src 'self' https://static.example.com blob:;" in policy
 
 
 def _directive(policy: str, name: str) -> list[str]:
@@ -125,3 +133,21 @@ def test_the_service_worker_keeps_this_build(built: Path) -> None:
 def test_no_service_worker_without_a_build(tmp_path: Path) -> None:
     with override_settings(STATICFILES_DIRS=[], STATIC_ROOT=str(tmp_path)):
         assert Client().get("/sw.js").status_code == 404
+
+
+def _style_hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+def test_the_inline_styles_allowed_are_the_empty_one_and_foliates_own() -> None:
+    """The policy's style hashes match what they stand for: a foliate-js upgrade that changes
+    its paginator's stylesheet fails here (and would fail in the browser) until updated."""
+    assert _style_hash("") == web.EMPTY_STYLE
+    paginator = Path(__file__).resolve().parents[1] / "web/node_modules/foliate-js/paginator.js"
+    if not paginator.is_file():
+        pytest.skip("web/node_modules is not installed (npm ci)")
+    source = paginator.read_text()
+    start = source.index("this.#root.innerHTML = `<style>") + len("this.#root.innerHTML = `<style>")
+    css = source[start : source.index("</style>", start)]
+    assert "${" not in css  # fixed text, so one hash covers it
+    assert _style_hash(css) == web.FOLIATE_STYLE

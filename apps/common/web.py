@@ -11,7 +11,8 @@ The shell itself is rendered here, from that manifest, on every request and neve
 new deployment is picked up at the next load; it links the entry script and its CSS through
 `staticfiles_storage.url` (STATIC_HOST included) and carries a strict Content-Security-Policy:
 no inline script or style, scripts and styles only from this origin or the static host, API
-calls only to this origin, no frames, no plugins.
+calls only to this origin, no plugins; frames only from blob: URLs (the EPUB reader's chapters,
+which inherit the policy, so a book's scripts never run).
 
 When the client has not been built (Node.js missing on a developer's machine), `web_shell`
 answers None and `/` keeps its informational page: the API works without the client.
@@ -90,6 +91,13 @@ def entry() -> Entry | None:
     return _cache[key]
 
 
+# The only inline styles the page may apply, by their 'sha256-' hashes: the empty string (the two
+# empty <style> elements foliate-js puts in each EPUB chapter; it is themed through
+# adoptedStyleSheets instead) and foliate-js's own paginator stylesheet (the <style> of its shadow
+# root, fixed text of the pinned version: tests/test_web.py recomputes it from web/node_modules).
+EMPTY_STYLE = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+FOLIATE_STYLE = "sha256-Sz1WKGLvM24279JLTqw+ZwzznUautFgg7stEu8sEF84="
+
 # Origins other than the page's own that the client may fetch from, each asked per page (a
 # setting may change under tests). The library registers its storage's browser origin: common
 # knows no domain app, so they tell it.
@@ -114,14 +122,22 @@ def content_security_policy() -> str:
             # 'report-sample': a violation names what was blocked (the e2e tells the hostile
             # Markdown it feeds the sanitiser from anything of the page's own).
             f"script-src 'self'{static} 'report-sample'",
-            f"style-src 'self'{static} 'report-sample'",
+            # blob: for an EPUB's own stylesheets, and the two hashes above: any other inline
+            # style (a book's own included) is refused. A chapter is a blob: document, so it
+            # inherits this policy: its scripts never run.
+            f"style-src 'self' blob:{static} '{EMPTY_STYLE}' '{FOLIATE_STYLE}' 'report-sample'",
             # data:/blob: for images a note's Markdown may embed inline; nothing from elsewhere
             # (an image URL in a note would otherwise tell a third party when it was read).
             f"img-src 'self' data: blob:{static}",
-            f"font-src 'self'{static}",
+            f"font-src 'self' blob:{static}",  # blob: an EPUB's embedded fonts
             # Presigned S3 URLs: a file's bytes (the content route redirects there) and the
             # parts of a direct upload.
             f"connect-src 'self'{connect}",
+            # The EPUB reader's chapters (foliate-js renders each from a blob: URL); no other frame.
+            "frame-src blob:",
+            # pdf.js parses in a worker from the build's assets; from a CDN it must start it
+            # through a blob: wrapper (a worker is same-origin only).
+            f"worker-src 'self'{static}{' blob:' if static else ''}",
             "manifest-src 'self'",
             "base-uri 'none'",
             "form-action 'self'",

@@ -14,12 +14,15 @@ from django.db import router, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from . import sessions
 from .models import DeviceSession, User
 
 # The fields of an account that session state carries (sessions.SessionState, its query).
 _STATE_FIELDS = {"is_active", "is_staff"}
+# Characters of a device name shown in the sessions list; the whole name is on its page.
+SHORT_DEVICE = 40
 
 
 def _after_commit(action: Callable[[list[Any]], None], session_ids: Iterable[Any]) -> None:
@@ -77,11 +80,31 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(DeviceSession)
 class DeviceSessionAdmin(admin.ModelAdmin):
-    list_display = ["user", "device_name", "ip_address", "created_at", "last_used_at", "revoked_at"]
+    # Few columns, long texts cut short and free to wrap: the list fits a 1366 px screen beside
+    # its filters (a device name is whatever the client sent, up to 100 characters).
+    list_display = ["account", "short_device", "ip_address", "last_used_at", "state"]
+    list_select_related = ["user"]
     list_filter = ["revoke_reason", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["user__email", "device_name", "ip_address"]
     raw_id_fields = ["user"]
     readonly_fields = ["id", "refresh_jti", "created_at", "last_used_at", "expires_at"]
+
+    class Media:
+        css = {"all": ["identity/admin.css"]}
+
+    @admin.display(description="account", ordering="user__email")
+    def account(self, obj: DeviceSession) -> str:
+        return obj.user.email  # a method, not the foreign key: Django would not let it wrap
+
+    @admin.display(description="device", ordering="device_name")
+    def short_device(self, obj: DeviceSession) -> str:
+        return Truncator(obj.device_name).chars(SHORT_DEVICE) or "—"
+
+    @admin.display(description="state", ordering="revoked_at")
+    def state(self, obj: DeviceSession) -> str:
+        if obj.revoked_at is None:
+            return "expired" if obj.expires_at <= timezone.now() else "active"
+        return f"ended: {obj.get_revoke_reason_display()}" if obj.revoke_reason else "ended"
 
     def save_model(self, request: HttpRequest, obj: DeviceSession, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -65,11 +65,11 @@ class DeviceSession(models.Model):
     token was stolen or replayed, and the whole session is revoked."""
 
     class RevokeReason(models.TextChoices):
-        LOGOUT = "logout"
+        LOGOUT = "logout", "signed out"
         USER = "user", "revoked by the user"
         REFRESH_REUSE = "refresh_reuse", "a rotated refresh token was reused"
-        PASSWORD_CHANGE = "password_change"  # noqa: S105 - a reason, not a secret
-        PASSWORD_RESET = "password_reset"  # noqa: S105 - a reason, not a secret
+        PASSWORD_CHANGE = "password_change", "the password was changed"
+        PASSWORD_RESET = "password_reset", "the password was reset"
         STAFF = "staff", "revoked by staff"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -68,14 +68,23 @@ def image_cover(stream: IO[bytes], *, formats: list[str]) -> Image.Image:
                 if width < 1 or height < 1 or width * height > SOURCE_MAX_PIXELS:
                     raise Unrenderable(f"an image of {width}x{height} pixels")
                 image.seek(0)
-                upright = ImageOps.exif_transpose(image)
-                return _fit(upright)
+                return _fit(_upright(image))
     except Unrenderable:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise Unrenderable(f"decompression bomb: {exc}") from None
     except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError... on hostile input
         raise Unrenderable(f"image: {type(exc).__name__}: {exc}") from None
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Turned as its EXIF orientation says; as it is when that tag cannot be read (a damaged
+    EXIF block costs the orientation, not the cover)."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception as exc:
+        logger.info("EXIF orientation unreadable: %s: %s", type(exc).__name__, exc)
+        return image
 
 
 def epub_cover(stream: IO[bytes], *, cover_path: str | None) -> Image.Image:

@@ -220,9 +220,14 @@ def browser_origin() -> str | None:
     if not is_s3(storage):
         return None
     target = s3()
-    url = presign_client(target.storage).generate_presigned_url(
-        "get_object", Params={"Bucket": target.bucket, "Key": target.key("probe")}, ExpiresIn=60
-    )
+    try:
+        url = presign_client(target.storage).generate_presigned_url(
+            "get_object", Params={"Bucket": target.bucket, "Key": target.key("probe")}, ExpiresIn=60
+        )
+    except (BotoCoreError, ClientError):
+        # No credentials yet (a misconfigured pod): the page still renders; its files will not.
+        logger.warning("storage: cannot presign, the web page's CSP names no S3 origin", exc_info=True)
+        return None
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

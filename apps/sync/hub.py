@@ -10,7 +10,9 @@ socket, one event at a time; docs/sync.md).
 
 With Redis (every deployed process) one pub/sub connection per process carries:
 - a channel per connected account (apps/sync/events.py), subscribed when the process opens its
-  first stream for that account and unsubscribed when it closes the last;
+  first stream for that account and unsubscribed when it closes the last. A stream never waits
+  for that: it reads and sends the position at once, and the account's position is read again
+  once Redis confirms the subscription (what committed in between is heard either way);
 - a control channel, subscribed always, so the connection is checked (PING every second, as the
   near cache does: apps/common/near_cache.py) even while no stream is open.
 While that subscription is down (Redis restarted, unreachable, the connection killed), messages
@@ -36,7 +38,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -45,7 +48,7 @@ import redis
 import redis.asyncio as aredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import router
+from django.db import close_old_connections, router
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from rest_framework import exceptions
@@ -61,6 +64,8 @@ logger = logging.getLogger(__name__)
 PING_SECONDS = 1.0
 LIVENESS_SECONDS = 3 * PING_SECONDS
 SUBSCRIBE_WAIT_SECONDS = 1.0
+# Every await on Redis is bounded by this (a connection that neither answers nor fails).
+REDIS_AWAIT_SECONDS = LIVENESS_SECONDS
 RESUBSCRIBE_FIRST_PAUSE = 0.05
 RESUBSCRIBE_MAX_PAUSE = 2.0
 
@@ -154,6 +159,8 @@ class Hub:
         self._live_event: asyncio.Event | None = None
         self._pubsub: aredis.client.PubSub | None = None
         self._subscribed: dict[str, asyncio.Future[None]] = {}
+        self._stale: set[uuid.UUID] = set()  # accounts whose position is to be read again
+        self._rereading = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.shutting_down = False
 
@@ -201,30 +208,61 @@ class Hub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def attach(self, listener: Listener) -> None:
-        """Register a stream; with Redis, once its account's channel is subscribed (so nothing
-        committed after the caller reads the feed's position can be missed)."""
+    def attach(self, listener: Listener) -> None:
+        """Register a stream and, with Redis, have its account's channel subscribed. Nothing
+        here waits on Redis: the subscribing is the hub's own task, and once Redis confirms it
+        the account's position is read again (`_reread`), so a commit between the stream's
+        first position read and the subscription is heard either way."""
         self._start()
         self.by_owner.setdefault(listener.owner_id, set()).add(listener)
         self.by_session.setdefault(listener.session_id, set()).add(listener)
-        if self.redis_url is None:
+        if self.shutting_down:
+            # SIGTERM came between this stream's reservation and now: hub.shutdown() did not
+            # see it, and the process stops within its graceful timeout.
+            listener.close("shutdown")
             return
+        if self.redis_url is None or self._pubsub is None or not self.live:
+            return  # subscribed with the others (and every position read) once live again
+        self._want(listener.owner_id)
+
+    def _want(self, owner_id: uuid.UUID) -> None:
+        name = events.channel(owner_id)
+        if self._pubsub is not None and name not in self._subscribed:
+            waiter = self._subscribed[name] = asyncio.get_running_loop().create_future()
+            waiter.add_done_callback(self._confirmed(owner_id))
+            self._spawn(self._subscribe(self._pubsub, name))
+
+    def _confirmed(self, owner_id: uuid.UUID) -> Callable[[asyncio.Future[None]], None]:
+        def done(waiter: asyncio.Future[None]) -> None:
+            if not waiter.cancelled():
+                self._reread(owner_id)
+
+        return done
+
+    async def _subscribe(self, pubsub: aredis.client.PubSub, name: str) -> None:
+        connection = pubsub.connection
+        # A connection that failed meanwhile is the reader's to replace: subscribing on it
+        # would reconnect it silently, outside the reader's loss-and-catch-up handling.
+        if pubsub is not self._pubsub or connection is None or not connection.is_connected:
+            return
+        try:
+            await asyncio.wait_for(pubsub.subscribe(name), REDIS_AWAIT_SECONDS)
+        except (TimeoutError, redis.exceptions.RedisError, OSError) as exc:
+            # redis-py drops a connection whose write failed or was cut short, so the reader
+            # fails too and subscribes everything again; until then this stream is covered
+            # by the catch-up that follows. A later stream of the account tries again.
+            logger.info("events: subscribing %s failed (%s)", name, exc.__class__.__name__)
+            waiter = self._subscribed.get(name)
+            if waiter is not None and not waiter.done():
+                del self._subscribed[name]
+                waiter.cancel()
+
+    async def settle(self) -> None:
+        """Give a subscription being made a moment (the process's first stream, a Redis
+        restart) before a stream tells its client to poll; never longer."""
         if not self.live and self._live_event is not None:
-            # The process's first stream, or Redis is away: give the subscription a moment
-            # rather than telling the client to poll at once (its channel is subscribed with
-            # the others when the subscription is made).
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._live_event.wait(), SUBSCRIBE_WAIT_SECONDS)
-        if self._pubsub is None or not self.live:
-            return  # subscribed with the others once the subscription is made again
-        name = events.channel(listener.owner_id)
-        waiter = self._subscribed.get(name)
-        if waiter is None:
-            waiter = self._subscribed[name] = asyncio.get_running_loop().create_future()
-            with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                await self._pubsub.subscribe(name)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(waiter), SUBSCRIBE_WAIT_SECONDS)
 
     def detach(self, listener: Listener) -> None:
         owned = self.by_owner.get(listener.owner_id)
@@ -246,8 +284,8 @@ class Hub:
     async def _unsubscribe(self, name: str) -> None:
         # Reopened meanwhile: keep it.
         if self._pubsub is not None and name not in self._subscribed:
-            with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                await self._pubsub.unsubscribe(name)
+            with contextlib.suppress(redis.exceptions.RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self._pubsub.unsubscribe(name), REDIS_AWAIT_SECONDS)
 
     def deliver(self, owner_id: uuid.UUID, seq: int, types: Iterable[str] | None) -> None:
         for listener in self.by_owner.get(owner_id, ()):
@@ -320,7 +358,7 @@ class Hub:
             channels = [control] + [events.channel(owner) for owner in owners]
             for name in channels[1:]:
                 self._subscribed[name] = asyncio.get_running_loop().create_future()
-            await pubsub.subscribe(*channels)
+            await asyncio.wait_for(pubsub.subscribe(*channels), REDIS_AWAIT_SECONDS)
             self._pubsub = pubsub
             heard = pinged = time.monotonic()
             prefix = events.channel_prefix()
@@ -341,11 +379,14 @@ class Hub:
                         if name == control and not self.live:
                             self._set_live(True)
                             logger.info("events: subscribed (%d accounts)", len(owners))
+                            # Streams opened while this subscription was being made.
+                            for owner_id in list(self.by_owner):
+                                self._want(owner_id)
                             self._spawn(self._catch_up_after_outage())
                 if now - heard > LIVENESS_SECONDS:
                     raise TimeoutError("no answer to PING: the subscription is presumed dead")
                 if now - pinged >= PING_SECONDS:
-                    await pubsub.ping()
+                    await asyncio.wait_for(pubsub.ping(), REDIS_AWAIT_SECONDS)
                     pinged = now
         finally:
             self._pubsub = None
@@ -371,12 +412,29 @@ class Hub:
         if not wanted:
             return
         try:
-            positions = await sync_to_async(feed_positions)(wanted)
+            positions = await read_positions(wanted)
         except Exception:  # the database is down: the next sweep tries again
             logger.warning("events: could not read feed positions", exc_info=True)
             return
         for owner_id in wanted:
             self.deliver(owner_id, positions.get(owner_id, 0), None)
+
+    def _reread(self, owner_id: uuid.UUID) -> None:
+        """Read this account's position again soon; the accounts asked for meanwhile are read
+        together in one query (a burst of new accounts costs a query or two, not one each)."""
+        self._stale.add(owner_id)
+        if not self._rereading:
+            self._rereading = True
+            self._spawn(self._reread_stale())
+
+    async def _reread_stale(self) -> None:
+        try:
+            while self._stale:
+                owners = list(self._stale)
+                self._stale.clear()
+                await self.catch_up(owners)
+        finally:
+            self._rereading = False
 
     async def _catch_up_after_outage(self) -> None:
         """Read positions now (messages published while unsubscribed are lost), and once more
@@ -405,9 +463,42 @@ class Hub:
 
     async def recheck(self, listeners: list[Listener]) -> None:
         if listeners:
-            for listener, reason in zip(listeners, await sync_to_async(_refusals)(listeners), strict=True):
+            refusals = await sync_to_async(
+                _fresh_connection(_refusals), thread_sensitive=False, executor=_recheck_thread
+            )(listeners)
+            for listener, reason in zip(listeners, refusals, strict=True):
                 if reason is not None:
                     listener.close(reason)
+
+
+# Two threads of the hub's own, each with its own database connection, so that neither waits
+# for asgiref's one shared thread (exampleapp/asgi.py), where every request's synchronous steps
+# run: a stream's first position read queued there behind whatever else is (a request's cache
+# call on an unreachable Redis, the sweep's re-authentication of every stream) was issue 18's
+# "first event stall". Positions: one indexed query each, no Redis. Re-checks: authentication,
+# which may ask Redis, kept off both the position reads and the requests.
+_positions_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events-positions")
+_recheck_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events-recheck")
+
+
+async def read_positions(owner_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """`feed_positions` in the hub's positions thread."""
+    read = sync_to_async(
+        _fresh_connection(feed_positions), thread_sensitive=False, executor=_positions_thread
+    )
+    positions: dict[uuid.UUID, int] = await read(owner_ids)
+    return positions
+
+
+def _fresh_connection(function: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+    """Outside a request no signal closes a broken or expired connection (the database
+    restarted): check before each use, as each request does."""
+
+    def run(items: list[Any]) -> Any:
+        close_old_connections()
+        return function(items)
+
+    return run
 
 
 def feed_positions(owner_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

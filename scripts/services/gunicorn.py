@@ -163,3 +163,14 @@ class Gunicorn:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+def events_process(env: dict[str, str], log_path: Path, port: int) -> Gunicorn:
+    """The events process (`manage.py events`: uvicorn, the live stream) as its pods run it, on
+    `port`; not started yet (`.launch().wait_serving(workers=0)`)."""
+    return Gunicorn(
+        {**env, "PORT": str(port)},
+        log_path,
+        port=port,
+        command=[executable("python"), "manage.py", "events", "--host", "127.0.0.1", "--port", str(port)],
+    )

@@ -50,6 +50,10 @@ class Stream:
         self.chunked = self.headers.get("transfer-encoding") == "chunked"
         self.pings = 0
         self.retry_ms: int | None = None
+        # What came with the headers (often the first events too, in one segment) is body:
+        # left in `raw`, it would be read only once more bytes arrived (the next event, or a
+        # heartbeat 20 s later).
+        self._absorb(b"")
 
     def getheader(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -66,10 +70,15 @@ class Stream:
         if not data:
             self.ended = True
             return False
+        self._absorb(data)
+        return True
+
+    def _absorb(self, data: bytes) -> None:
+        """Add received bytes, moving what is complete into `body` (de-chunked)."""
         self.raw += data
         if not self.chunked:
             self.body, self.raw = self.body + self.raw, b""
-            return True
+            return
         while b"\r\n" in self.raw:
             size_line, rest = self.raw.split(b"\r\n", 1)
             size = int(size_line.split(b";")[0], 16)
@@ -81,7 +90,6 @@ class Stream:
                 break
             self.body += rest[:size]
             self.raw = rest[size + 2 :]
-        return True
 
     def problem(self) -> dict[str, Any]:
         assert self.status != 200

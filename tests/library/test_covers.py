@@ -145,7 +145,7 @@ def test_second_request_is_served_from_storage(
 
 
 def test_if_none_match_is_304_without_touching_storage(
-    account: Account, uploaded: Any, monkeypatch: pytest.MonkeyPatch
+    account: Account, uploaded: Any, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
 ) -> None:
     file = uploaded(image_file("PNG", (50, 50)), "a.png")
     etag = get_cover(account, file)["ETag"]
@@ -155,7 +155,8 @@ def test_if_none_match_is_304_without_touching_storage(
 
     monkeypatch.setattr(objects, "read_small", no_storage)
     for presented in (etag, f"W/{etag}", f'"something-else", {etag}'):
-        response = get_cover(account, file, **{"If-None-Match": presented})
+        with django_assert_num_queries(1):  # the file's row
+            response = get_cover(account, file, **{"If-None-Match": presented})
         assert response.status_code == 304, presented
         assert response["ETag"] == etag
         assert response["Cache-Control"] == "private, max-age=604800"

@@ -20,8 +20,10 @@ import os
 import secrets
 import signal
 import statistics
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from django.db import connections
 
 from apps.sync.asyncapi import EVENT_COMPONENTS, document
 from scripts.services import Gunicorn, Stack, executable, free_port
+from scripts.services.gunicorn import events_process
 from scripts.services.sse import Event, Stream
 from tests.conftest import PASSWORD
 from tests.deploy.servers import production_env
@@ -67,8 +70,9 @@ def _request(port: int, method: str, path: str, body: Any = None, token: str = "
         connection.close()
 
 
-@pytest.fixture
-def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
+@contextmanager
+def _launch(tmp_path: Path, **settings: str) -> Iterator[Pods]:
+    """An API process and an events process on the test database and a Redis of their own."""
     database = connections["default"].settings_dict["NAME"]
     service = Stack(tmp_path)  # only its Redis
     service.start_redis()
@@ -81,6 +85,7 @@ def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
         "EVENTS_HEARTBEAT_SECONDS": "1",
         "EVENTS_MAX_PER_USER": "3",
         "EVENTS_MAX_CONNECTIONS": "5",
+        **settings,
     }
     api_port, events_port = free_port(), free_port()
     api = Gunicorn(
@@ -94,19 +99,8 @@ def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
             "exampleapp.wsgi:application",
         ],
     ).launch()
-    events = Gunicorn(
-        production_env(events_port, **common),
-        tmp_path / "events.log",
-        port=events_port,
-        command=[
-            executable("python"),
-            "manage.py",
-            "events",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(events_port),
-        ],
+    events = events_process(
+        production_env(events_port, **common), tmp_path / "events.log", events_port
     ).launch()
     try:
         api.wait_serving(timeout=60)
@@ -116,6 +110,12 @@ def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
         api.__exit__(None, None, None)
         events.__exit__(None, None, None)
         service.kill_redis()
+
+
+@pytest.fixture
+def pods(transactional_db: Any, tmp_path: Path) -> Iterator[Pods]:
+    with _launch(tmp_path) as launched:
+        yield launched
 
 
 def _sign_up(pods: Pods) -> dict[str, str]:
@@ -314,3 +314,107 @@ def test_limits_answer_problem_json_and_sigterm_ends_streams_first(pods: Pods) -
     # uvicorn re-raises the signal once it has shut down: "killed by SIGTERM", as a pod expects.
     assert pods.events.process is not None
     assert pods.events.process.wait(timeout=15) in (0, -signal.SIGTERM)
+
+
+@dataclass
+class Opened:
+    headers: float  # seconds from the request to the response's headers
+    first: float | None  # then to the first `changed` (None: none came)
+    before: list[str]  # the events that came before it
+
+
+def _open_and_time(port: int, token: str, timeout: float) -> Opened:
+    started = time.monotonic()
+    stream = Stream(port, token, timeout=timeout)
+    opened = time.monotonic()
+    assert stream.status == 200, stream.problem()
+    before: list[str] = []
+    try:
+        while True:
+            event = stream.next(timeout=max(0.0, opened + timeout - time.monotonic()))
+            if event is None:
+                return Opened(opened - started, None, before)
+            if event.name == "changed":
+                _valid(event)
+                return Opened(opened - started, event.at - opened, before)
+            before.append(event.name)
+    finally:
+        stream.close()
+
+
+def _burst(pods: Pods, users: list[dict[str, str]], per_user: int) -> list[Opened]:
+    """Open `per_user` streams for each user at once, each timed to its first `changed`."""
+    document()  # built here once: drf-spectacular's generator is not safe to start in threads
+    results: list[Opened] = []
+    lock = threading.Lock()
+
+    def one(token: str) -> None:
+        outcome = _open_and_time(pods.events.port, token, timeout=12)
+        with lock:
+            results.append(outcome)
+
+    tokens = [user["access"] for user in users for _ in range(per_user)]
+    threads = [threading.Thread(target=one, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == len(threads)  # a thread that failed said why above
+    return results
+
+
+# Issue 18: a new stream's first `changed` waited on Redis (the subscription of its account's
+# channel, the hub's liveness) and on asgiref's shared thread (where requests' cache calls wait
+# on an unresponsive Redis), where the stream promises it at once.
+FIRST_EVENT_S = 2.0  # generous: measured, it comes within milliseconds of the headers
+
+
+def _check(label: str, results: list[Opened]) -> None:
+    """Every stream's first event is its `changed`, within FIRST_EVENT_S of its headers."""
+    firsts = sorted(r.first if r.first is not None else float("inf") for r in results)
+    early = sorted({name for r in results for name in r.before})
+    print(
+        f"\n[events] {label}: headers within {max(r.headers for r in results):.2f}s; then the first "
+        f"`changed` p50 {firsts[len(firsts) // 2] * 1000:.0f} ms, max {firsts[-1] * 1000:.0f} ms "
+        f"({len(results)} streams; events before it: {early or 'none'})"
+    )
+    assert [r.before for r in results if r.before] == []
+    assert firsts[-1] < FIRST_EVENT_S, firsts
+
+
+def test_new_streams_hear_their_position_at_once_after_a_redis_restart(
+    transactional_db: Any, tmp_path: Path
+) -> None:
+    with _launch(tmp_path, EVENTS_MAX_PER_USER="20", EVENTS_MAX_CONNECTIONS="100") as pods:
+        idle_users = [_sign_up(pods) for _ in range(3)]
+        fresh_users = [_sign_up(pods) for _ in range(4)]
+        idle = [_open(pods, user["access"]) for user in idle_users for _ in range(3)]
+        for stream in idle:
+            stream.wait_for("changed")
+        pods.redis_service.kill_redis()
+        for stream in idle:
+            stream.wait_for("fallback", timeout=6)
+        pods.redis_service.start_redis()
+        # 20 new streams at once, on accounts whose channels the process has not subscribed.
+        _check("burst right after a Redis restart", _burst(pods, fresh_users, 5))
+        for stream in idle:  # and the streams that were open are live again
+            _until(stream, "live", timeout=10)
+            stream.close()
+
+
+def test_new_streams_hear_their_position_at_once_while_redis_hangs(
+    transactional_db: Any, tmp_path: Path
+) -> None:
+    """Redis stopped answering (SIGSTOP: connections are accepted, nothing is answered), with a
+    longer client timeout: requests' cache calls wait it out on the shared thread."""
+    with _launch(tmp_path, EVENTS_MAX_PER_USER="20", EVENTS_MAX_CONNECTIONS="100", REDIS_TIMEOUT="2") as pods:
+        users = [_sign_up(pods) for _ in range(4)]
+        redis = pods.redis_service.redis
+        assert redis is not None
+        os.killpg(redis.pid, signal.SIGSTOP)
+        try:
+            time.sleep(4)  # the events process has noticed (no answer to its PINGs)
+            results = _burst(pods, users, 5)
+        finally:
+            os.killpg(redis.pid, signal.SIGCONT)
+        _check("burst while Redis hangs", results)

@@ -20,7 +20,10 @@ import pytest
 from django.db import connections
 
 from scripts.services import Gunicorn, executable, free_port
+from scripts.services.gunicorn import events_process
+from scripts.services.ingress import Ingress
 from tests.deploy.servers import production_env
+from tests.web import reader_files
 
 pytestmark = pytest.mark.stack
 
@@ -38,6 +41,18 @@ def _chromium() -> str:
 
 def _database(url: str, name: str) -> str:
     return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run(
+        [executable("python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> None:
@@ -64,42 +79,45 @@ def test_the_web_client_end_to_end(transactional_db: Any, tmp_path: Path) -> Non
         LOG_LEVEL="WARNING",  # gunicorn's access log still says which refreshes happened
     )
     # The image's steps: collect (and hash, compress) the static files, then serve.
-    collected = subprocess.run(
-        [executable("python"), "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert collected.returncode == 0, collected.stderr
+    _manage(env, "collectstatic", "--noinput", "-v0")
+    # The cluster's shape: gunicorn (the API) and the events process (the live stream) behind
+    # one ingress, so the page reaches /v1/sync/events at its own origin.
+    events_port = free_port()
+    ingress = Ingress(api_port=port, events_port=events_port)
     # The deployment's other step: the bucket lets this page read presigned downloads and PUT
     # direct-upload parts (the migrate Job runs it in the cluster).
-    cors = subprocess.run(
-        [executable("python"), "manage.py", "s3_cors", f"--origin=http://127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert cors.returncode == 0, cors.stderr
+    _manage(env, "s3_cors", f"--origin={ingress.base}")
+    files = reader_files.write(tmp_path / "files")
     server = Gunicorn(env, tmp_path / "gunicorn.log", port=port)
+    events = events_process({**env, "METRICS_PORT": ""}, tmp_path / "events.log", events_port)
     try:
         server.start(timeout=90)
+        events.launch().wait_serving(timeout=60, workers=0)
+        ingress.start()
         run = subprocess.run(
-            ["node", "e2e/run.mjs", server.base],
+            ["node", "e2e/run.mjs", ingress.base],
             cwd=WEB,
-            env={**os.environ, "CHROMIUM": chromium},
+            # The readers' files (a 48-page PDF, an EPUB, an image), made for this run.
+            env={**os.environ, "CHROMIUM": chromium, "E2E_FILES": str(files)},
             capture_output=True,
             text=True,
             timeout=600,
         )
-        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- server log:\n{server.tail()}"
+        logs = "\n".join(
+            f"--- {name}:\n{tail}"
+            for name, tail in (
+                ("server", server.tail()),
+                ("events", events.tail()),
+                ("ingress", ingress.tail()),
+            )
+        )
+        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n{logs}"
         assert "e2e passed" in run.stdout
         log = (tmp_path / "gunicorn.log").read_text()
         refreshes = [line for line in log.splitlines() if '"path": "/v1/auth/token/refresh"' in line]
         assert refreshes, "the client never refreshed its access token"
         assert all('"status": 200' in line for line in refreshes), refreshes  # never a reuse
     finally:
+        ingress.stop()
+        events.__exit__(None, None, None)
         server.stop()

@@ -12,6 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { library } from "./library.mjs";
+import { readers } from "./readers.mjs";
+import { todosExtra } from "./todos-extra.mjs";
 
 const base = process.argv[2];
 assert.ok(base, "usage: node e2e/run.mjs <base url>");
@@ -31,11 +33,13 @@ function step(name) {
   console.log(`- ${name}`);
 }
 
-async function audit(page, name) {
+// fullPage: false for a screen that fills the window itself (a reader: a full-page capture
+// re-lays out the EPUB reader's frames and shows them blank).
+async function audit(page, name, { fullPage = true } = {}) {
   const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
   const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   for (const v of bad) violations.push(`${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join("; ")}`);
-  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
 }
 
 async function device(browser, name) {
@@ -239,6 +243,20 @@ try {
   await b.page.locator(".tasklist button.title", { hasText: "Milk" }).waitFor();
   await titlesAre(b.page, ["Bread", "Eggs", "Milk", "Water the plants"], "the order made on A");
   await b.page.locator("li.task", { hasText: "Water the plants" }).locator(".due", { hasText: tomorrow }).waitFor();
+  await todosExtra({ step, audit, synced, titlesAre }, a, b);
+
+  step("live: A's change reaches B by the event stream, with no poll and no Sync now");
+  for (const p of [page, b.page]) await p.getByTestId("live-status").and(p.locator('[data-mode="live"]')).waitFor();
+  await page.goto("/#/todos");
+  await page.getByRole("link", { name: "Groceries" }).click();
+  const sent = Date.now();
+  await page.getByLabel("New task").fill("Heard live");
+  await page.getByLabel("New task").press("Enter");
+  // While live the client does not poll at all (live.ts): only the stream can bring it, and
+  // well inside the 10 s a poll would have taken.
+  await b.page.locator(".tasklist button.title", { hasText: "Heard live" }).waitFor({ timeout: 5000 });
+  console.log(`  (A's new task shown on B after ${Date.now() - sent} ms)`);
+  assert.equal(await b.page.getByTestId("live-status").getAttribute("data-mode"), "live");
 
   step("B goes offline; both edit the same note and task");
   await b.page.evaluate(() => navigator.serviceWorker.ready.then(() => true)); // the page is kept
@@ -316,6 +334,23 @@ try {
   await page.getByText(/Ended the session/).waitFor();
   await b.page.getByRole("button", { name: "Sync now" }).click(); // refused: the session is over
   await b.page.getByRole("heading", { name: "Sign in" }).waitFor();
+
+  await readers({ browser, a, device, audit, step, synced, email, password });
+
+  step("a note links a library file; the link opens it in its reader, where A stopped");
+  await page.getByRole("link", { name: "Notes" }).click();
+  await page.getByRole("link", { name: /Trip plan/ }).click();
+  await page.getByText("No linked files.").waitFor();
+  await page.getByLabel("Link a file").selectOption({ label: "Numbered pages" });
+  await page.getByRole("button", { name: "Link", exact: true }).click();
+  await page.getByRole("region", { name: "Linked files" }).getByRole("link", { name: "Numbered pages" }).waitFor();
+  await synced(page);
+  await audit(page, "14-note-linked-file");
+  await page.getByRole("region", { name: "Linked files" }).getByRole("link", { name: "Numbered pages" }).click();
+  await page.locator('.pdf-stage[data-page="40"]').waitFor();
+  await page.goBack();
+  await page.getByRole("button", { name: "Unlink Numbered pages" }).click();
+  await page.getByText("No linked files.").waitFor();
 
   step("sign out");
   await page.getByRole("banner").getByRole("button", { name: "Sign out", exact: true }).click();

@@ -34,6 +34,17 @@ describe("addEdit: the queue of one object", () => {
     expect(update?.fields).toEqual({ before: "q" });
   });
 
+  it("a placement is an op of its own when other ops were queued since (a sibling it names may be created by one)", () => {
+    const create = op({ seq: 1, type: "task", base_version: 0, fields: { title: "A" } });
+    const { update, add } = addEdit([create], { type: "task", id: "a", action: "upsert", fields: { after: "b" }, local: { position: "k" } }, { ...ctx(), lastSeq: 2 });
+    expect(update).toBeUndefined();
+    expect(add).toMatchObject({ fields: { after: "b" }, base_version: null });
+    const folded = addEdit([create], { type: "task", id: "a", action: "upsert", fields: { after: "b" }, local: { position: "k" } }, { ...ctx(), lastSeq: 1 });
+    expect(folded.update?.fields).toEqual({ title: "A", after: "b" });
+    const edit = addEdit([create], { type: "task", id: "a", action: "upsert", fields: { title: "B" }, local: { title: "B" } }, { ...ctx(), lastSeq: 2 });
+    expect(edit.update?.fields).toEqual({ title: "B" }); // other edits still fold
+  });
+
   it("a delete absorbs an unsent edit", () => {
     const queued = op({ fields: { title: "T" } });
     const { update } = addEdit([queued], { type: "note", id: "a", action: "delete", fields: {}, local: {} }, ctx());

@@ -69,4 +69,12 @@ describe("SyncEngine, local side", () => {
     expect(await sync.db.note.count()).toBe(0);
     expect(await sync.db.ops.count()).toBe(0);
   });
+
+  it("a sync run over a store closed under it (signed out) ends quietly, not with an unhandled rejection", async () => {
+    const sync = engine();
+    await sync.db.open();
+    sync.db.close();
+    await expect(sync.sync()).resolves.toBeUndefined();
+    expect(sync.status.syncing).toBe(false);
+  });
 });

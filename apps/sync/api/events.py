@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
@@ -30,7 +29,7 @@ from apps.common.fields import StrictCharField
 from apps.common.schema import PROBLEM_RESPONSES
 from apps.common.views import AnyAccept, owner_id
 
-from ..hub import Listener, Slot, feed_positions, hub
+from ..hub import Listener, Slot, hub, read_positions
 
 logger = logging.getLogger(__name__)
 
@@ -91,19 +90,29 @@ def sse(event: str, data: dict[str, Any], *, event_id: int | None = None) -> byt
     return f"{head}event: {event}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
 
 
+def changed(seq: int, types: list[str] | None) -> bytes:
+    return sse("changed", {"seq": seq} if types is None else {"seq": seq, "types": types}, event_id=seq)
+
+
 # --- the stream ----------------------------------------------------------------------------------
 
 
 async def stream(listener: Listener, slot: Slot) -> AsyncIterator[bytes]:
     try:
-        # Subscribed first, then the position read: a commit in between is heard either way.
-        await hub.attach(listener)
+        # Nothing before the first `changed` waits on Redis or on asgiref's shared thread: the
+        # position is read in the hub's own thread, and the channel is subscribed by the hub,
+        # which reads the position again once Redis confirms (a commit in between is heard).
+        hub.attach(listener)
         yield f"retry: {RETRY_MS}\n\n".encode()
         try:
-            positions = await sync_to_async(feed_positions)([listener.owner_id])
+            positions = await read_positions([listener.owner_id])
             listener.offer(positions.get(listener.owner_id, 0), None)
         except Exception:  # the database is down: the next message or sweep will tell
             logger.warning("events: could not read the feed position", exc_info=True)
+        due = listener.take()
+        if due is not None:
+            yield changed(*due)
+        await hub.settle()
         told_live = True
         while True:
             listener.wake.clear()
@@ -121,10 +130,7 @@ async def stream(listener: Listener, slot: Slot) -> AsyncIterator[bytes]:
                     )
             due = listener.take()
             if due is not None:
-                seq, types = due
-                yield sse(
-                    "changed", {"seq": seq} if types is None else {"seq": seq, "types": types}, event_id=seq
-                )
+                yield changed(*due)
             left = listener.expires_at - time.time()
             if left <= 0:
                 listener.close("token_expired")

@@ -5,6 +5,8 @@ import type { Op } from "../db";
 export const MAX_BATCH = 100; // SYNC_PUSH_MAX_OPS
 
 const key = (op: Pick<Op, "type" | "id">) => `${op.type}:${op.id}`;
+/** Fields whose value is another object's id. */
+const REFERENCES = ["after", "before", "list", "parent"];
 
 /**
  * The ops of the next push: the oldest unresolved op of each object, in the order they were
@@ -36,11 +38,18 @@ export function pickBatch(ops: Op[], max = MAX_BATCH): Op[] {
 export function addEdit(
   pending: Op[],
   edit: Pick<Op, "type" | "id" | "action" | "fields" | "local">,
-  ctx: { opId: () => string; baseVersion: number; now: number },
+  ctx: { opId: () => string; baseVersion: number; now: number; lastSeq?: number },
 ): { update?: Op; add?: Op } {
   const mine = pending.filter((op) => key(op) === key(edit)).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
   const last = mine[mine.length - 1];
-  if (last && last.state === "queued") {
+  // An edit that names other objects (a placement's siblings, a task's new list or parent) needs
+  // the server to know them when it applies the op. Ops go in queue order, so folding it into an
+  // op queued before such an object's create (any op made since: `lastSeq` is the newest of the
+  // whole queue) would reach the server before that object exists and be refused: it becomes an
+  // op of its own, after them.
+  const naming = REFERENCES.some((name) => name in edit.fields);
+  const behind = naming && last !== undefined && ctx.lastSeq !== undefined && last.seq !== ctx.lastSeq;
+  if (last && last.state === "queued" && !(behind && edit.action === "upsert" && last.action === "upsert")) {
     if (edit.action === "delete") {
       return { update: { ...last, action: "delete", fields: {}, local: {} } };
     }

@@ -1,14 +1,17 @@
 // The shell: signed out -> the sign-in screen; signed in -> the local store, the sync engine and
-// the screens (hash routes: #/todos, #/notes, #/notes/<id>, #/library, #/sessions).
+// the screens (hash routes: #/todos, #/notes, #/notes/<id>, #/library, #/read/<file id>, #/sessions).
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { makeClient } from "../api/client";
 import { Auth, type StoredSession } from "../auth";
 import { getMeta, openLocal, setMeta } from "../db";
+import { forgetAll } from "../library/cache";
 import { SyncEngine } from "../sync/engine";
+import { LiveSync } from "../sync/live";
 import { AuthScreen } from "./AuthScreen";
 import { go, useRoute } from "./hooks";
 import { LibraryScreen } from "./Library";
 import { NotesScreen } from "./Notes";
+import { ReaderScreen } from "../readers/Reader";
 import { SessionsScreen } from "./Sessions";
 import { SyncBar, SyncEvents } from "./SyncStatus";
 import { TodosScreen } from "./Todos";
@@ -43,11 +46,17 @@ function SignedIn({ session }: { session: StoredSession }) {
       const sync = new SyncEngine(db, api, device);
       setEngine(sync);
       void sync.sync();
+      // Changes from elsewhere: the live stream says when to pull; it polls only while the
+      // stream is not there (live.ts).
+      const live = new LiveSync(api, {
+        changed: () => void sync.sync(),
+        mode: (mode, seconds) => sync.setLive(mode, seconds),
+      });
+      live.start();
       const online = () => void sync.sync();
-      const timer = setInterval(() => void sync.sync(), 10_000);
       addEventListener("online", online);
       stop = () => {
-        clearInterval(timer);
+        live.stop();
         removeEventListener("online", online);
       };
     })();
@@ -71,6 +80,7 @@ function SignedIn({ session }: { session: StoredSession }) {
     await auth.signOut();
     // The local copy goes with the session: the next person on this browser starts empty.
     await engine?.db.delete();
+    await forgetAll(); // the books kept for offline reading, too
   };
 
   const screen = route[0] ?? "todos";
@@ -99,6 +109,8 @@ function SignedIn({ session }: { session: StoredSession }) {
           <NotesScreen engine={engine} api={api} route={route.slice(1)} />
         ) : screen === "library" ? (
           <LibraryScreen engine={engine} api={api} token={() => auth.accessToken()} />
+        ) : screen === "read" && route[1] ? (
+          <ReaderScreen key={route[1]} engine={engine} api={api} fileId={route[1]} />
         ) : screen === "sessions" ? (
           <SessionsScreen api={api} auth={auth} />
         ) : (

@@ -6,6 +6,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { isNetworkError, type Api } from "../api/client";
 import type { LibraryFile } from "../api/types";
 import type { FileRow, LocalDb } from "../db";
+import { cachedBlob, forget as forgetCopy } from "../library/cache";
 import { fileBlob } from "../library/content";
 import { coverFetcher, coverUrl, forgetCover, type CoverFetch } from "../library/covers";
 import { allTags, formatSize, libraryView, parseTags, percent, type GridItem, type StateLike } from "../library/grid";
@@ -262,6 +263,7 @@ function Card({ item, engine, api, fetchCover }: CardDeps & { item: GridItem }) 
     if (!confirm(`Delete “${item.title}”? It goes from every device.`)) return;
     await engine.remove("file", file.id);
     await forgetCover(db, file.id);
+    await forgetCopy(file.id).catch(() => {}); // the copy kept for offline reading (readers)
     document.getElementById("library-title")?.focus(); // the card and its button are gone
   };
 
@@ -269,8 +271,10 @@ function Card({ item, engine, api, fetchCover }: CardDeps & { item: GridItem }) 
     setNote("Downloading…");
     try {
       // Through the API (the bearer token), then a blob: URL: an <a href> to the content route
-      // could not carry the token.
-      const url = URL.createObjectURL(await fileBlob(api, file.id));
+      // could not carry the token. A book opened before comes from this device's copy (the
+      // readers' cache), so it downloads offline too.
+      const { blob } = await cachedBlob(file, () => fileBlob(api, file.id));
+      const url = URL.createObjectURL(blob);
       const link = document.createElement("a");
       link.href = url;
       link.download = file.name;

@@ -9,6 +9,7 @@ import { renderMarkdown } from "../markdown";
 import type { SyncEngine } from "../sync/engine";
 import { highlight, segments } from "./highlight";
 import { go, useLive } from "./hooks";
+import { LinkedFiles } from "./LinkedFiles";
 
 type Props = { engine: SyncEngine; api: Api; route: string[] };
 
@@ -206,6 +207,7 @@ function NoteEditor({ engine, id }: { engine: SyncEngine; id: string }) {
         <a href={`#/notes/${id}/history`}>History</a>
         <button type="button" class="danger" onClick={() => void engine.remove("note", id).then(() => go("/notes"))}>Delete note</button>
       </div>
+      <LinkedFiles engine={engine} note={note} />
     </section>
   );
 }

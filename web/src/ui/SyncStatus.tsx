@@ -30,6 +30,12 @@ export function SyncBar({ engine }: { engine: SyncEngine }) {
   return (
     <div class="syncbar">
       <span role="status" data-testid="sync-status" class={offline ? "offline" : ""}>{text}</span>
+      {!offline && (
+        <span class="live" data-testid="live-status" data-mode={status.live}
+          title={status.live === "live" ? "Changes from your other devices arrive as they happen" : undefined}>
+          {status.live === "live" ? "Live" : status.live === "polling" ? `Checking every ${status.pollSeconds} s` : "Connecting…"}
+        </span>
+      )}
       <button type="button" onClick={() => void engine.sync()}>Sync now</button>
     </div>
   );

@@ -1,12 +1,16 @@
-// Todos: lists (create, rename, colour, archive) and their tasks (create, edit, complete/reopen,
-// sub-tasks), reordered by dragging or with Alt+Arrow keys (one placement write: after/before),
-// filtered by today, overdue, tag or text. Everything reads and writes the local store.
+// Todos: lists (create, rename, colour, archive, reorder: TodoLists.tsx) and their tasks
+// (create, edit, complete/reopen, sub-tasks), reordered by dragging or with Alt+Arrow keys (one
+// placement write: after/before), filtered by today, overdue, tag or text, selected to complete,
+// move or delete several at once (BulkBar.tsx). Everything reads and writes the local store.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { Task, TaskList } from "../api/types";
+import type { Task } from "../api/types";
 import type { TaskListRow, TaskRow } from "../db";
-import { compareSiblings, keyBetween, nextDue, placeAt } from "../sync/core";
+import { compareSiblings, keyBetween, placeAt } from "../sync/core";
 import type { SyncEngine } from "../sync/engine";
-import { go, useLive } from "./hooks";
+import { bulkDelete, completeEdit, reopenEdit } from "../sync/tasks";
+import { BulkBar } from "./BulkBar";
+import { TodoLists } from "./TodoLists";
+import { useLive } from "./hooks";
 
 const PRIORITIES = ["None", "Low", "Medium", "High"];
 const FREQS = ["", "daily", "weekly", "monthly", "yearly"] as const;
@@ -49,23 +53,9 @@ export function TodosScreen({ engine, route }: { engine: SyncEngine; route: stri
     [] as TaskRow[],
   );
   const allTags = useLive(async () => [...new Set((await db.task.toArray()).flatMap((t) => t.tags))].sort(), [db], [] as string[]);
-
-  const addList = async (event: Event) => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const name = String(new FormData(form).get("name")).trim();
-    if (!name) return;
-    const id = crypto.randomUUID();
-    const now = new Date().toISOString();
-    const last = visible[visible.length - 1];
-    const list: TaskList = {
-      id, name, color: "", archived: false, position: keyBetween(last?.position ?? "", ""),
-      field_versions: {}, version: 0, created_at: now, updated_at: now,
-    };
-    await engine.write("tasklist", id, { name }, { create: list, local: { position: list.position } });
-    form.reset();
-    go(`/todos/${id}`);
-  };
+  const [selecting, setSelecting] = useState(false);
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  useEffect(() => setPicked(new Set()), [listId, filter]); // a selection belongs to one view
 
   const filtered = useMemo(() => {
     let shown = tasks;
@@ -77,32 +67,26 @@ export function TodosScreen({ engine, route }: { engine: SyncEngine; route: stri
     return shown;
   }, [tasks, filter, tag, search]);
   const reorderable = filter === "list" && !tag && !search.trim();
+  // What is selected is what is still in view (a task moved away or deleted elsewhere drops out).
+  const shownIds = new Set(filtered.map((t) => t.id));
+  const selected = new Set([...picked].filter((id) => shownIds.has(id)));
+  const selection = selecting
+    ? {
+        has: (id: string) => selected.has(id),
+        toggle: (id: string) => {
+          const next = new Set(selected);
+          if (!next.delete(id)) next.add(id);
+          setPicked(next);
+        },
+      }
+    : undefined;
+  // The bar acts on tasks in the order they are shown: parents before their sub-tasks.
+  const top = filtered.filter((t) => !reorderable || !t.parent).sort(compareSiblings);
+  const inOrder = reorderable ? top.flatMap((t) => [t, ...filtered.filter((c) => c.parent === t.id).sort(compareSiblings)]) : top;
 
   return (
     <div class="todos">
-      <aside class="sidebar" aria-labelledby="lists-title">
-        <h2 id="lists-title">Lists</h2>
-        <ul class="lists">
-          {visible.map((l) => (
-            <li key={l.id}>
-              <a href={`#/todos/${l.id}`} aria-current={l.id === listId ? "page" : undefined}>
-                <span class="dot" style={{ background: l.color || "transparent" }} aria-hidden="true" />
-                {l.name}
-                {l.archived && <span class="badge"> (archived)</span>}
-              </a>
-            </li>
-          ))}
-        </ul>
-        <form onSubmit={addList} class="inline">
-          <label>
-            New list <input name="name" required maxLength={200} />
-          </label>
-          <button type="submit">Add list</button>
-        </form>
-        <label class="check">
-          <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.currentTarget.checked)} /> Show archived lists
-        </label>
-      </aside>
+      <TodoLists engine={engine} visible={visible} listId={listId} showArchived={showArchived} setShowArchived={setShowArchived} />
       <section class="tasks" aria-labelledby="tasks-title">
         {current && filter === "list" ? <ListHeader engine={engine} list={current} /> : <h1 id="tasks-title">{filter === "today" ? "Today" : filter === "overdue" ? "Overdue" : "Tasks"}</h1>}
         <div class="filters" role="group" aria-label="Filters">
@@ -122,12 +106,29 @@ export function TodosScreen({ engine, route }: { engine: SyncEngine; route: stri
           <label>
             Search <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
           </label>
+          {!selecting && (
+            <button type="button" onClick={() => setSelecting(true)} disabled={filtered.length === 0}>Select tasks</button>
+          )}
         </div>
+        {selecting && (
+          <BulkBar
+            engine={engine}
+            shown={inOrder}
+            selected={selected}
+            setSelected={setPicked}
+            lists={lists.filter((l) => !l.archived).sort(compareSiblings)}
+            current={filter === "list" ? listId : undefined}
+            onClose={() => {
+              setSelecting(false);
+              setPicked(new Set());
+            }}
+          />
+        )}
         {current && filter === "list" && <AddTask engine={engine} list={current.id} siblings={tasks.filter((t) => !t.parent)} />}
         {!current && filter === "list" ? (
           <p>Make a list to start.</p>
         ) : (
-          <TaskTree engine={engine} tasks={filtered} reorderable={reorderable} onEdit={setEditing} flat={!reorderable} />
+          <TaskTree engine={engine} tasks={filtered} reorderable={reorderable} onEdit={setEditing} flat={!reorderable} selection={selection} />
         )}
         {reorderable && filtered.length > 1 && (
           <p class="hint" id="reorder-hint">Drag a task to move it, or focus it and press Alt+↑ / Alt+↓.</p>
@@ -199,7 +200,9 @@ function AddTask({ engine, list, siblings, parent = null }: { engine: SyncEngine
   );
 }
 
-function TaskTree({ engine, tasks, reorderable, onEdit, flat }: { engine: SyncEngine; tasks: TaskRow[]; reorderable: boolean; onEdit: (id: string) => void; flat: boolean }) {
+type Selection = { has: (id: string) => boolean; toggle: (id: string) => void };
+
+function TaskTree({ engine, tasks, reorderable, onEdit, flat, selection }: { engine: SyncEngine; tasks: TaskRow[]; reorderable: boolean; onEdit: (id: string) => void; flat: boolean; selection?: Selection }) {
   const top = tasks.filter((t) => flat || !t.parent).sort(compareSiblings);
   const children = (id: string) => tasks.filter((t) => t.parent === id).sort(compareSiblings);
   const [dragging, setDragging] = useState<string | null>(null);
@@ -226,7 +229,7 @@ function TaskTree({ engine, tasks, reorderable, onEdit, flat }: { engine: SyncEn
     <li
       key={task.id}
       data-task={task.id}
-      class={`task${task.done ? " done" : ""}${dragging === task.id ? " dragging" : ""}`}
+      class={`task${task.done ? " done" : ""}${dragging === task.id ? " dragging" : ""}${selection?.has(task.id) ? " selected" : ""}`}
       tabIndex={0}
       aria-describedby={reorderable ? "reorder-hint" : undefined}
       draggable={reorderable}
@@ -255,12 +258,25 @@ function TaskTree({ engine, tasks, reorderable, onEdit, flat }: { engine: SyncEn
         }
       }}
     >
-      <input
-        type="checkbox"
-        checked={task.done}
-        aria-label={`${task.done ? "Reopen" : "Complete"} “${task.title}”`}
-        onChange={() => void toggleDone(engine, task)}
-      />
+      <span class="boxes">
+        {selection && (
+          // set apart from the completion box next to it (a rule, the accent colour)
+          <span class="pick">
+            <input
+              type="checkbox"
+              checked={selection.has(task.id)}
+              aria-label={`Select “${task.title}”`}
+              onChange={() => selection.toggle(task.id)}
+            />
+          </span>
+        )}
+        <input
+          type="checkbox"
+          checked={task.done}
+          aria-label={`${task.done ? "Reopen" : "Complete"} “${task.title}”`}
+          onChange={() => void toggleDone(engine, task)}
+        />
+      </span>
       <button type="button" class="title" onClick={() => onEdit(task.id)}>
         {task.title}
       </button>
@@ -295,16 +311,8 @@ function TaskTree({ engine, tasks, reorderable, onEdit, flat }: { engine: SyncEn
 }
 
 export async function toggleDone(engine: SyncEngine, task: Task): Promise<void> {
-  if (task.done) {
-    await engine.write("task", task.id, { done: false }, { local: { completed_at: null } });
-  } else if (task.recurrence && task.due) {
-    // A recurring task is not closed: it moves to its next due (the server's answer confirms).
-    await engine.write("task", task.id, { done: true }, {
-      local: { done: false, due: nextDue(task.due, task.recurrence), completion_count: task.completion_count + 1 },
-    });
-  } else {
-    await engine.write("task", task.id, { done: true }, { local: { completed_at: new Date().toISOString() } });
-  }
+  // A recurring task is not closed: it moves to its next due (completeEdit; the server confirms).
+  await engine.apply([task.done ? reopenEdit(task) : completeEdit(task)]);
 }
 
 function TaskEditor({ engine, id, onClose }: { engine: SyncEngine; id: string; onClose: () => void }) {
@@ -333,6 +341,12 @@ function TaskEditor({ engine, id, onClose }: { engine: SyncEngine; id: string; o
       Object.entries(next).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify((task as Record<string, unknown>)[k])),
     );
     if (Object.keys(changed).length) await engine.write("task", id, changed);
+    onClose();
+  };
+
+  // Its sub-tasks go too, here at once as on the server (bulkDelete).
+  const remove = async () => {
+    await engine.apply(bulkDelete(await engine.db.task.toArray(), [id]).edits);
     onClose();
   };
 
@@ -370,7 +384,7 @@ function TaskEditor({ engine, id, onClose }: { engine: SyncEngine; id: string; o
         <div class="actions">
           <button type="submit" class="primary">Save</button>
           <button type="button" onClick={onClose}>Cancel</button>
-          <button type="button" class="danger" onClick={() => void engine.remove("task", id).then(onClose)}>Delete task</button>
+          <button type="button" class="danger" onClick={() => void remove()}>Delete task</button>
         </div>
       </form>
       {!task.parent && (
