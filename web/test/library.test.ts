@@ -1,8 +1,12 @@
 // The library's pure rules: which path an upload takes, how parts map onto the file, what a
 // resumed upload still sends, and the grid (titles, "Continue reading" first, search, tags).
-// The uploads themselves run end to end against S3 (web/e2e/library.mjs).
+// The upload manager's local side runs on Dexie over fake-indexeddb; the uploads themselves run
+// end to end against S3 (web/e2e/library.mjs).
 import { describe, expect, it } from "vitest";
+import { makeClient } from "../src/api/client";
 import type { DirectUpload, LibraryFile } from "../src/api/types";
+import { LocalDb } from "../src/db";
+import { Uploads } from "../src/library/uploads";
 import { authorOf, fold, formatSize, libraryView, matches, gridItem, parseTags, percent, titleOf } from "../src/library/grid";
 import {
   bytesDone,
@@ -176,5 +180,41 @@ describe("the grid", () => {
     expect(formatSize(512)).toBe("512 B");
     expect(formatSize(5.5 * MiB)).toBe("5.5 MB");
     expect(formatSize(300 * MiB)).toBe("300 MB");
+  });
+});
+
+describe("unfinished uploads after a reload (the manager over IndexedDB)", () => {
+  async function withRecord() {
+    const db = new LocalDb(`test-${Math.random()}`);
+    await db.upload.put({
+      id: "u1", file_id: "f1", name: "big.pdf", size: 12 * MiB + 3, sha256: "ab".repeat(32), content_type: "application/pdf",
+      part_size: 5 * MiB, part_count: 3, done: [1], created_at: Date.now(),
+    });
+    // No server: these paths must not need one.
+    const uploads = new Uploads({ db, api: makeClient("http://127.0.0.1:9"), baseUrl: "http://127.0.0.1:9", token: async () => null, onFile: async () => {} });
+    await uploads.load();
+    return { db, uploads };
+  }
+
+  it("a kept record shows as paused, with the bytes of its done parts, waiting for its file", async () => {
+    const { uploads } = await withRecord();
+    expect(uploads.jobs).toEqual([
+      expect.objectContaining({ name: "big.pdf", phase: "paused", path: "direct", uploadId: "u1", loaded: 5 * MiB }),
+    ]);
+    expect(uploads.jobs[0]!.message).toMatch(/Pick the file again/);
+  });
+
+  it("a file of another size is refused before anything is read or sent", async () => {
+    const { uploads, db } = await withRecord();
+    await uploads.resume(uploads.jobs[0]!.key, new File([new Uint8Array(10)], "other.pdf"));
+    expect(uploads.jobs[0]).toMatchObject({ phase: "paused", uploadId: "u1" });
+    expect(uploads.jobs[0]!.message).toMatch(/not the same file/);
+    expect(await db.upload.get("u1")).toBeDefined();
+  });
+
+  it("loading twice does not list it twice", async () => {
+    const { uploads } = await withRecord();
+    await uploads.load();
+    expect(uploads.jobs).toHaveLength(1);
   });
 });
