@@ -62,7 +62,8 @@ class User(Bumped, AbstractBaseUser, PermissionsMixin):
 class DeviceSession(models.Model):
     """A signed-in device. Its id is the `sid` claim of every token issued to it, and only the
     newest refresh token (`refresh_jti`) may be exchanged: presenting an older one means the
-    token was stolen or replayed, and the whole session is revoked."""
+    token was stolen or replayed, and the whole session is revoked — except the one it replaced,
+    again within seconds of the exchange (a retry after a lost answer)."""
 
     class RevokeReason(models.TextChoices):
         LOGOUT = "logout", "signed out"
@@ -78,6 +79,11 @@ class DeviceSession(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     refresh_jti = models.CharField(max_length=64)
+    # The refresh token this one replaced, and when: presented again within
+    # REFRESH_RETRY_SECONDS it is a retry whose answer was lost (a reload, a dropped
+    # connection), not a replay (services.session_refresh).
+    previous_refresh_jti = models.CharField(max_length=64, blank=True, default="")
+    rotated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # When the password was last proved in this session (sign-in, re-authentication): the
     # `auth_time` of its tokens.

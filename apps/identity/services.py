@@ -6,6 +6,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -198,7 +199,10 @@ def session_reauthenticate(*, session_id: uuid.UUID, password: str, ip: str) -> 
         _require_password(session.user, password, ip=ip, field="password")
         session.authenticated_at = session.last_used_at = _now()
         access, refresh = _issue(session)
-        session.save(update_fields=["authenticated_at", "last_used_at", "refresh_jti"])
+        session.previous_refresh_jti = ""  # a token from before the password was asked: no retry
+        session.save(
+            update_fields=["authenticated_at", "last_used_at", "refresh_jti", "previous_refresh_jti"]
+        )
     return TokenPair(access=access, refresh=refresh, session_id=session.id)
 
 
@@ -255,6 +259,17 @@ def _decode_refresh(raw: str) -> RefreshToken:
         raise AuthError("The refresh token is invalid or expired.", code=ErrorCode.TOKEN_INVALID) from None
 
 
+def _lost_answer(session: DeviceSession, jti: object, now: datetime) -> bool:
+    """`jti` is the refresh token the newest one replaced, presented again within
+    REFRESH_RETRY_SECONDS of that exchange."""
+    return (
+        bool(jti)
+        and jti == session.previous_refresh_jti
+        and session.rotated_at is not None
+        and now - session.rotated_at <= timedelta(seconds=settings.REFRESH_RETRY_SECONDS)
+    )
+
+
 def session_refresh(*, raw_refresh: str) -> TokenPair:
     """Rotate: the presented refresh token must be the session's newest one. An older token
     means it leaked; the whole session (every token descended from its login) is revoked."""
@@ -270,15 +285,25 @@ def session_refresh(*, raw_refresh: str) -> TokenPair:
         )
         if session is None or not session.is_active or not session.user.is_active:
             raise AuthError("This session has ended; sign in again.", code=ErrorCode.SESSION_REVOKED)
-        if session.refresh_jti != jti:
+        now = _now()
+        if session.refresh_jti == jti:
+            access, refresh = _issue(session)
+            session.previous_refresh_jti, session.rotated_at, session.last_used_at = jti, now, now
+            session.save(update_fields=["refresh_jti", "previous_refresh_jti", "rotated_at", "last_used_at"])
+        elif _lost_answer(session, jti, now):
+            # The client never got the pair it was given (the page reloaded, the connection
+            # dropped): answer again with a new pair. The unseen one is now an old token, so
+            # whoever does hold it is caught if they use it. The window counts from the first
+            # exchange: retrying cannot stretch it.
+            access, refresh = _issue(session)
+            session.last_used_at = now
+            session.save(update_fields=["refresh_jti", "last_used_at"])
+            logger.info("refresh retried within %ss: session %s", settings.REFRESH_RETRY_SECONDS, session.id)
+        else:
             reused = True
-            session.revoked_at = _now()
+            session.revoked_at = now
             session.revoke_reason = DeviceSession.RevokeReason.REFRESH_REUSE
             session.save(update_fields=["revoked_at", "revoke_reason"])
-        else:
-            access, refresh = _issue(session)
-            session.last_used_at = _now()
-            session.save(update_fields=["refresh_jti", "last_used_at"])
     if reused:
         sessions.mark_revoked([session.id])
         logger.warning("refresh token reuse: session %s revoked", session.id)

@@ -291,6 +291,10 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
 }
+# A refresh token presented again this soon after it was exchanged is a retry whose answer was
+# lost (a reload mid-refresh, a dropped connection), answered with a new pair; later, or any
+# older token, is a replay and ends the session (docs/identity.md, "Refresh tokens").
+REFRESH_RETRY_SECONDS = env_int("REFRESH_RETRY_SECONDS", 30, minimum=0)
 if env_str("JWT_SIGNING_KEY"):  # otherwise simplejwt signs with SECRET_KEY
     SIMPLE_JWT["SIGNING_KEY"] = env_str("JWT_SIGNING_KEY")
 

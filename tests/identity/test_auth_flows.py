@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from apps.identity.models import DeviceSession, User
 from tests.conftest import PASSWORD, assert_problem, bearer
@@ -94,6 +97,14 @@ def test_password_reset_request_answers_the_same_for_unknown_email(api, account)
     assert len(mail.outbox) == 1
 
 
+def _refresh_retry_window_passed(account) -> None:
+    """As if REFRESH_RETRY_SECONDS (30) had passed since the account's last refresh."""
+    moved = DeviceSession.objects.filter(user_id=account.id, rotated_at__isnull=False).update(
+        rotated_at=timezone.now() - timedelta(seconds=31)
+    )
+    assert moved == 1
+
+
 def test_refresh_rotates_and_reuse_revokes_the_family(api, account):
     first = api.post("/v1/auth/token/refresh", {"refresh": account.refresh})
     assert first.status_code == 200
@@ -101,12 +112,55 @@ def test_refresh_rotates_and_reuse_revokes_the_family(api, account):
     assert pair["refresh"] != account.refresh
     # The new access token works.
     assert bearer(pair["access"]).get("/v1/users/me").status_code == 200
+    _refresh_retry_window_passed(account)
     # Replaying the old refresh token is refused and ends the whole session ...
     assert_problem(api.post("/v1/auth/token/refresh", {"refresh": account.refresh}), 401, "token_reused")
     # ... so the newest refresh token and its access token are dead too.
     assert_problem(api.post("/v1/auth/token/refresh", {"refresh": pair["refresh"]}), 401, "session_revoked")
     assert_problem(bearer(pair["access"]).get("/v1/users/me"), 401)
     assert_problem(account.client.get("/v1/users/me"), 401)
+
+
+@pytest.mark.parametrize("lost", [1, 2])
+def test_a_refresh_whose_answer_was_lost_may_be_retried_once_at_once(api, account, lost):
+    """A reload or a dropped connection can swallow the answer to a refresh: the client still
+    holds the token it sent. Within REFRESH_RETRY_SECONDS (30) of that exchange it is answered
+    again, with a new pair; the pair nobody saw is then an old token, and using it is a replay.
+    Retrying again within the window also works; retrying cannot stretch the window."""
+    unseen = None
+    for _ in range(lost):
+        answer = api.post("/v1/auth/token/refresh", {"refresh": account.refresh})
+        assert answer.status_code == 200, answer.content
+        assert unseen is None or answer.json()["refresh"] != unseen
+        unseen = answer.json()["refresh"]
+    retried = api.post("/v1/auth/token/refresh", {"refresh": account.refresh})
+    assert retried.status_code == 200, retried.content
+    pair = retried.json()
+    assert pair["refresh"] not in (account.refresh, unseen)
+    assert bearer(pair["access"]).get("/v1/users/me").status_code == 200
+    assert api.post("/v1/auth/token/refresh", {"refresh": pair["refresh"]}).status_code == 200  # rotates on
+
+    _refresh_retry_window_passed(account)
+    session = DeviceSession.objects.get(user_id=account.id)
+    assert session.revoked_at is None
+    # The token the lost answer carried was never anyone's to use: whoever shows it is a thief.
+    assert_problem(api.post("/v1/auth/token/refresh", {"refresh": unseen}), 401, "token_reused")
+    assert DeviceSession.objects.get(user_id=account.id).revoke_reason == "refresh_reuse"
+
+
+def test_only_the_last_exchanged_token_gets_a_retry_and_only_in_time(api, account):
+    first = api.post("/v1/auth/token/refresh", {"refresh": account.refresh}).json()
+    second = api.post("/v1/auth/token/refresh", {"refresh": first["refresh"]}).json()
+    assert second["refresh"]
+    # Two exchanges back is a replay, even seconds later.
+    assert_problem(api.post("/v1/auth/token/refresh", {"refresh": account.refresh}), 401, "token_reused")
+
+
+def test_a_retry_after_the_window_is_a_replay(api, account):
+    pair = api.post("/v1/auth/token/refresh", {"refresh": account.refresh}).json()
+    _refresh_retry_window_passed(account)
+    assert_problem(api.post("/v1/auth/token/refresh", {"refresh": account.refresh}), 401, "token_reused")
+    assert_problem(api.post("/v1/auth/token/refresh", {"refresh": pair["refresh"]}), 401, "session_revoked")
 
 
 def test_logout_then_refresh_refused_and_access_dead(api, account):
