@@ -85,3 +85,14 @@ def test_an_operators_own_rules_stay(bucket_cors: None) -> None:
 
 def test_local_storage_needs_no_rule(local_storage: Any) -> None:
     assert "no CORS rule needed" in _run(WEB)
+
+
+def test_the_migrate_job_runs_migrate_then_the_cors_rule(bucket_cors: None, settings: Any) -> None:
+    """`manage.py release` (the migrate Job's command): nothing left to migrate here, and the
+    rule comes from S3_CORS_ORIGINS."""
+    settings.S3_CORS_ORIGINS = [WEB]
+    out = StringIO()
+    call_command("release", stdout=out)
+    assert "No migrations to apply" in out.getvalue()
+    assert "bucket CORS updated: origins https://app.example.org" in out.getvalue()
+    assert [rule["AllowedOrigins"] for rule in _rules()] == [[WEB]]
