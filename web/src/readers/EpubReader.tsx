@@ -5,7 +5,7 @@
 // a constructed stylesheet (adoptedStyleSheets, which the CSP does not govern), never a <style>
 // with text — see docs/web.md, "Readers".
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { EngineProps } from "./Reader";
+import type { EngineProps } from "./engine";
 import { foliateTarget, locatorFrom, type FoliateLocation } from "./position";
 
 interface TocItem { label?: string; href: string; subitems?: TocItem[] | null }

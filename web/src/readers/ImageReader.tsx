@@ -1,7 +1,7 @@
 // The image viewer (its own chunk): zoom with the wheel, +/- or the buttons; pan by dragging or
 // with the arrow keys; rotate. The position written is the zoom, pan and rotation.
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { EngineProps } from "./Reader";
+import type { EngineProps } from "./engine";
 import type { ImagePosition } from "./position";
 
 type Rotation = 0 | 90 | 180 | 270;

@@ -4,7 +4,7 @@
 import * as pdfjs from "pdfjs-dist";
 import workerUrl from "pdfjs-dist/build/pdf.worker.min.mjs?url";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { EngineProps } from "./Reader";
+import type { EngineProps } from "./engine";
 import type { PdfPosition } from "./position";
 
 pdfjs.GlobalWorkerOptions.workerSrc = workerUrl;

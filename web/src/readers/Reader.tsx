@@ -16,14 +16,8 @@ import {
   aheadElsewhere, body, describe, deviceName, positionOf, progressOf, PositionWriter,
   type DevicePosition, type Intent, type Position,
 } from "./position";
+import type { EngineProps } from "./engine";
 
-/** What every engine gets: the bytes, where to open, and where to report moves. */
-export interface EngineProps {
-  blob: Blob;
-  file: FileRow;
-  start: Position | null;
-  onMove: (position: Position, intent: Intent) => void;
-}
 type Engine = ComponentType<EngineProps>;
 
 // Each engine is its own chunk, fetched the first time a file of its kind is opened.
